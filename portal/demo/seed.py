@@ -1,0 +1,35 @@
+"""The demo institution and its users. Running the seed twice changes nothing."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from portal.tenants.models import Institution, Membership
+
+DEMO_INSTITUTION = "Demo Clinic"
+DEMO_SLUG = "demo-clinic"
+# Fixed, printed passwords: the demo runs on 127.0.0.1 only, with DJANGO_DEBUG=1.
+DEMO_USERS = [
+    ("admin@demo.clinic", "Ada Admin", Membership.Role.ADMIN, "demo-admin-pass"),
+    ("reviewer@demo.clinic", "Rui Reviewer", Membership.Role.REVIEWER, "demo-reviewer-pass"),
+    ("clinician@demo.clinic", "Cleo Clinician", Membership.Role.CLINICIAN, "demo-clinician-pass"),
+]
+
+
+@transaction.atomic
+def seed_demo():
+    institution, _ = Institution.objects.get_or_create(
+        slug=DEMO_SLUG, defaults={"name": DEMO_INSTITUTION}
+    )
+    User = get_user_model()
+    for email, full_name, role, password in DEMO_USERS:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = User.objects.create_user(email=email, password=password, full_name=full_name)
+        if role == Membership.Role.ADMIN and not user.is_superuser:
+            # The demo administrator also manages tenants in Django admin.
+            user.is_staff = user.is_superuser = True
+            user.save(update_fields=["is_staff", "is_superuser"])
+        Membership.objects.update_or_create(
+            institution=institution, user=user, defaults={"role": role}
+        )
+    return institution

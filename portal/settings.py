@@ -1,0 +1,260 @@
+"""Settings for the Clarius integration portal, every knob from the environment.
+
+The table of variables is in README.md ("Configuration"). Development defaults apply only
+with ``DJANGO_DEBUG=1``; production refuses to start without a secret key.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+    parse_http_url,
+    parse_origins,
+    parse_redis_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY: required when DJANGO_DEBUG is not set "
+            "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
+
+PORTAL_BASE_URL = parse_http_url(
+    "PORTAL_BASE_URL", env_str("PORTAL_BASE_URL") or "http://127.0.0.1:8000", origin_only=True
+)
+_BASE_IS_HTTPS = PORTAL_BASE_URL.startswith("https://")
+_BASE_HOST = PORTAL_BASE_URL.split("://", 1)[1].split(":")[0]
+
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS",
+    ["127.0.0.1", "localhost", "[::1]", _BASE_HOST] if DEBUG else [_BASE_HOST],
+)
+CSRF_TRUSTED_ORIGINS = [PORTAL_BASE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "axes",
+    "portal.accounts",
+    "portal.tenants",
+    "portal.dashboard",
+    "portal.demo",
+    "integrations.clarius",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.tenants.middleware.CurrentInstitutionMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.tenants.context_processors.institutions",
+            ],
+        },
+    },
+]
+
+# Database: SQLite under var/ by default, PostgreSQL through psycopg 3 in production.
+_database_url = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"
+DATABASES = {"default": parse_database_url("DATABASE_URL", _database_url, BASE_DIR)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # WAL lets the web and worker processes read while one writes; IMMEDIATE takes the
+    # write lock at BEGIN so two writers queue on the busy timeout instead of failing
+    # mid-transaction with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": env_int("DJANGO_SQLITE_TIMEOUT", 20, minimum=1),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DJANGO_DB_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # First, as django-axes requires: it refuses logins while a lockout is in force.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Failed logins are throttled per (username, IP) pair: a lockout of one account from one
+# address does not let an attacker lock every clinician out from elsewhere.
+AXES_FAILURE_LIMIT = env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The login form posts the email as `username`, as Django's form does.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "portal.accounts.throttle.login_username"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("DJANGO_TIME_ZONE") or "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT") or BASE_DIR / "var" / "staticfiles")
+
+# Exam media is private: kept outside any publicly served directory and only ever
+# streamed through authorised views.
+PORTAL_MEDIA_ROOT = Path(env_str("PORTAL_MEDIA_ROOT") or VAR_DIR / "media")
+if not PORTAL_MEDIA_ROOT.is_absolute():
+    PORTAL_MEDIA_ROOT = BASE_DIR / PORTAL_MEDIA_ROOT
+MEDIA_ROOT = PORTAL_MEDIA_ROOT
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# Email: the console in development, SMTP in production.
+if DEBUG and not env_str("DJANGO_EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("DJANGO_EMAIL_HOST") or "localhost"
+    EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured("DJANGO_EMAIL_USE_TLS and DJANGO_EMAIL_USE_SSL are exclusive")
+    EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL") or f"portal@{_BASE_HOST}"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Security. HTTPS settings follow PORTAL_BASE_URL: an https:// portal gets secure
+# cookies, HSTS and a redirect; DJANGO_SECURE_PROXY_SSL_HEADER=1 trusts a TLS proxy.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=60)
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if _BASE_IS_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+    # Health probes come from inside the network over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Background work: django-q2 on the ORM broker by default, on Redis when REDIS_URL is set.
+_redis_url = env_str("REDIS_URL")
+REDIS_URL = parse_redis_url("REDIS_URL", _redis_url) if _redis_url else None
+Q_TIMEOUT = env_int("PORTAL_TASK_TIMEOUT", 300, minimum=10)
+Q_CLUSTER = {
+    "name": "portal",
+    "workers": env_int("PORTAL_WORKERS", 2, minimum=1),
+    "timeout": Q_TIMEOUT,
+    # django-q2 hands a task to another worker once `retry` seconds pass without an
+    # acknowledgement; it must exceed the longest task or tasks would run twice.
+    "retry": Q_TIMEOUT + 60,
+    # django-q2 retries forever by default; work rows carry their own retry policy.
+    "max_attempts": 3,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "poll": 1,
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# Clarius Cloud.
+CLARIUS_API_URL = parse_http_url(
+    "CLARIUS_API_URL", env_str("CLARIUS_API_URL") or "https://cloud.clarius.com/api/public/v0/"
+)
+if not CLARIUS_API_URL.endswith("/"):
+    CLARIUS_API_URL += "/"
+CLARIUS_API_KEY = env_str("CLARIUS_API_KEY") or None
+CLARIUS_MEDIA_ORIGINS = parse_origins(
+    "CLARIUS_MEDIA_ORIGINS", env_str("CLARIUS_MEDIA_ORIGINS") or "https://*.amazonaws.com"
+)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL") or "INFO"},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,75 @@
+"""Creating tenants and members: shared by the commands, the demo seed and the admin."""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from portal.tenants.models import Institution, Membership
+
+
+class TenantError(Exception):
+    """A request about tenants that cannot be carried out; the message says why."""
+
+
+def create_institution(name: str) -> Institution:
+    name = " ".join(name.split())
+    if not name:
+        raise TenantError("An institution needs a name.")
+    if len(name) > Institution._meta.get_field("name").max_length:
+        raise TenantError("That name is too long (200 characters at most).")
+    if Institution.objects.filter(name__iexact=name).exists():
+        raise TenantError(f'An institution named "{name}" already exists.')
+    try:
+        with transaction.atomic():
+            return Institution.objects.create(name=name, slug=Institution.unique_slug_for(name))
+    except IntegrityError:
+        # Another process created it between the check and the insert.
+        raise TenantError(f'An institution named "{name}" already exists.') from None
+
+
+def check_member_request(slug: str, email: str, role: str) -> tuple[Institution, str]:
+    """The institution and normalised email of a valid request; ``TenantError`` otherwise."""
+    try:
+        institution = Institution.objects.get(slug=slug)
+    except Institution.DoesNotExist:
+        raise TenantError(f'No institution with the slug "{slug}".') from None
+    if role not in Membership.Role.values:
+        raise TenantError(
+            f'Unknown role "{role}"; choose one of: {", ".join(Membership.Role.values)}.'
+        )
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise TenantError(f'"{email}" is not a valid email address.') from None
+    return institution, email
+
+
+def user_exists(email: str) -> bool:
+    return get_user_model().objects.filter(email__iexact=email.strip()).exists()
+
+
+def add_member(slug: str, email: str, role: str, password: str | None = None):
+    """Create the user if needed and give them ``role`` in the institution.
+
+    Returns ``(membership, user_created, previous_role)``; ``previous_role`` is ``None``
+    when the user was not yet a member.
+    """
+    institution, email = check_member_request(slug, email, role)
+    User = get_user_model()
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email).first()
+        user_created = user is None
+        if user_created:
+            if not password:
+                raise TenantError(f"{email} is a new user and needs a password.")
+            user = User.objects.create_user(email=email, password=password)
+        membership = Membership.objects.filter(institution=institution, user=user).first()
+        previous_role = membership.role if membership else None
+        if membership is None:
+            membership = Membership.objects.create(institution=institution, user=user, role=role)
+        elif membership.role != role:
+            membership.role = role
+            membership.save(update_fields=["role"])
+    return membership, user_created, previous_role

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from portal import health
+from portal.accounts.views import PortalLoginView
+from portal.dashboard.views import home
+from portal.tenants import views as tenant_views
+
+admin.site.site_header = "Clarius portal administration"
+admin.site.site_title = "Clarius portal admin"
+admin.site.index_title = "Tenants, members and integration"
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("accounts/login/", PortalLoginView.as_view(), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("institutions/switch/", tenant_views.switch_institution, name="switch-institution"),
+    path("institution/members/", tenant_views.member_list, name="member-list"),
+    path("institution/members/<int:pk>/", tenant_views.member_detail, name="member-detail"),
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+]

@@ -1,0 +1,12 @@
+"""Settings for the test suite: the portal's own, with development defaults."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "1")
+
+from portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests run tasks in-process unless a test starts a real worker.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
