@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "axes",
     "portal.accounts",
     "portal.tenants",
+    "portal.exams",
     "portal.dashboard",
     "portal.demo",
     "integrations.clarius",
@@ -239,6 +240,8 @@ CLARIUS_API_URL = parse_http_url(
 if not CLARIUS_API_URL.endswith("/"):
     CLARIUS_API_URL += "/"
 CLARIUS_API_KEY = env_str("CLARIUS_API_KEY") or None
+# Plain http to Clarius only for development against the sandbox; production is https only.
+CLARIUS_ALLOW_HTTP = env_bool("CLARIUS_ALLOW_HTTP", DEBUG)
 CLARIUS_MEDIA_ORIGINS = parse_origins(
     "CLARIUS_MEDIA_ORIGINS", env_str("CLARIUS_MEDIA_ORIGINS") or "https://*.amazonaws.com"
 )

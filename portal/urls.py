@@ -17,6 +17,7 @@ urlpatterns = [
     path("institutions/switch/", tenant_views.switch_institution, name="switch-institution"),
     path("institution/members/", tenant_views.member_list, name="member-list"),
     path("institution/members/<int:pk>/", tenant_views.member_detail, name="member-detail"),
+    path("clarius/", include("integrations.clarius.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -1,0 +1,102 @@
+"""Linking a member's Clarius account (customer token) to an institution, and unlinking.
+
+A link starts *pending*; the worker sends Customer Confirmation after the commit and
+moves it to *confirmed* or *rejected*. Notifications that arrived for the token before
+it was confirmed wait as *unassigned* and are ingested once it is.
+"""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from integrations.clarius.models import ClariusLink, NotificationReceipt
+from integrations.clarius.queue import enqueue
+from portal import work
+
+
+class LinkRefused(Exception):
+    """The token cannot be linked by this user; the message is shown to them."""
+
+
+@dataclass
+class LinkResult:
+    link: ClariusLink
+    created: bool  # False: the same user had already linked this token here
+
+
+def link_token(user, institution, token: str) -> LinkResult:
+    with transaction.atomic():
+        link = ClariusLink.objects.select_for_update().filter(token=token).first()
+        if link is not None and link.state in (
+            ClariusLink.State.PENDING,
+            ClariusLink.State.CONFIRMED,
+        ):
+            if link.user_id != user.pk:
+                raise LinkRefused(
+                    "This Clarius account is already linked to another portal user. "
+                    "Nothing was changed. If this is your account, ask your institution's "
+                    "administrator to unlink it first."
+                )
+            if link.institution_id != institution.pk:
+                raise LinkRefused(
+                    f"This Clarius account is already linked to {link.institution.name}. "
+                    "Unlink it there first to link it to another institution."
+                )
+            return LinkResult(link, created=False)
+        if link is None:
+            link = ClariusLink(token=token)
+        # A rejected or unlinked token may be linked again, by whoever holds it now.
+        link.user, link.institution = user, institution
+        link.state = ClariusLink.State.PENDING
+        link.attempts, link.confirmed_at, link.ended_at = 0, None, None
+        work.schedule_now(link)
+        try:
+            with transaction.atomic():
+                link.save()
+        except IntegrityError:
+            raise LinkRefused(
+                "This Clarius account was linked a moment ago by someone else."
+            ) from None
+        enqueue("integrations.clarius.tasks.confirm_link", link.pk)
+    return LinkResult(link, created=True)
+
+
+def mark_confirmed(link: ClariusLink) -> int:
+    """Record Clarius' confirmation and hand over notifications that were waiting for it.
+
+    Returns how many waiting notifications were assigned to the link.
+    """
+    with transaction.atomic():
+        link.state = ClariusLink.State.CONFIRMED
+        link.confirmed_at = timezone.now()
+        link.save(update_fields=["state", "confirmed_at", "updated_at", *work.finish(link)])
+        waiting = list(
+            NotificationReceipt.objects.filter(
+                customer_id=link.token, state=NotificationReceipt.State.UNASSIGNED
+            ).values_list("pk", flat=True)
+        )
+        NotificationReceipt.objects.filter(pk__in=waiting).update(
+            link=link,
+            state=NotificationReceipt.State.PENDING,
+            next_attempt_at=timezone.now(),
+            claimed_until=None,
+        )
+        for pk in waiting:
+            enqueue("integrations.clarius.tasks.fetch_receipt", pk)
+    return len(waiting)
+
+
+def mark_rejected(link: ClariusLink, reason: str) -> None:
+    link.state = ClariusLink.State.REJECTED
+    link.ended_at = timezone.now()
+    fields = work.finish(link)
+    link.last_error = reason
+    link.save(update_fields=["state", "ended_at", "updated_at", *fields])
+
+
+def unlink(link: ClariusLink) -> None:
+    """Stop ingesting for this token. Exams already received stay with the institution."""
+    link.state = ClariusLink.State.REVOKED
+    link.ended_at = timezone.now()
+    link.save(update_fields=["state", "ended_at", "updated_at", *work.finish(link)])

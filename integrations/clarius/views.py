@@ -1,0 +1,101 @@
+"""Linking pages: the token transfer URL, the one-button confirmation, the user's links."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from integrations.clarius.linking import LinkRefused, link_token, unlink
+from integrations.clarius.models import ClariusLink, mask_token
+from integrations.clarius.webhooks import TOKEN_RE
+from portal.tenants.models import Membership
+from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
+
+SESSION_TOKEN = "clarius_connect_token"
+
+
+def connect(request, token):
+    """Where Clarius sends the user's browser. Keeps the token; never links on a GET.
+
+    The token is kept in the session rather than in a ``next=`` URL, so it does not
+    end up in logs, browser history or a Referer header.
+    """
+    if not TOKEN_RE.match(token):
+        return render(request, "clarius/link_invalid.html", status=400)
+    request.session[SESSION_TOKEN] = token
+    return redirect("clarius-link")
+
+
+@login_required
+def link(request):
+    """Show "Link your Clarius account to <institution>" and link on its POST."""
+    token = request.session.get(SESSION_TOKEN)
+    if not token:
+        return render(request, "clarius/link_nothing.html")
+    memberships = request.memberships
+    if not memberships:
+        return render(request, "clarius/link_no_institution.html", status=403)
+    chosen = request.membership
+    if request.method == "POST":
+        slug = request.POST.get("institution", chosen.institution.slug)
+        chosen = next((m for m in memberships if m.institution.slug == slug), None)
+        if chosen is None:
+            raise Http404("No such institution among yours")
+        try:
+            result = link_token(request.user, chosen.institution, token)
+        except LinkRefused as e:
+            request.session.pop(SESSION_TOKEN, None)
+            return render(request, "clarius/link_refused.html", {"reason": str(e)}, status=409)
+        request.session.pop(SESSION_TOKEN, None)
+        if result.created:
+            messages.success(
+                request,
+                f"Your Clarius account is being linked to {chosen.institution.name}. "
+                "Your exams will appear here once Clarius confirms it.",
+            )
+        else:
+            messages.info(request, "This Clarius account was already linked; nothing changed.")
+        return redirect("clarius-my-links")
+    return render(
+        request,
+        "clarius/link_confirm.html",
+        {"memberships": memberships, "chosen": chosen, "masked_token": mask_token(token)},
+    )
+
+
+@login_required
+def my_links(request):
+    links = ClariusLink.objects.filter(user=request.user).select_related("institution")
+    return render(request, "clarius/my_links.html", {"links": links})
+
+
+@require_POST
+@login_required
+def unlink_mine(request, pk):
+    link = get_object_or_404(ClariusLink, pk=pk, user=request.user)
+    unlink(link)
+    messages.success(request, "Your Clarius account is unlinked. New exams will not arrive here.")
+    return redirect("clarius-my-links")
+
+
+def _require_admin(request):
+    if request.membership is None or request.membership.role != Membership.Role.ADMIN:
+        raise Http404("Institution administrators only")
+
+
+@login_required
+def institution_links(request):
+    _require_admin(request)
+    links = scoped_to_request(ClariusLink, request).select_related("user")
+    return render(request, "clarius/institution_links.html", {"links": links})
+
+
+@require_POST
+@login_required
+def unlink_in_institution(request, pk):
+    _require_admin(request)
+    link = get_scoped_or_404(ClariusLink, request, pk=pk)
+    unlink(link)
+    messages.success(request, f"Unlinked the Clarius account of {link.user.email}.")
+    return redirect("clarius-institution-links")

@@ -1,0 +1,149 @@
+"""The exam notification endpoint Clarius calls (``/clarius/notifications/<secret>/``).
+
+Clarius does not authenticate the call and never retries a failed one, so the view
+must answer fast and must not lose what it accepted: it validates the body, writes the
+receipt, and answers; fetching happens in the worker after the commit. Every call that
+reaches the right URL is recorded, rejected ones with the reason.
+"""
+
+import json
+import logging
+import re
+import secrets
+import uuid
+from datetime import UTC
+
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpResponseNotAllowed, JsonResponse
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+
+from integrations.clarius.conf import api_url_refusal
+from integrations.clarius.models import ClariusLink, NotificationEndpoint, NotificationReceipt
+from integrations.clarius.queue import enqueue
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+FIELDS = ("request_uuid", "exam_uuid", "customer_id", "download_url", "submitted_at")
+KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Forwarded-For", "X-Request-Id")
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-.~]{8,200}$")
+
+
+class InvalidNotification(ValueError):
+    pass
+
+
+def active_secret_matches(secret: str) -> bool:
+    current = NotificationEndpoint.objects.filter(is_active=True).values_list("secret", flat=True)
+    expected = next(iter(current), None)
+    return expected is not None and secrets.compare_digest(secret.encode(), expected.encode())
+
+
+def parse_notification(body: bytes) -> dict:
+    """The five fields of a notification, typed; ``InvalidNotification`` says what is wrong."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InvalidNotification(f"body is not valid JSON: {e}") from None
+    if not isinstance(payload, dict):
+        raise InvalidNotification("body must be a JSON object")
+    missing = [f for f in FIELDS if f not in payload]
+    if missing:
+        raise InvalidNotification(f"missing field(s): {', '.join(missing)}")
+    wrong = [f for f in FIELDS if not isinstance(payload[f], str)]
+    if wrong:
+        raise InvalidNotification(f"field(s) must be strings: {', '.join(wrong)}")
+    fields = {}
+    for name in ("request_uuid", "exam_uuid"):
+        try:
+            fields[name] = uuid.UUID(payload[name])
+        except ValueError:
+            raise InvalidNotification(f"{name} is not a UUID") from None
+    if not TOKEN_RE.match(payload["customer_id"]):
+        raise InvalidNotification("customer_id is not a customer token")
+    fields["customer_id"] = payload["customer_id"]
+    url = payload["download_url"]
+    if len(url) > 2000 or not url.startswith(("https://", "http://")):
+        raise InvalidNotification("download_url is not an http(s) URL")
+    fields["download_url"] = url
+    try:
+        submitted_at = parse_datetime(payload["submitted_at"])
+    except ValueError:
+        submitted_at = None
+    if submitted_at is None:
+        raise InvalidNotification("submitted_at is not an ISO 8601 timestamp")
+    if submitted_at.tzinfo is None:
+        submitted_at = submitted_at.replace(tzinfo=UTC)
+    fields["submitted_at"] = submitted_at
+    return fields
+
+
+def request_metadata(request, body: bytes) -> dict:
+    return {
+        "raw_body": body[:MAX_BODY].decode("utf-8", errors="replace"),
+        "headers": {h: request.headers[h][:500] for h in KEPT_HEADERS if h in request.headers},
+        "remote_addr": request.META.get("REMOTE_ADDR") or None,
+    }
+
+
+def reject(request, body: bytes, reason: str, status: int) -> JsonResponse:
+    NotificationReceipt.objects.create(
+        state=NotificationReceipt.State.REJECTED,
+        rejection_reason=reason[:500],
+        **request_metadata(request, body),
+    )
+    logger.warning("rejected a Clarius notification: %s", reason)
+    return JsonResponse({"status": "rejected", "reason": reason}, status=status)
+
+
+def accept(request, body: bytes, fields: dict) -> JsonResponse:
+    """Store the receipt; on a duplicate ``request_uuid`` change nothing and still say 2xx."""
+    link = (
+        ClariusLink.objects.filter(token=fields["customer_id"], state=ClariusLink.State.CONFIRMED)
+        .only("id")
+        .first()
+    )
+    receipt = NotificationReceipt(
+        **fields,
+        **request_metadata(request, body),
+        link=link,
+        state=(NotificationReceipt.State.PENDING if link else NotificationReceipt.State.UNASSIGNED),
+    )
+    try:
+        with transaction.atomic():
+            if link:
+                from portal.work import schedule_now
+
+                schedule_now(receipt)
+            receipt.save()
+            if link:
+                enqueue("integrations.clarius.tasks.fetch_receipt", receipt.pk)
+    except IntegrityError:
+        # Clarius (or a replay) sent this request again; the first copy is what counts.
+        return JsonResponse({"status": "duplicate"}, status=200)
+    return JsonResponse({"status": "accepted"}, status=202)
+
+
+@csrf_exempt
+def notification(request, secret):
+    """Validate, record, acknowledge. Fetching the exam happens later, in the worker."""
+    if not active_secret_matches(secret):
+        raise Http404("No such endpoint")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    body = request.read(MAX_BODY + 1) if declared <= MAX_BODY else b""
+    if declared > MAX_BODY or len(body) > MAX_BODY:
+        return reject(request, body, f"body larger than {MAX_BODY} bytes", status=413)
+    try:
+        fields = parse_notification(body)
+    except InvalidNotification as e:
+        return reject(request, body, str(e), status=400)
+    refusal = api_url_refusal(fields["download_url"])
+    if refusal:
+        return reject(request, body, f"download_url refused: {refusal}", status=400)
+    return accept(request, body, fields)

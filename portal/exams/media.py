@@ -1,0 +1,88 @@
+"""Where exam media lives on disk, which kinds we keep, and their previews.
+
+Media is private: files sit under ``PORTAL_MEDIA_ROOT``, outside anything served
+publicly, and only reach a browser through an authorised, audited view.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Ultrasound media Clarius produces: still images, clips, DICOM. Anything else that a
+# media link returns (an HTML error page, an executable) is refused.
+ALLOWED_TYPES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "video/mp4": ".mp4",
+    "application/dicom": ".dcm",
+}
+THUMBNAIL_SIZE = (320, 240)
+MAX_CAPTURE_BYTES = 1024 * 1024 * 1024  # one clip is minutes at most; 1 GiB is generous
+
+
+def media_root() -> Path:
+    return Path(settings.PORTAL_MEDIA_ROOT)
+
+
+def absolute(relative: str) -> Path:
+    """The file for a stored relative path, refusing anything that escapes the root."""
+    root = media_root().resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents:
+        raise ValueError(f"media path escapes the media root: {relative!r}")
+    return path
+
+
+def capture_dir(capture) -> str:
+    return f"{capture.institution_id}/{capture.exam.exam_uuid}/{capture.submission.request_uuid}"
+
+
+def capture_relpath(capture, content_type: str) -> str:
+    return f"{capture_dir(capture)}/{capture.position:03d}{ALLOWED_TYPES[content_type]}"
+
+
+def thumbnail_relpath(capture) -> str:
+    return f"{capture_dir(capture)}/{capture.position:03d}.thumb.jpg"
+
+
+def make_preview(source: Path, content_type: str, dest: Path) -> tuple[int, int] | None:
+    """A JPEG thumbnail (images) or poster frame (clips); the media's size, or ``None``.
+
+    A preview is a convenience: failing to make one never fails the capture.
+    """
+    try:
+        image = _first_frame(source, content_type)
+        if image is None:
+            return None
+        size = image.size
+        image = image.convert("RGB")
+        image.thumbnail(THUMBNAIL_SIZE)
+        tmp = dest.with_suffix(".tmp")
+        image.save(tmp, "JPEG", quality=85)
+        os.replace(tmp, dest)
+        return size
+    except Exception:
+        logger.exception("could not make a preview of %s", source.name)
+        return None
+
+
+def _first_frame(source: Path, content_type: str):
+    from PIL import Image
+
+    if content_type.startswith("image/"):
+        with Image.open(source) as image:
+            image.load()
+            return image.copy()
+    if content_type == "video/mp4":
+        import av
+
+        with av.open(str(source)) as container:
+            for frame in container.decode(video=0):
+                return frame.to_image()
+    return None

@@ -1,0 +1,171 @@
+"""Exams as they arrive from Clarius, in their institution's private space."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from portal.tenants.scoping import TenantOwned
+from portal.work import Work
+
+
+class Exam(TenantOwned):
+    """One Clarius exam in one institution; resubmissions add submissions to it."""
+
+    class Status(models.TextChoices):
+        RECEIVING = "receiving", "Receiving media"
+        READY = "ready", "Ready"
+        INCOMPLETE = "incomplete", "Incomplete (media failed)"
+
+    exam_uuid = models.UUIDField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVING)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="operated_exams",
+        help_text="The clinician whose linked Clarius account uploaded the exam.",
+    )
+    first_submitted_at = models.DateTimeField()
+    last_submitted_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_submitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "exam_uuid"], name="exams_exam_unique_per_institution"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["institution", "-last_submitted_at", "-id"], name="exams_exam_inst_recent"
+            ),
+            models.Index(fields=["institution", "status"], name="exams_exam_inst_status"),
+        ]
+
+    def __str__(self):
+        return f"Exam {self.exam_uuid}"
+
+
+class Patient(TenantOwned):
+    """The patient of an exam as Clarius last sent it; every field may be missing."""
+
+    exam = models.OneToOneField(Exam, on_delete=models.CASCADE, related_name="patient")
+    identifier = models.CharField(max_length=200, blank=True)
+    first_name = models.CharField(max_length=200, blank=True)
+    middle_name = models.CharField(max_length=200, blank=True)
+    last_name = models.CharField(max_length=200, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    date_of_birth_text = models.CharField(
+        max_length=50, blank=True, help_text="As sent, when it is not a plain date."
+    )
+    gender = models.CharField(max_length=50, blank=True)
+    animal_name = models.CharField(max_length=200, blank=True)
+    animal_type = models.CharField(max_length=200, blank=True)
+    owner_name = models.CharField(max_length=200, blank=True)
+    extra = models.JSONField(
+        default=dict, blank=True, help_text="Fields Clarius sent that we do not know."
+    )
+
+    def __str__(self):
+        return self.display_name or self.identifier or "Unnamed patient"
+
+    @property
+    def is_animal(self):
+        return bool(self.animal_name or self.animal_type or self.owner_name)
+
+    @property
+    def display_name(self):
+        if self.is_animal:
+            return self.animal_name
+        return " ".join(p for p in [self.first_name, self.middle_name, self.last_name] if p)
+
+
+class Submission(TenantOwned):
+    """One upload of an exam to Clarius (a ``request_uuid``)."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="submissions")
+    request_uuid = models.UUIDField(unique=True)
+    submitted_at = models.DateTimeField()
+    download_url = models.TextField(help_text="Where Clarius serves this submission's data.")
+    fetched_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+
+    def __str__(self):
+        return f"Submission {self.request_uuid}"
+
+
+class Capture(TenantOwned, Work):
+    """One image or clip of a submission, downloaded into the portal's storage."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for download"
+        DONE = "done", "Downloaded"
+        FAILED = "failed", "Failed"
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="captures")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="captures")
+    position = models.PositiveIntegerField(help_text="Order within the submission.")
+    source_url = models.TextField(help_text="Short-lived link from Clarius.")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    file = models.CharField(max_length=300, blank=True, help_text="Path under PORTAL_MEDIA_ROOT.")
+    thumbnail = models.CharField(max_length=300, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submission_id", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "position"], name="exams_capture_unique_position"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="exams_capture_due")]
+
+    def __str__(self):
+        return f"Capture {self.position + 1} of {self.submission.request_uuid}"
+
+    @property
+    def is_video(self):
+        return self.content_type.startswith("video/")
+
+    @property
+    def is_image(self):
+        return self.content_type.startswith("image/")
+
+
+class AuditEvent(TenantOwned):
+    """Who looked at or changed patient data, when, from where."""
+
+    class Action(models.TextChoices):
+        VIEW_EXAM = "view_exam", "Viewed an exam"
+        OPEN_MEDIA = "open_media", "Opened a capture"
+        DOWNLOAD_REPORT = "download_report", "Downloaded a report"
+        LIST_EXAMS = "list_exams", "Listed exams"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    action = models.CharField(max_length=40, choices=Action.choices)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=64)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["institution", "-at"], name="exams_audit_inst_recent")]
+
+    def __str__(self):
+        return f"{self.user} {self.get_action_display()} {self.object_type} {self.object_id}"

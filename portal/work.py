@@ -1,0 +1,91 @@
+"""Work that is never lost: the one retry policy for every durable unit of work.
+
+A unit of work (a notification to fetch, a capture to download, a link to confirm, a
+report to push) is a database row. ``next_attempt_at`` says when it is due (``None``:
+nothing to do). A worker *claims* a row with a conditional UPDATE, so two workers never
+run the same row at once; the claim is a lease (``claimed_until``) that expires if the
+worker dies, after which the sweeper hands the row out again. Failures back off
+exponentially with full jitter, and give up after ``MAX_ATTEMPTS``.
+Queued tasks are only nudges: the rows are the truth.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=20)  # the first retry comes well within a minute
+MAX_BACKOFF = timedelta(hours=1)
+LEASE = timedelta(minutes=10)  # longer than any single attempt may take
+ERROR_LIMIT = 2000
+
+
+class Work(models.Model):
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+
+def backoff(attempts: int, rng=random) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt (full jitter)."""
+    ceiling = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    # Full jitter, but never less than a few seconds: a burst of failures (an outage)
+    # then spreads out instead of retrying in lockstep.
+    return timedelta(seconds=max(3.0, rng.uniform(0, ceiling.total_seconds())))
+
+
+def due(queryset, now=None):
+    """Rows whose work is due and not held by a live claim."""
+    now = now or timezone.now()
+    return queryset.filter(next_attempt_at__lte=now).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+
+
+def claim(model, pk, lease: timedelta = LEASE, **extra_filters):
+    """Take the row for this worker; ``None`` if it is not due or someone else has it."""
+    now = timezone.now()
+    taken = due(model._default_manager.filter(pk=pk, **extra_filters), now).update(
+        claimed_until=now + lease, attempts=F("attempts") + 1, last_attempt_at=now
+    )
+    if not taken:
+        return None
+    return model._default_manager.get(pk=pk)
+
+
+def schedule_now(obj, fields=()):
+    """Make the row due immediately (new work, or an admin's "retry now")."""
+    obj.next_attempt_at = timezone.now()
+    obj.claimed_until = None
+    return ["next_attempt_at", "claimed_until", *fields]
+
+
+def finish(obj):
+    """The work is done: nothing more is due."""
+    obj.next_attempt_at = None
+    obj.claimed_until = None
+    obj.last_error = ""
+    return ["next_attempt_at", "claimed_until", "last_error"]
+
+
+def fail(obj, error: str, *, permanent: bool = False, rng=random) -> tuple[bool, list[str]]:
+    """Record a failed attempt. Returns ``(gave_up, fields)``.
+
+    A permanent error, or the last allowed attempt, gives up: nothing more is scheduled
+    and the caller moves the row to its visible *failed* state.
+    """
+    obj.last_error = error[:ERROR_LIMIT]
+    obj.claimed_until = None
+    gave_up = permanent or obj.attempts >= MAX_ATTEMPTS
+    obj.next_attempt_at = None if gave_up else timezone.now() + backoff(obj.attempts, rng)
+    return gave_up, ["last_error", "claimed_until", "next_attempt_at"]

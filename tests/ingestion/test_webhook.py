@@ -1,0 +1,168 @@
+import json
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from integrations.clarius.models import ClariusLink, NotificationEndpoint, NotificationReceipt
+
+API = "https://cloud.clarius.com/api/public/v0/"
+TOKEN = "eYENW6HO4xdM0KlGO2kBXtTbD5XX1LTfdV-vYslapMY"
+
+
+@pytest.fixture
+def endpoint(db):
+    return NotificationEndpoint.objects.create()
+
+
+@pytest.fixture
+def url(endpoint):
+    return reverse("clarius-notifications", args=[endpoint.secret])
+
+
+def payload(**overrides):
+    request_uuid = str(uuid.uuid4())
+    data = {
+        "request_uuid": request_uuid,
+        "exam_uuid": str(uuid.uuid4()),
+        "customer_id": TOKEN,
+        "download_url": f"{API}exams/download-requests/{request_uuid}/data/",
+        "submitted_at": "2026-11-27T03:10:47.231755Z",
+    }
+    data.update(overrides)
+    return data
+
+
+def post(client, url, data, **extra):
+    body = data if isinstance(data, (str, bytes)) else json.dumps(data)
+    return client.post(url, body, content_type="application/json", **extra)
+
+
+def test_it_accepts_a_notification_for_an_unknown_customer_as_unassigned(client, url):
+    data = payload()
+    response = post(client, url, data, HTTP_USER_AGENT="Clarius/1.0", REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 202
+    receipt = NotificationReceipt.objects.get()
+    assert str(receipt.request_uuid) == data["request_uuid"]
+    assert receipt.state == NotificationReceipt.State.UNASSIGNED
+    assert receipt.next_attempt_at is None  # nothing to fetch until the token is linked
+    assert json.loads(receipt.raw_body) == data
+    assert receipt.headers["User-Agent"] == "Clarius/1.0"
+    assert receipt.remote_addr == "203.0.113.9"
+
+
+def test_a_notification_for_a_confirmed_link_is_due_for_fetching_after_commit(
+    client, url, bob, northside, django_capture_on_commit_callbacks, monkeypatch
+):
+    link = ClariusLink.objects.create(
+        token=TOKEN, user=bob, institution=northside, state=ClariusLink.State.CONFIRMED
+    )
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: queued.append(a))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, url, payload())
+    assert response.status_code == 202
+    receipt = NotificationReceipt.objects.get()
+    assert receipt.state == NotificationReceipt.State.PENDING
+    assert receipt.link == link
+    assert receipt.next_attempt_at is not None
+    assert queued == [("integrations.clarius.tasks.fetch_receipt", receipt.pk)]
+
+
+def test_a_duplicate_delivery_answers_2xx_and_changes_nothing(client, url):
+    data = payload()
+    assert post(client, url, data).status_code == 202
+    again = post(client, url, {**data, "customer_id": "someone-else-entirely-123"})
+    assert again.status_code == 200
+    assert again.json() == {"status": "duplicate"}
+    assert NotificationReceipt.objects.get().customer_id == TOKEN
+
+
+def test_a_wrong_secret_is_a_404_and_records_nothing(client, endpoint):
+    response = post(client, reverse("clarius-notifications", args=["guess"]), payload())
+    assert response.status_code == 404
+    assert not NotificationReceipt.objects.exists()
+
+
+def test_without_an_endpoint_every_secret_is_a_404(client, db):
+    response = post(client, reverse("clarius-notifications", args=["anything"]), payload())
+    assert response.status_code == 404
+
+
+def test_a_retired_secret_is_a_404(client, endpoint):
+    old = endpoint.secret
+    endpoint.is_active = False
+    endpoint.save()
+    NotificationEndpoint.objects.create()
+    assert post(client, reverse("clarius-notifications", args=[old]), payload()).status_code == 404
+
+
+def test_only_post_is_allowed(client, url):
+    assert client.get(url).status_code == 405
+    assert client.put(url, "{}").status_code == 405
+
+
+def test_an_oversized_body_is_413_and_recorded(client, url):
+    response = post(client, url, json.dumps({**payload(), "padding": "x" * 70_000}))
+    assert response.status_code == 413
+    receipt = NotificationReceipt.objects.get()
+    assert receipt.state == NotificationReceipt.State.REJECTED
+    assert "larger than 65536 bytes" in receipt.rejection_reason
+
+
+def test_the_webhook_needs_no_csrf_token(url):
+    from django.test import Client
+
+    response = post(Client(enforce_csrf_checks=True), url, payload())
+    assert response.status_code == 202
+
+
+BAD_BODIES = [
+    ("trailing comma", '{"request_uuid": "x",}', "not valid JSON"),
+    ("not utf-8", b"\xff\xfe{}", "not valid JSON"),
+    ("a list", "[1, 2]", "must be a JSON object"),
+    ("empty", "", "not valid JSON"),
+    ("missing fields", {"request_uuid": str(uuid.uuid4())}, "missing field(s): exam_uuid"),
+    ("number uuid", payload(request_uuid=12), "must be strings: request_uuid"),
+    ("bad uuid", payload(exam_uuid="not-a-uuid"), "exam_uuid is not a UUID"),
+    ("bad token", payload(customer_id="<script>"), "customer_id is not a customer token"),
+    ("bad url", payload(download_url="javascript:alert(1)"), "download_url is not an http(s) URL"),
+    ("bad date", payload(submitted_at="yesterday"), "submitted_at is not an ISO 8601"),
+    ("impossible date", payload(submitted_at="2026-13-45T00:00:00Z"), "submitted_at is not"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "reason"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_a_malformed_notification_is_400_with_the_reason_and_recorded(
+    client, url, name, body, reason
+):
+    response = post(client, url, body)
+    assert response.status_code == 400
+    assert reason in response.json()["reason"]
+    receipt = NotificationReceipt.objects.get()
+    assert receipt.state == NotificationReceipt.State.REJECTED
+    assert reason in receipt.rejection_reason
+    assert receipt.request_uuid is None  # a rejected call never blocks the real request
+
+
+@pytest.mark.parametrize(
+    "download_url",
+    [
+        "https://evil.example/api/public/v0/exams/download-requests/x/data/",
+        "http://cloud.clarius.com/api/public/v0/exams/download-requests/x/data/",
+        "https://cloud.clarius.com/admin/",
+        "https://cloud.clarius.com.evil.example/api/public/v0/x/",
+        "https://user:pw@cloud.clarius.com/api/public/v0/x/",
+        "https://cloud.clarius.com/api/public/v0/../../admin/",
+    ],
+)
+def test_a_download_url_off_the_clarius_api_is_rejected_and_never_fetched(
+    client, url, download_url, settings
+):
+    settings.CLARIUS_ALLOW_HTTP = False
+    response = post(client, url, payload(download_url=download_url))
+    assert response.status_code == 400
+    receipt = NotificationReceipt.objects.get()
+    assert receipt.state == NotificationReceipt.State.REJECTED
+    assert receipt.rejection_reason.startswith("download_url refused")
+    assert receipt.next_attempt_at is None
