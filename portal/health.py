@@ -53,3 +53,22 @@ def readyz(request):
             {"status": "unavailable", "failing": failing, "checks": results}, status=503
         )
     return JsonResponse({"status": "ok", "checks": results})
+
+
+class ProbeMiddleware:
+    """Answer ``/healthz`` and ``/readyz`` before host validation and the HTTPS redirect.
+
+    Orchestrators probe containers by IP over plain HTTP, with a Host header that is not
+    in ALLOWED_HOSTS; the probes reveal nothing, so they need neither check.
+    """
+
+    PROBES = {"/healthz": healthz, "/readyz": readyz}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        probe = self.PROBES.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return self.get_response(request)

@@ -55,17 +55,20 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_q",
     "axes",
     "portal.accounts",
     "portal.tenants",
     "portal.exams",
     "portal.dashboard",
+    "portal.api",
     "portal.demo",
     "integrations.clarius",
 ]
 
 MIDDLEWARE = [
+    "portal.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -142,6 +145,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The login form posts the email as `username`, as Django's form does.
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "portal.accounts.throttle.login_username"
+AXES_CLIENT_IP_CALLABLE = "portal.accounts.throttle.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
@@ -161,6 +165,10 @@ PORTAL_MEDIA_ROOT = Path(env_str("PORTAL_MEDIA_ROOT") or VAR_DIR / "media")
 if not PORTAL_MEDIA_ROOT.is_absolute():
     PORTAL_MEDIA_ROOT = BASE_DIR / PORTAL_MEDIA_ROOT
 MEDIA_ROOT = PORTAL_MEDIA_ROOT
+# Let the front server send media files: an nginx `internal` location prefix for
+# X-Accel-Redirect, or X-Sendfile for Apache/lighttpd. Unset: Django streams them.
+PORTAL_MEDIA_ACCEL_REDIRECT = env_str("PORTAL_MEDIA_ACCEL_REDIRECT") or ""
+PORTAL_MEDIA_SENDFILE = env_bool("PORTAL_MEDIA_SENDFILE", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -204,10 +212,11 @@ if _BASE_IS_HTTPS:
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
-    # Health probes come from inside the network over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies append to X-Forwarded-For in front of the portal; the client
+# address (for login throttling and the audit log) is taken from that many hops back.
+PORTAL_TRUSTED_PROXY_COUNT = env_int("PORTAL_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # Background work: django-q2 on the ORM broker by default, on Redis when REDIS_URL is set.
 _redis_url = env_str("REDIS_URL")
@@ -249,6 +258,7 @@ CLARIUS_MEDIA_ORIGINS = parse_origins(
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }

@@ -53,3 +53,10 @@ def test_readyz_is_200_on_a_real_redis_broker(tmp_path):
     status, body = get_in_child(env, "/readyz")
     assert status == 200, body
     assert json.loads(body)["checks"] == {"database": "ok", "broker": "ok"}
+
+
+def test_probes_answer_whatever_the_host_header(client, db, settings):
+    settings.ALLOWED_HOSTS = ["portal.example.org"]
+    assert client.get("/healthz", HTTP_HOST="10.1.2.3:8000").status_code == 200
+    assert client.get("/readyz", HTTP_HOST="10.1.2.3:8000").status_code == 200
+    assert client.get("/accounts/login/", HTTP_HOST="10.1.2.3:8000").status_code == 400

@@ -120,3 +120,22 @@ def test_the_account_pages_use_the_portal_layout(client, db, name):
     response = client.get(reverse(name))
     assert response.status_code == 200
     assert "css/portal.css" in response.content.decode()
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_throttled_not_the_proxys(
+    client, bob, settings
+):
+    settings.PORTAL_TRUSTED_PROXY_COUNT = 1
+
+    def attempt(forwarded, password="wrong"):
+        return client.post(
+            reverse("login"),
+            {"username": "bob@example.org", "password": password},
+            REMOTE_ADDR="10.9.9.9",
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        attempt("spoofed, 198.51.100.7")
+    assert attempt("198.51.100.7", PASSWORD).status_code == 429
+    assert attempt("198.51.100.8", PASSWORD).status_code == 302

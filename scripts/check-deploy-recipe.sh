@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Test the production recipe without Docker: the same scripts the Dockerfile runs
+# (build.sh, start-web.sh, start-worker.sh), in a fresh virtualenv, in production mode
+# (DJANGO_DEBUG unset), against a throw-away SQLite database and the ORM broker.
+# CI runs it from .ci/run; it needs nothing but python3 and the package index.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+python="${PYTHON:-python3}"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/portal-deploy-check.XXXXXX")"
+venv="$work/venv"
+web_pid=""
+worker_pid=""
+task_pid=""
+
+log() { printf '[deploy-check] %s\n' "$*"; }
+
+show_log() {
+    if [ -s "$1" ]; then
+        printf -- '----- last lines of %s -----\n' "$(basename "$1")" >&2
+        tail -n 40 "$1" >&2
+        printf -- '-----\n' >&2
+    fi
+}
+
+fail() {
+    printf '[deploy-check] FAIL: %s\n' "$*" >&2
+    show_log "$work/web.log"
+    show_log "$work/worker.log"
+    exit 1
+}
+
+# True while the process runs (a zombie, exited but not yet reaped, does not count).
+alive() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [ "${stat%% *}" != Z ]
+}
+
+# Stop a process started with setsid: TERM it, wait at most $2 seconds, then KILL its
+# whole process group so nothing it forked survives.
+stop() {
+    local pid="$1" grace="${2:-20}" name="$3" i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+        alive "$pid" || break
+        sleep 0.1
+    done
+    if alive "$pid"; then
+        log "$name did not stop within ${grace}s; killing it"
+    fi
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    stop "$task_pid" 5 task
+    stop "$worker_pid" 20 worker
+    stop "$web_pid" 20 web
+    rm -rf "$work"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# GET a URL; prints "<status> <content-type>" and saves the body to $2.
+http_get() {
+    "$venv/bin/python" - "$1" "$2" <<'PY'
+import sys
+import urllib.error
+import urllib.request
+
+url, out = sys.argv[1], sys.argv[2]
+try:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        status, ctype, body = response.status, response.headers.get("Content-Type"), response.read()
+except urllib.error.HTTPError as e:
+    status, ctype, body = e.code, e.headers.get("Content-Type"), e.read()
+except Exception as e:  # noqa: BLE001 - not answering yet
+    status, ctype, body = 0, f"{type(e).__name__}", b""
+with open(out, "wb") as f:
+    f.write(body)
+print(status, ctype or "-")
+PY
+}
+
+# expect_get PATH STATUS [TEXT]: the web process answers PATH with STATUS (and a body
+# containing TEXT).
+expect_get() {
+    local path="$1" want="$2" text="${3:-}" got
+    got="$(http_get "$base$path" "$work/body")"
+    if [ "${got%% *}" != "$want" ]; then
+        head -c 2000 "$work/body" >&2 || true
+        echo >&2
+        fail "GET $path answered '$got', expected $want"
+    fi
+    if [ -n "$text" ] && ! grep -qi -- "$text" "$work/body"; then
+        fail "GET $path: the response does not contain '$text'"
+    fi
+    log "GET $path -> $got"
+}
+
+free_port() {
+    "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# --- 1. static checks of the recipe files ---------------------------------------------
+log "checking Dockerfile and compose.yaml refer to executable scripts"
+for f in Dockerfile compose.yaml .dockerignore; do
+    [ -f "$f" ] || fail "$f is missing"
+done
+while read -r script; do
+    [ -f "$script" ] || fail "$script (named in Dockerfile/compose.yaml) does not exist"
+    [ -x "$script" ] || fail "$script is not executable (git update-index --chmod=+x $script)"
+done < <(grep -ohE 'scripts/[A-Za-z0-9_.-]+\.sh' Dockerfile compose.yaml | sort -u)
+for script in scripts/build.sh scripts/start-web.sh scripts/start-worker.sh; do
+    bash -n "$script" || fail "$script: syntax error"
+done
+
+if docker compose version >/dev/null 2>&1; then
+    log "validating compose.yaml with docker compose config"
+    DJANGO_SECRET_KEY=check docker compose -f compose.yaml config -q \
+        || fail "docker compose config rejected compose.yaml"
+elif "$python" -c 'import yaml' 2>/dev/null; then
+    log "validating compose.yaml with PyYAML (docker compose is not available)"
+    "$python" - compose.yaml <<'PY' || fail "compose.yaml is not valid"
+import sys
+
+import yaml
+
+with open(sys.argv[1]) as f:
+    doc = yaml.safe_load(f)
+services = doc["services"]
+missing = {"db", "redis", "web", "worker"} - set(services)
+assert not missing, f"services missing: {sorted(missing)}"
+for name in ("web", "worker"):
+    env = services[name]["environment"]
+    for var in ("DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "PORTAL_MEDIA_ROOT"):
+        assert var in env, f"{name}: {var} not set"
+assert services["web"]["depends_on"]["db"]["condition"] == "service_healthy"
+assert services["worker"]["depends_on"]["web"]["condition"] == "service_healthy"
+print("compose.yaml: services", ", ".join(sorted(services)))
+PY
+else
+    log "skipping compose.yaml validation (neither docker compose nor PyYAML available)"
+fi
+
+# --- 2. build ----------------------------------------------------------------------------
+log "building into a fresh virtualenv: scripts/build.sh $venv"
+export DJANGO_STATIC_ROOT="$work/static"
+scripts/build.sh "$venv" || fail "scripts/build.sh failed"
+[ -f "$DJANGO_STATIC_ROOT/staticfiles.json" ] || fail "collectstatic wrote no manifest"
+[ -f "$DJANGO_STATIC_ROOT/css/portal.css" ] || fail "css/portal.css was not collected"
+"$venv/bin/python" -m pip show --quiet pytest >/dev/null 2>&1 \
+    && fail "dev extras (pytest) ended up in the production virtualenv"
+
+log "running the build again (must be idempotent)"
+scripts/build.sh "$venv" >"$work/rebuild.log" 2>&1 || {
+    cat "$work/rebuild.log" >&2
+    fail "scripts/build.sh failed the second time"
+}
+
+# --- 3. production environment -----------------------------------------------------------
+port="$(free_port)"
+base="http://127.0.0.1:$port"
+prod_env=(
+    env -u DJANGO_DEBUG -u REDIS_URL -u DJANGO_ALLOWED_HOSTS
+    DJANGO_SECRET_KEY="$("$python" -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    DATABASE_URL="sqlite:///$work/deploy.sqlite3"
+    PORTAL_MEDIA_ROOT="$work/media"
+    PORTAL_BASE_URL="$base"
+    DJANGO_ALLOWED_HOSTS=127.0.0.1
+    DJANGO_STATIC_ROOT="$DJANGO_STATIC_ROOT"
+    PORT="$port"
+    BIND_HOST=127.0.0.1
+    WEB_CONCURRENCY=2
+    VENV="$venv"
+)
+
+log "production mode refuses to start without DJANGO_SECRET_KEY"
+if "${prod_env[@]}" DJANGO_SECRET_KEY= PORTAL_MIGRATE_ON_START=1 \
+    timeout 60 scripts/start-web.sh >"$work/nokey.log" 2>&1; then
+    fail "start-web.sh started without DJANGO_SECRET_KEY"
+fi
+grep -q DJANGO_SECRET_KEY "$work/nokey.log" \
+    || { cat "$work/nokey.log" >&2; fail "no error naming DJANGO_SECRET_KEY"; }
+
+# --- 4. web ------------------------------------------------------------------------------
+log "starting scripts/start-web.sh on $base"
+"${prod_env[@]}" setsid scripts/start-web.sh >"$work/web.log" 2>&1 &
+web_pid=$!
+
+deadline=$((SECONDS + 90))
+until [ "$(http_get "$base/healthz" "$work/body" | cut -d' ' -f1)" = 200 ]; do
+    alive "$web_pid" || fail "the web process exited before answering /healthz"
+    [ "$SECONDS" -lt "$deadline" ] || fail "/healthz did not answer 200 within 90s"
+    sleep 1
+done
+log "web is up"
+grep -q 'Applying\|No migrations to apply' "$work/web.log" || fail "start-web.sh did not migrate"
+
+expect_get /healthz 200 '"ok"'
+expect_get /readyz 200 '"ok"'
+expect_get /static/css/portal.css 200
+hashed="$("$venv/bin/python" -c '
+import json, sys
+print(json.load(open(sys.argv[1]))["paths"]["css/portal.css"])' "$DJANGO_STATIC_ROOT/staticfiles.json")"
+expect_get "/static/$hashed" 200
+expect_get /accounts/login/ 200 password
+expect_get /no-such-page-for-the-deploy-check/ 404
+grep -q 'URLconf' "$work/body" && fail "the 404 page is Django's debug page: DEBUG is on"
+
+# --- 5. worker ---------------------------------------------------------------------------
+log "starting scripts/start-worker.sh"
+"${prod_env[@]}" setsid scripts/start-worker.sh >"$work/worker.log" 2>&1 &
+worker_pid=$!
+
+log "enqueueing a task and waiting (at most 60s) for the worker to run it"
+"${prod_env[@]}" setsid timeout 90 "$venv/bin/python" manage.py shell -c '
+from django_q.tasks import async_task, result
+task_id = async_task("math.floor", 41.5)
+print("result:", result(task_id, wait=60000))
+' >"$work/task.log" 2>&1 &
+task_pid=$!
+while alive "$task_pid"; do
+    alive "$worker_pid" || fail "the worker exited"
+    sleep 0.5
+done
+wait "$task_pid" || {
+    cat "$work/task.log" >&2
+    fail "could not enqueue a task"
+}
+task_pid=""
+grep -q 'result: 41$' "$work/task.log" || {
+    cat "$work/task.log" >&2
+    fail "the worker did not run the task within 60s"
+}
+log "the worker ran the task"
+alive "$worker_pid" || fail "the worker exited"
+sleep 3
+alive "$worker_pid" || fail "the worker exited"
+log "worker is still running"
+
+# --- 6. shutdown -------------------------------------------------------------------------
+log "stopping worker and web"
+stop "$worker_pid" 30 worker
+worker_pid=""
+stop "$web_pid" 30 web
+web_pid=""
+
+log "OK: build, web (health, readiness, static, login) and worker all work"
