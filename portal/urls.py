@@ -18,6 +18,7 @@ urlpatterns = [
     path("institution/members/", tenant_views.member_list, name="member-list"),
     path("institution/members/<int:pk>/", tenant_views.member_detail, name="member-detail"),
     path("clarius/", include("integrations.clarius.urls")),
+    path("api/v1/", include("portal.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -1,0 +1,104 @@
+import uuid
+
+from django.http import FileResponse, Http404
+from django.utils.dateparse import parse_datetime
+from rest_framework import generics, serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.serializers import ExamSerializer
+from portal.api.tenancy import InstitutionFromRequestMixin
+from portal.exams import media
+from portal.exams.access import audit, visible_captures, visible_exams
+from portal.exams.models import AuditEvent, Capture, Exam
+
+
+class ExamPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def exam_queryset(request):
+    return (
+        visible_exams(request)
+        .select_related("operator", "patient")
+        .prefetch_related("captures", "submissions")
+        .order_by("-last_submitted_at", "-id")
+    )
+
+
+class ExamList(InstitutionFromRequestMixin, generics.ListAPIView):
+    """The current institution's exams, newest first; filters status, exam_uuid, submitted_after."""
+
+    serializer_class = ExamSerializer
+    pagination_class = ExamPagination
+
+    def get_queryset(self):
+        exams = exam_queryset(self.request)
+        params = self.request.query_params
+        if status := params.get("status"):
+            if status not in Exam.Status.values:
+                raise serializers.ValidationError(
+                    {"status": f"choose one of: {', '.join(Exam.Status.values)}"}
+                )
+            exams = exams.filter(status=status)
+        if exam_uuid := params.get("exam_uuid"):
+            try:
+                exams = exams.filter(exam_uuid=uuid.UUID(exam_uuid))
+            except ValueError:
+                raise serializers.ValidationError({"exam_uuid": "not a UUID"}) from None
+        if submitted_after := params.get("submitted_after"):
+            try:
+                moment = parse_datetime(submitted_after)
+            except ValueError:
+                moment = None
+            if moment is None:
+                raise serializers.ValidationError({"submitted_after": "not an ISO 8601 timestamp"})
+            exams = exams.filter(last_submitted_at__gt=moment)
+        return exams
+
+
+class ExamDetail(InstitutionFromRequestMixin, generics.RetrieveAPIView):
+    serializer_class = ExamSerializer
+
+    def get_queryset(self):
+        return exam_queryset(self.request)
+
+    def retrieve(self, request, *args, **kwargs):
+        exam = self.get_object()
+        audit(request, AuditEvent.Action.VIEW_EXAM, exam, via="api")
+        return Response(self.get_serializer(exam).data)
+
+
+class CaptureMedia(InstitutionFromRequestMixin, APIView):
+    """The bytes of one capture, with its content type; every access is audited."""
+
+    def get(self, request, pk):
+        capture = visible_captures(request).filter(pk=pk, state=Capture.State.DONE).first()
+        if capture is None:
+            raise Http404("No such capture")
+        audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="api")
+        return media_response(capture)
+
+
+def media_response(capture):
+    """Stream the file, or hand it to the front server (X-Accel-Redirect / X-Sendfile)."""
+    from django.conf import settings
+    from django.http import HttpResponse
+
+    path = media.absolute(capture.file)
+    accel = getattr(settings, "PORTAL_MEDIA_ACCEL_REDIRECT", "")
+    if accel:
+        response = HttpResponse(content_type=capture.content_type)
+        response["X-Accel-Redirect"] = f"{accel.rstrip('/')}/{capture.file}"
+    elif getattr(settings, "PORTAL_MEDIA_SENDFILE", False):
+        response = HttpResponse(content_type=capture.content_type)
+        response["X-Sendfile"] = str(path)
+    else:
+        # FileResponse closes the file when the response is done.
+        response = FileResponse(open(path, "rb"), content_type=capture.content_type)  # noqa: SIM115
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

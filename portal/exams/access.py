@@ -1,0 +1,40 @@
+"""Who may see which exams, and the audit trail of patient-data access.
+
+Every staff page and API endpoint that shows exams starts from ``visible_exams``: the
+tenant rule first (the current institution only), then the role rule (a clinician sees
+the exams they performed; reviewers and admins see all of the institution's).
+"""
+
+from portal.accounts.throttle import client_ip
+from portal.exams.models import AuditEvent, Capture, Exam
+from portal.tenants.models import Membership
+from portal.tenants.scoping import scoped_to_request
+
+
+def visible_exams(request):
+    exams = scoped_to_request(Exam, request)
+    membership = getattr(request, "membership", None)
+    if membership is not None and membership.role == Membership.Role.CLINICIAN:
+        exams = exams.filter(operator=request.user)
+    return exams
+
+
+def visible_captures(request):
+    captures = scoped_to_request(Capture, request)
+    membership = getattr(request, "membership", None)
+    if membership is not None and membership.role == Membership.Role.CLINICIAN:
+        captures = captures.filter(exam__operator=request.user)
+    return captures
+
+
+def audit(request, action, obj, **detail):
+    """Record that the request's user accessed ``obj`` (patient data) in its institution."""
+    return AuditEvent.objects.create(
+        institution=request.institution,
+        user=request.user if request.user.is_authenticated else None,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        ip_address=client_ip(request),
+        detail=detail,
+    )
