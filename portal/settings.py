@@ -249,6 +249,7 @@ CLARIUS_API_URL = parse_http_url(
 if not CLARIUS_API_URL.endswith("/"):
     CLARIUS_API_URL += "/"
 CLARIUS_API_KEY = env_str("CLARIUS_API_KEY") or None
+CLARIUS_POLL_MINUTES = env_int("CLARIUS_POLL_MINUTES", 10, minimum=1)
 # Plain http to Clarius only for development against the sandbox; production is https only.
 CLARIUS_ALLOW_HTTP = env_bool("CLARIUS_ALLOW_HTTP", DEBUG)
 CLARIUS_MEDIA_ORIGINS = parse_origins(

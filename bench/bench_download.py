@@ -1,0 +1,262 @@
+"""Benchmark: the client's streaming media download against a plain ``requests`` stream.
+
+Run ``python bench/bench_download.py`` (no Django needed). It starts the Clarius sandbox
+in a subprocess, submits an exam with one 200 MB capture, and downloads that capture
+twice, each time in a fresh child process so each peak RSS is clean and the server's
+memory is never counted:
+
+* ``plain``  — ``requests.get(stream=True)`` + ``iter_content(64 KiB)`` to a file;
+* ``plain+sha256+fsync`` — the same, also hashing and fsyncing (what the client must do);
+* ``client`` — ``ServiceClient.download_media`` (origin guard, cap, SHA-256, sniffing,
+  fsync and atomic rename).
+
+It prints throughput (MB/s), the client/plain ratio and each child's peak RSS growth
+during the download, and exits 1 if the client's RSS grew by more than 50 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+MB = 1024 * 1024
+CAPTURE_SIZE = 200 * MB
+RSS_LIMIT = 50 * MB
+CHUNK = 64 * 1024
+RUNS = 3
+
+# The sandbox child: start, submit one exam with the big capture, print what the
+# downloaders need as one JSON line, then serve until its stdin closes.
+SANDBOX = """
+import json, sys
+from integrations.clarius.sandbox import Sandbox
+
+sandbox = Sandbox(notification_workers=False).start()
+user = sandbox.add_user("Bench")
+sandbox.state.confirm(user.customer_token)
+submission = sandbox.upload_exam(
+    user, captures=0, videos=0, capture_size=int(sys.argv[1]), notify=False
+)
+print(json.dumps({
+    "api_url": sandbox.api_url,
+    "api_key": sandbox.api_key,
+    "media_origin": sandbox.media_origin,
+    "download_url": submission.download_url,
+}), flush=True)
+sys.stdin.read()
+sandbox.stop()
+"""
+
+
+def max_rss_bytes() -> int:
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+class RssSampler:
+    """Samples the current RSS every few ms (Linux /proc); ``growth`` is max − start.
+
+    ru_maxrss alone would hide growth that stays under the peak reached while importing,
+    so the sampler is used where /proc exists and ru_maxrss is only a cross-check.
+    """
+
+    def __init__(self, interval: float = 0.002) -> None:
+        self.interval = interval
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.start = self.peak = self.current()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current(self) -> int:
+        try:
+            with open("/proc/self/statm") as statm:
+                return int(statm.read().split()[1]) * self.page
+        except OSError:
+            return max_rss_bytes()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.current())
+
+    @property
+    def growth(self) -> int:
+        return max(0, self.peak - self.start)
+
+
+def download_plain(url: str, destination: Path, *, hash_and_sync: bool = False) -> int:
+    import hashlib
+
+    import requests
+
+    size = 0
+    digest = hashlib.sha256()
+    with requests.get(url, stream=True, timeout=(5, 120)) as response:
+        response.raise_for_status()
+        with destination.open("wb") as out:
+            for chunk in response.iter_content(CHUNK):
+                out.write(chunk)
+                size += len(chunk)
+                if hash_and_sync:
+                    digest.update(chunk)
+            if hash_and_sync:
+                out.flush()
+                os.fsync(out.fileno())
+    return size
+
+
+def download_client(job: dict, destination: Path) -> int:
+    from integrations.clarius.client import ServiceClient
+
+    client = ServiceClient(
+        job["api_url"],
+        job["api_key"],
+        media_origins=[job["media_origin"]],
+        allow_http=True,
+        max_media_bytes=CAPTURE_SIZE + MB,
+    )
+    return client.download_media(job["url"], destination).size
+
+
+def worker(mode: str, job: dict) -> None:
+    """One measured download in this (fresh) process; prints a JSON result line."""
+    import requests  # noqa: F401 - imported before the baseline, as in a real worker
+
+    import integrations.clarius.client  # noqa: F401
+
+    destination = Path(job["directory"]) / f"{mode}.bin"
+    maxrss_before = max_rss_bytes()
+    with RssSampler() as sampler:
+        started = time.perf_counter()
+        if mode == "plain":
+            size = download_plain(job["url"], destination)
+        elif mode == "plain+sha256+fsync":
+            size = download_plain(job["url"], destination, hash_and_sync=True)
+        else:
+            size = download_client(job, destination)
+        elapsed = time.perf_counter() - started
+    destination.unlink()
+    result = {
+        "mode": mode,
+        "size": size,
+        "seconds": elapsed,
+        "rss_growth": sampler.growth,
+        "maxrss_growth": max(0, max_rss_bytes() - maxrss_before),
+    }
+    print(json.dumps(result))
+
+
+def run_worker(mode: str, job: dict) -> dict:
+    completed = subprocess.run(
+        [sys.executable, __file__, "--worker", mode, json.dumps(job)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"{mode} download failed:\n{completed.stderr}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median time, carrying the worst RSS growth of all runs."""
+    ordered = sorted(runs, key=lambda run: run["seconds"])
+    median = dict(ordered[len(ordered) // 2])
+    median["rss_growth"] = max(run["rss_growth"] for run in runs)
+    median["maxrss_growth"] = max(run["maxrss_growth"] for run in runs)
+    return median
+
+
+def capture_url(info: dict) -> str:
+    from integrations.clarius.client import ServiceClient
+
+    client = ServiceClient(
+        info["api_url"], info["api_key"], media_origins=[info["media_origin"]], allow_http=True
+    )
+    return client.get_exam_data(info["download_url"]).captures[-1].url
+
+
+def main() -> int:
+    sandbox = subprocess.Popen(
+        [sys.executable, "-c", SANDBOX, str(CAPTURE_SIZE)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        line = sandbox.stdout.readline() if sandbox.stdout else ""
+        if not line:
+            raise SystemExit("the sandbox did not start")
+        info = json.loads(line)
+        with tempfile.TemporaryDirectory(prefix="bench-download-") as directory:
+            job = {**info, "url": capture_url(info), "directory": directory}
+            # Warm up the sandbox's media path (its video clip is built on first use).
+            run_worker("plain", job)
+            runs: dict[str, list[dict]] = {"plain": [], "plain+sha256+fsync": [], "client": []}
+            for _ in range(RUNS):  # interleaved, so a noisy moment hits both modes
+                for mode in runs:
+                    runs[mode].append(run_worker(mode, job))
+            results = {mode: _median_run(mode_runs) for mode, mode_runs in runs.items()}
+    finally:
+        if sandbox.stdin:
+            sandbox.stdin.close()
+        try:
+            sandbox.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sandbox.kill()
+
+    print(
+        f"download of a {CAPTURE_SIZE // MB} MB capture from the sandbox: median of {RUNS} "
+        "runs, each in a fresh process; RSS growth is the worst run"
+    )
+    print(
+        f"{'mode':<19} {'MB':>6} {'seconds':>8} {'MB/s':>8} {'RSS growth':>12} "
+        f"{'ru_maxrss growth':>17}"
+    )
+    for mode, result in results.items():
+        rate = result["size"] / MB / result["seconds"]
+        result["rate"] = rate
+        print(
+            f"{mode:<19} {result['size'] / MB:>6.0f} {result['seconds']:>8.2f} {rate:>8.1f} "
+            f"{result['rss_growth'] / MB:>9.1f} MB {result['maxrss_growth'] / MB:>14.1f} MB"
+        )
+    ratio = results["client"]["rate"] / results["plain"]["rate"]
+    like_for_like = results["client"]["rate"] / results["plain+sha256+fsync"]["rate"]
+    print(f"client/plain throughput ratio: {ratio:.2f}")
+    print(f"client/(plain+sha256+fsync) ratio: {like_for_like:.2f}")
+    growth = max(results["client"]["rss_growth"], results["client"]["maxrss_growth"])
+    if growth > RSS_LIMIT:
+        print(f"FAIL: client peak RSS grew {growth / MB:.1f} MB (limit {RSS_LIMIT // MB} MB)")
+        return 1
+    print(f"OK: client peak RSS growth {growth / MB:.1f} MB <= {RSS_LIMIT // MB} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], json.loads(sys.argv[3]))
+    else:
+        sys.exit(main())

@@ -1,0 +1,131 @@
+"""Catching up with Clarius: exams whose notification never arrived, and link drift.
+
+Clarius never retries a failed notification, so ``poll_accessible`` pages through
+``exams/accessible/`` and records every request it has never seen, exactly as if its
+notification had arrived. Memory stays bounded: one page of look-ups at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from itertools import islice
+
+from django.db import transaction
+
+from integrations.clarius import linking
+from integrations.clarius.conf import api_url_refusal
+from integrations.clarius.models import ClariusLink, NotificationReceipt
+from integrations.clarius.queue import enqueue
+from portal import work
+
+logger = logging.getLogger(__name__)
+BATCH = 500
+
+
+def batches(iterable, size=BATCH):
+    iterator = iter(iterable)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def poll_accessible(client, customer_id: str | None = None) -> dict:
+    """Record every accessible request the portal has not seen. Returns counts."""
+    counts = {"seen": 0, "new": 0, "unassigned": 0, "rejected": 0}
+    for batch in batches(client.iter_accessible_exams(customer_id=customer_id)):
+        counts["seen"] += len(batch)
+        new = record_unseen(batch)
+        for key, value in new.items():
+            counts[key] += value
+    if counts["new"]:
+        logger.warning("catch-up found %d exam(s) whose notification never arrived", counts["new"])
+    return counts
+
+
+def record_unseen(items) -> dict:
+    """One page of accessible exams: two queries to look up, one insert for the new."""
+    items = [item for item in items if normalised_uuid(item.request_uuid)]
+    uuids = [normalised_uuid(item.request_uuid) for item in items]
+    known = {
+        str(u)
+        for u in NotificationReceipt.objects.filter(request_uuid__in=uuids).values_list(
+            "request_uuid", flat=True
+        )
+    }
+    unseen = [item for item in items if normalised_uuid(item.request_uuid) not in known]
+    links = dict(
+        ClariusLink.objects.filter(
+            token__in={item.customer_id for item in unseen if item.customer_id},
+            state=ClariusLink.State.CONFIRMED,
+        ).values_list("token", "pk")
+    )
+    receipts, counts = [], {"new": 0, "unassigned": 0, "rejected": 0}
+    for item in unseen:
+        refusal = api_url_refusal(item.download_url)
+        if refusal or not (
+            normalised_uuid(item.exam_uuid) and item.customer_id and item.submitted_at
+        ):
+            counts["rejected"] += 1
+            logger.warning("catch-up: skipping %s: %s", item.request_uuid, refusal or "incomplete")
+            continue
+        receipt = NotificationReceipt(
+            source=NotificationReceipt.Source.POLL,
+            request_uuid=normalised_uuid(item.request_uuid),
+            exam_uuid=normalised_uuid(item.exam_uuid),
+            customer_id=item.customer_id,
+            download_url=item.download_url,
+            submitted_at=item.submitted_at,
+            link_id=links.get(item.customer_id),
+        )
+        if receipt.link_id:
+            receipt.state = NotificationReceipt.State.PENDING
+            work.schedule_now(receipt)
+            counts["new"] += 1
+        else:
+            receipt.state = NotificationReceipt.State.UNASSIGNED
+            counts["unassigned"] += 1
+        receipts.append(receipt)
+    with transaction.atomic():
+        # A webhook may deliver one of these at the same moment: the first row wins.
+        NotificationReceipt.objects.bulk_create(receipts, ignore_conflicts=True)
+        due = NotificationReceipt.objects.filter(
+            request_uuid__in=[r.request_uuid for r in receipts if r.link_id],
+            state=NotificationReceipt.State.PENDING,
+        ).values_list("pk", flat=True)
+        for pk in due:
+            enqueue("integrations.clarius.tasks.fetch_receipt", pk)
+    return counts
+
+
+def normalised_uuid(value) -> str | None:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def reconcile_links(client) -> dict:
+    """Compare our links with Clarius' confirmed tokens and repair the difference.
+
+    A link confirmed here that Clarius does not list is confirmed again (the call is
+    idempotent); a pending link that Clarius already lists is marked confirmed.
+    """
+    confirmed_there = set(client.iter_confirmed_tokens())
+    report = {"confirmed_there": len(confirmed_there), "reconfirming": [], "now_confirmed": []}
+    drifted = ClariusLink.objects.filter(state=ClariusLink.State.CONFIRMED).exclude(
+        token__in=confirmed_there
+    )
+    for link in drifted:
+        link.state = ClariusLink.State.PENDING
+        link.attempts = 0
+        link.save(update_fields=["state", "attempts", *work.schedule_now(link)])
+        enqueue("integrations.clarius.tasks.confirm_link", link.pk)
+        report["reconfirming"].append(link.masked_token)
+    for link in ClariusLink.objects.filter(
+        state=ClariusLink.State.PENDING, token__in=confirmed_there
+    ):
+        linking.mark_confirmed(link)
+        report["now_confirmed"].append(link.masked_token)
+    if report["reconfirming"] or report["now_confirmed"]:
+        logger.warning("link drift repaired: %s", report)
+    return report

@@ -1,0 +1,221 @@
+"""Background work with Clarius: confirm links, fetch exams, download media, catch up.
+
+Each task is a nudge for one database row: it claims the row (so no two workers run
+it), does the work, and records the outcome with the one retry policy in
+``portal.work``. Running a task twice, or for a row that is not due, does nothing.
+The sweeper re-enqueues whatever is due, so a lost queue message only delays work.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import closing
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.clarius import linking
+from integrations.clarius.client import ServiceClient
+from integrations.clarius.errors import ClariusError, MediaTooLarge, NotFound, OriginRefused
+from integrations.clarius.ingest import exam_status, ingest_exam_data, refresh_captures
+from integrations.clarius.models import ClariusLink, NotificationReceipt
+from integrations.clarius.queue import enqueue
+from portal import work
+from portal.exams import media
+from portal.exams.models import Capture
+
+logger = logging.getLogger(__name__)
+
+
+def service_client() -> ServiceClient:
+    return ServiceClient.from_settings()
+
+
+# Customer confirmation ---------------------------------------------------------------
+
+
+def confirm_link(link_id: int) -> str:
+    link = work.claim(ClariusLink, link_id, state=ClariusLink.State.PENDING)
+    if link is None:
+        return "not due"
+    try:
+        with closing(service_client()) as client:
+            client.confirm_customer(link.token)
+    except NotFound:
+        linking.mark_rejected(
+            link, "Clarius does not know this account (customer confirmation answered 404)."
+        )
+        return "rejected"
+    except ClariusError as e:
+        gave_up, fields = work.fail(link, str(e), permanent=e.permanent)
+        if gave_up:
+            linking.mark_rejected(link, f"Confirmation failed: {e}")
+            return "failed"
+        link.save(update_fields=fields)
+        return "retry"
+    assigned = linking.mark_confirmed(link)
+    logger.info("confirmed link %s; %d waiting notification(s) assigned", link.pk, assigned)
+    return "confirmed"
+
+
+# Exam data ---------------------------------------------------------------------------
+
+
+def fetch_receipt(receipt_id: int) -> str:
+    receipt = work.claim(NotificationReceipt, receipt_id, state=NotificationReceipt.State.PENDING)
+    if receipt is None:
+        return "not due"
+    try:
+        with closing(service_client()) as client:
+            data = client.get_exam_data(receipt.download_url)
+        due = ingest_exam_data(receipt, data)
+    except ClariusError as e:
+        gave_up, fields = work.fail(receipt, str(e), permanent=e.permanent)
+        if gave_up:
+            receipt.state = NotificationReceipt.State.FAILED
+            fields.append("state")
+        receipt.save(update_fields=fields)
+        return "failed" if gave_up else "retry"
+    receipt.state = NotificationReceipt.State.FETCHED
+    receipt.fetched_at = timezone.now()
+    with transaction.atomic():
+        receipt.save(update_fields=["state", "fetched_at", *work.finish(receipt)])
+        for capture_id in due:
+            enqueue("integrations.clarius.tasks.download_capture", capture_id)
+    return "fetched"
+
+
+# Media -------------------------------------------------------------------------------
+
+
+def download_capture(capture_id: int) -> str:
+    capture = work.claim(Capture, capture_id, state=Capture.State.PENDING)
+    if capture is None:
+        return "not due"
+    capture = Capture.objects.select_related("exam", "submission").get(pk=capture.pk)
+    directory = media.media_root() / media.capture_dir(capture)
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f"{capture.position:03d}.download"
+    # A worker killed mid-download leaves its partial file behind; this worker holds
+    # the claim now, so whatever is there for this capture is stale.
+    for leftover in directory.glob(f".{staging.name}.*.part"):
+        leftover.unlink(missing_ok=True)
+    try:
+        with closing(service_client()) as client:
+            result = client.download_media(
+                capture.source_url, staging, max_bytes=media.MAX_CAPTURE_BYTES
+            )
+    except ClariusError as e:
+        # An expired or refused link is fixed by a fresh one from the exam data; a file
+        # over the cap or a link off the allowed origins will not get better.
+        permanent = isinstance(e, (MediaTooLarge, OriginRefused))
+        return capture_failed(capture, str(e), permanent=permanent, fresh_links=not permanent)
+    kind = result.sniffed_type
+    if kind not in media.ALLOWED_TYPES:
+        Path(result.path).unlink(missing_ok=True)
+        return capture_failed(
+            capture,
+            f"refused media of type {kind or 'unknown'} "
+            f"(declared {result.content_type or 'nothing'})",
+            permanent=True,
+        )
+    relpath = media.capture_relpath(capture, kind)
+    final = media.absolute(relpath)
+    Path(result.path).replace(final)
+    thumb_rel = media.thumbnail_relpath(capture)
+    size = media.make_preview(final, kind, media.absolute(thumb_rel))
+    capture.state = Capture.State.DONE
+    capture.file, capture.content_type = relpath, kind
+    capture.size, capture.sha256 = result.size, result.sha256
+    capture.thumbnail = thumb_rel if size else ""
+    capture.width, capture.height = size if size else (None, None)
+    capture.downloaded_at = timezone.now()
+    with transaction.atomic():
+        capture.save()
+        update_exam_status(capture.exam_id)
+    return "done"
+
+
+def capture_failed(capture: Capture, error: str, *, permanent: bool, fresh_links=False) -> str:
+    gave_up, fields = work.fail(capture, error, permanent=permanent)
+    if gave_up:
+        capture.state = Capture.State.FAILED
+        fields.append("state")
+    with transaction.atomic():
+        capture.save(update_fields=fields)
+        if gave_up:
+            update_exam_status(capture.exam_id)
+    if fresh_links and not gave_up:
+        # Media links are short-lived: the next attempt gets a fresh one.
+        enqueue("integrations.clarius.tasks.refresh_links", capture.submission_id)
+    return "failed" if gave_up else "retry"
+
+
+def refresh_links(submission_id: int) -> str:
+    from portal.exams.models import Submission
+
+    submission = Submission.objects.select_related("exam").filter(pk=submission_id).first()
+    if submission is None:
+        return "gone"
+    try:
+        with closing(service_client()) as client:
+            data = client.get_exam_data(submission.download_url)
+    except ClariusError as e:
+        logger.warning("could not refresh media links of %s: %s", submission, e)
+        return "kept old links"
+    with transaction.atomic():
+        refresh_captures(submission.exam, submission, data.captures)
+    return "refreshed"
+
+
+def update_exam_status(exam_id: int) -> None:
+    from portal.exams.models import Exam
+
+    exam = Exam.objects.select_for_update().get(pk=exam_id)
+    status = exam_status(exam)
+    if status != exam.status:
+        exam.status = status
+        exam.save(update_fields=["status", "updated_at"])
+
+
+# Catch-up ---------------------------------------------------------------------------
+
+
+def poll() -> dict:
+    from integrations.clarius.catchup import poll_accessible
+
+    with closing(service_client()) as client:
+        return poll_accessible(client)
+
+
+def reconcile() -> dict:
+    from integrations.clarius.catchup import reconcile_links
+
+    with closing(service_client()) as client:
+        return reconcile_links(client)
+
+
+# The sweeper -------------------------------------------------------------------------
+
+SWEPT = [
+    (ClariusLink, {"state": ClariusLink.State.PENDING}, "confirm_link"),
+    (NotificationReceipt, {"state": NotificationReceipt.State.PENDING}, "fetch_receipt"),
+    (Capture, {"state": Capture.State.PENDING}, "download_capture"),
+]
+SWEEP_BATCH = 500
+
+
+def sweep() -> dict:
+    """Enqueue every row whose work is due and not held by a live claim."""
+    counts = {}
+    for model, filters, task in SWEPT:
+        ids = list(
+            work.due(model._default_manager.filter(**filters))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        for pk in ids:
+            enqueue(f"integrations.clarius.tasks.{task}", pk)
+        counts[model.__name__] = len(ids)
+    return counts
