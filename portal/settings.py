@@ -250,6 +250,10 @@ if not CLARIUS_API_URL.endswith("/"):
     CLARIUS_API_URL += "/"
 CLARIUS_API_KEY = env_str("CLARIUS_API_KEY") or None
 CLARIUS_POLL_MINUTES = env_int("CLARIUS_POLL_MINUTES", 10, minimum=1)
+# Seconds to connect to Clarius and to wait for each read of an answer.
+CLARIUS_TIMEOUT_CONNECT = env_int("CLARIUS_TIMEOUT_CONNECT", 5, minimum=1)
+CLARIUS_TIMEOUT_READ = env_int("CLARIUS_TIMEOUT_READ", 30, minimum=1)
+CLARIUS_TIMEOUT_DOWNLOAD_READ = env_int("CLARIUS_TIMEOUT_DOWNLOAD_READ", 120, minimum=1)
 # Plain http to Clarius only for development against the sandbox; production is https only.
 CLARIUS_ALLOW_HTTP = env_bool("CLARIUS_ALLOW_HTTP", DEBUG)
 CLARIUS_MEDIA_ORIGINS = parse_origins(

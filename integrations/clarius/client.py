@@ -144,6 +144,11 @@ class _ClariusClient:
             "api_url": settings.CLARIUS_API_URL,
             "media_origins": list(settings.CLARIUS_MEDIA_ORIGINS),
             "allow_http": bool(getattr(settings, "CLARIUS_ALLOW_HTTP", settings.DEBUG)),
+            "timeouts": Timeouts(
+                connect=settings.CLARIUS_TIMEOUT_CONNECT,
+                read=settings.CLARIUS_TIMEOUT_READ,
+                download_read=settings.CLARIUS_TIMEOUT_DOWNLOAD_READ,
+            ),
         }
 
     # --- lifecycle ------------------------------------------------------------------

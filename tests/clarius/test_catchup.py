@@ -1,0 +1,82 @@
+"""Catching up on notifications Clarius never delivered, and on link drift."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from integrations.clarius import tasks
+from integrations.clarius.catchup import poll_accessible, reconcile_links
+from integrations.clarius.client import ServiceClient
+from integrations.clarius.linking import link_token
+from integrations.clarius.models import ClariusLink, NotificationReceipt
+from tests.clarius.flow import deliver, link_confirmed, run_due_work
+
+
+@pytest.fixture
+def linked(clarius_settings, clarius_sandbox, bob, northside, settings, tmp_path):
+    settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
+    sandbox_user = clarius_sandbox.add_user("Bob")
+    link_confirmed(sandbox_user, bob, northside)
+    return sandbox_user
+
+
+def test_a_lost_notification_is_ingested_by_the_poll(clarius_sandbox, linked):
+    clarius_sandbox.drop_notifications(1)
+    delivered = clarius_sandbox.upload_exam(linked, captures=1, videos=0, notify=False)
+    lost = clarius_sandbox.upload_exam(linked, captures=1, videos=0, notify=False)
+    deliver(delivered)
+    assert tasks.poll() == {"seen": 2, "new": 1, "unassigned": 0, "rejected": 0}
+    receipt = NotificationReceipt.objects.get(request_uuid=lost.request_uuid)
+    assert receipt.source == "poll" and receipt.state == "pending"
+    run_due_work()
+    assert receipt.__class__.objects.filter(state="fetched").count() == 2
+    assert tasks.poll()["new"] == 0  # nothing twice
+
+
+def test_the_poll_command_reports_what_it_found(clarius_sandbox, linked):
+    clarius_sandbox.upload_exam(linked, captures=1, videos=0, notify=False)
+    out = StringIO()
+    call_command("clarius", "poll", stdout=out)
+    assert "Accessible exams: 1; new: 1 queued for fetching" in out.getvalue()
+
+
+def test_catch_up_over_a_thousand_exams_uses_a_bounded_number_of_queries(
+    clarius_sandbox, linked, django_capture_on_commit_callbacks
+):
+    for _ in range(1000):
+        clarius_sandbox.upload_exam(linked, captures=1, videos=0, notify=False)
+    with (
+        ServiceClient.from_settings() as client,
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+    ):
+        counts = poll_accessible(client)
+    assert counts == {"seen": 1000, "new": 1000, "unassigned": 0, "rejected": 0}
+    assert NotificationReceipt.objects.filter(state="pending").count() == 1000
+    assert len(callbacks) == 1000  # one fetch queued per new request
+    # Per batch of 500: look up receipts, look up links, insert (SQLite splits a bulk
+    # insert by its variable limit), read back ids. Not one query per exam.
+    assert len(queries) <= 40, [q["sql"][:80] for q in queries]
+
+
+def test_reconcile_repairs_drift_both_ways(
+    clarius_sandbox, clarius_settings, bob, charlie, northside, southside
+):
+    forgotten = clarius_sandbox.add_user("Forgotten by Clarius")
+    already = clarius_sandbox.add_user("Already confirmed at Clarius")
+    stale = ClariusLink.objects.create(
+        token=forgotten.customer_token, user=bob, institution=northside, state="confirmed"
+    )
+    pending = link_token(charlie, southside, already.customer_token).link
+    with ServiceClient.from_settings() as client:
+        client.confirm_customer(already.customer_token)
+        report = reconcile_links(client)
+    assert report["reconfirming"] == [stale.masked_token]
+    assert report["now_confirmed"] == [pending.masked_token]
+    stale.refresh_from_db()
+    pending.refresh_from_db()
+    assert (stale.state, pending.state) == ("pending", "confirmed")
+    assert tasks.confirm_link(stale.pk) == "confirmed"

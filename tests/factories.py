@@ -1,0 +1,61 @@
+"""Exams made directly in the database, for tests that are not about ingestion."""
+
+import hashlib
+import uuid
+
+from django.utils import timezone
+
+from portal.exams import media
+from portal.exams.models import Capture, Exam, Patient, Submission
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
+    b"\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def make_exam(institution, operator=None, *, patient_name="Pat Example", captures=1, **fields):
+    now = timezone.now()
+    exam = Exam.objects.create(
+        institution=institution,
+        exam_uuid=uuid.uuid4(),
+        operator=operator,
+        status=fields.pop("status", Exam.Status.READY),
+        first_submitted_at=fields.pop("submitted_at", now),
+        last_submitted_at=now,
+        **fields,
+    )
+    first, _, last = patient_name.partition(" ")
+    Patient.objects.create(
+        institution=institution,
+        exam=exam,
+        identifier=f"MRN-{exam.pk}",
+        first_name=first,
+        last_name=last,
+    )
+    submission = Submission.objects.create(
+        institution=institution,
+        exam=exam,
+        request_uuid=uuid.uuid4(),
+        submitted_at=now,
+        download_url="https://cloud.clarius.com/api/public/v0/x/",
+    )
+    for position in range(captures):
+        capture = Capture(
+            institution=institution,
+            exam=exam,
+            submission=submission,
+            position=position,
+            source_url="https://example.invalid/",
+            state=Capture.State.DONE,
+            content_type="image/png",
+            size=len(PNG),
+            sha256=hashlib.sha256(PNG).hexdigest(),
+        )
+        capture.file = media.capture_relpath(capture, "image/png")
+        path = media.absolute(capture.file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(PNG)
+        capture.save()
+    return exam

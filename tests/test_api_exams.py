@@ -1,0 +1,199 @@
+"""The read API: exams and their media, through the tenant and role rules, audited."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from portal.exams.models import AuditEvent
+from tests.factories import PNG, make_exam
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def exams(trio, northside, southside):
+    alice, bob, charlie = trio
+    return {
+        "northside": make_exam(northside, bob, patient_name="Nora North"),
+        "southside": make_exam(southside, charlie, patient_name="Sam South"),
+    }
+
+
+def users(trio):
+    return dict(zip(["alice", "bob", "charlie"], trio, strict=True))
+
+
+# viewer -> the exams they see (alice works in Northside by default)
+LIST_MATRIX = [("alice", {"northside"}), ("bob", {"northside"}), ("charlie", {"southside"})]
+
+
+@pytest.mark.parametrize(("viewer", "visible"), LIST_MATRIX)
+def test_the_list_holds_only_the_current_institutions_exams(client, trio, exams, viewer, visible):
+    client.force_login(users(trio)[viewer])
+    data = client.get(reverse("api-exam-list")).json()
+    ids = {e["id"] for e in data["results"]}
+    assert ids == {exams[name].pk for name in visible}
+
+
+DETAIL_MATRIX = [
+    ("alice", "northside", 200),
+    ("alice", "southside", 404),
+    ("bob", "northside", 200),
+    ("bob", "southside", 404),
+    ("charlie", "northside", 404),
+    ("charlie", "southside", 200),
+]
+
+
+@pytest.mark.parametrize(("viewer", "owner", "status"), DETAIL_MATRIX)
+def test_another_institutions_exam_is_a_404(client, trio, exams, viewer, owner, status):
+    client.force_login(users(trio)[viewer])
+    response = client.get(reverse("api-exam-detail", args=[exams[owner].pk]))
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(("viewer", "owner", "status"), DETAIL_MATRIX)
+def test_another_institutions_media_is_a_404(client, trio, exams, viewer, owner, status):
+    client.force_login(users(trio)[viewer])
+    capture = exams[owner].captures.get()
+    response = client.get(reverse("api-capture-media", args=[capture.pk]))
+    assert response.status_code == status
+    if status == 200:
+        assert response["Content-Type"] == "image/png"
+        assert b"".join(response.streaming_content) == PNG
+        assert "no-store" in response["Cache-Control"]
+
+
+def test_a_clinician_sees_only_the_exams_they_performed(client, trio, exams, southside):
+    alice, _, charlie = trio
+    own = make_exam(southside, alice, patient_name="Own Exam")
+    client.force_login(alice)
+    client.post(reverse("switch-institution"), {"institution": "southside"})
+    ids = {e["id"] for e in client.get(reverse("api-exam-list")).json()["results"]}
+    assert ids == {own.pk}
+    not_hers = exams["southside"].captures.get()
+    assert client.get(reverse("api-capture-media", args=[not_hers.pk])).status_code == 404
+
+
+def test_anonymous_requests_are_refused(client, exams):
+    capture = exams["northside"].captures.get()
+    for url in [
+        reverse("api-exam-list"),
+        reverse("api-exam-detail", args=[exams["northside"].pk]),
+        reverse("api-capture-media", args=[capture.pk]),
+    ]:
+        assert client.get(url).status_code in (401, 403)
+
+
+def test_an_exam_has_the_contracted_shape(client, trio, exams):
+    client.force_login(users(trio)["bob"])
+    exam = exams["northside"]
+    data = client.get(reverse("api-exam-detail", args=[exam.pk])).json()
+    assert set(data) >= {
+        "id",
+        "exam_uuid",
+        "status",
+        "submitted_at",
+        "operator",
+        "patient",
+        "captures",
+        "submissions",
+        "reports",
+    }
+    assert data["exam_uuid"] == str(exam.exam_uuid)
+    assert data["patient"]["first_name"] == "Nora"
+    assert data["operator"]["email"] == "bob@example.org"
+    capture = data["captures"][0]
+    assert set(capture) >= {"id", "content_type", "size", "url"}
+    assert capture["url"].endswith(f"/api/v1/captures/{capture['id']}/media")
+    assert data["submissions"][0]["request_uuid"]
+
+
+def test_the_list_filters_by_status_exam_uuid_and_time(client, trio, exams, northside):
+    bob = users(trio)["bob"]
+    old = make_exam(northside, bob, status="receiving")
+    type(old).objects.filter(pk=old.pk).update(last_submitted_at=timezone.now() - timedelta(days=3))
+    client.force_login(bob)
+    url = reverse("api-exam-list")
+
+    def ids(**params):
+        return {e["id"] for e in client.get(url, params).json()["results"]}
+
+    assert ids(status="receiving") == {old.pk}
+    assert ids(exam_uuid=str(exams["northside"].exam_uuid)) == {exams["northside"].pk}
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    assert ids(submitted_after=since) == {exams["northside"].pk}
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "message"),
+    [
+        ("status", "bogus", "choose one of"),
+        ("exam_uuid", "nope", "not a UUID"),
+        ("submitted_after", "last tuesday", "not an ISO 8601"),
+    ],
+)
+def test_malformed_filters_are_a_400_with_the_reason(client, trio, exams, param, value, message):
+    client.force_login(users(trio)["bob"])
+    response = client.get(reverse("api-exam-list"), {param: value})
+    assert response.status_code == 400
+    assert message in str(response.json()[param])
+
+
+def test_the_list_is_paginated_in_a_constant_number_of_queries(
+    client, trio, northside, django_assert_max_num_queries
+):
+    bob = users(trio)["bob"]
+    for _ in range(12):
+        make_exam(northside, bob, captures=2)
+    client.force_login(bob)
+    with django_assert_max_num_queries(12):
+        data = client.get(reverse("api-exam-list"), {"page_size": 10}).json()
+    assert data["count"] == 12 and len(data["results"]) == 10 and data["next"]
+
+
+def test_viewing_an_exam_and_opening_media_are_audited(client, trio, exams):
+    bob = users(trio)["bob"]
+    exam = exams["northside"]
+    capture = exam.captures.get()
+    client.force_login(bob)
+    client.get(reverse("api-exam-detail", args=[exam.pk]), REMOTE_ADDR="192.0.2.5")
+    client.get(reverse("api-capture-media", args=[capture.pk]), REMOTE_ADDR="192.0.2.5")
+    events = list(AuditEvent.objects.order_by("at"))
+    assert [(e.action, e.object_type, e.object_id) for e in events] == [
+        ("view_exam", "exam", str(exam.pk)),
+        ("open_media", "capture", str(capture.pk)),
+    ]
+    assert all(e.user == bob and e.institution == exam.institution for e in events)
+    assert all(e.ip_address == "192.0.2.5" for e in events)
+
+
+def test_refused_access_is_not_audited_as_access(client, trio, exams):
+    client.force_login(users(trio)["charlie"])
+    client.get(reverse("api-capture-media", args=[exams["northside"].captures.get().pk]))
+    assert not AuditEvent.objects.exists()
+
+
+def test_token_authentication_works_and_can_name_the_institution(client, trio, exams):
+    alice = users(trio)["alice"]
+    token = Token.objects.create(user=alice)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    first = client.get(reverse("api-exam-list"), **auth).json()
+    assert {e["id"] for e in first["results"]} == {exams["northside"].pk}
+    southside = client.get(reverse("api-exam-list"), HTTP_X_PORTAL_INSTITUTION="southside", **auth)
+    assert southside.json()["results"] == []  # a clinician there, with no exams of her own
+    other = client.get(reverse("api-exam-list"), HTTP_X_PORTAL_INSTITUTION="nowhere", **auth)
+    assert {e["id"] for e in other.json()["results"]} == {exams["northside"].pk}
+
+
+def test_an_unknown_exam_is_a_404(client, trio, exams):
+    client.force_login(users(trio)["bob"])
+    assert client.get(reverse("api-exam-detail", args=[999999])).status_code == 404
+    assert client.get(f"/api/v1/exams/?exam_uuid={uuid.uuid4()}").json()["count"] == 0
