@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "portal.accounts",
     "portal.tenants",
     "portal.exams",
+    "portal.reports",
     "portal.dashboard",
     "portal.api",
     "portal.demo",

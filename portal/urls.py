@@ -3,7 +3,6 @@ from django.urls import include, path
 
 from portal import health
 from portal.accounts.views import PortalLoginView
-from portal.dashboard.views import home
 from portal.tenants import views as tenant_views
 
 admin.site.site_header = "Clarius portal administration"
@@ -11,7 +10,8 @@ admin.site.site_title = "Clarius portal admin"
 admin.site.index_title = "Tenants, members and integration"
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", include("portal.dashboard.urls")),
+    path("", include("portal.reports.urls")),
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("institutions/switch/", tenant_views.switch_institution, name="switch-institution"),

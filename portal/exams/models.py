@@ -17,8 +17,26 @@ class Exam(TenantOwned):
         READY = "ready", "Ready"
         INCOMPLETE = "incomplete", "Incomplete (media failed)"
 
+    class ReviewState(models.TextChoices):
+        NEW = "new", "New"
+        IN_REVIEW = "in_review", "In review"
+        SIGNED = "signed", "Signed"
+        REPORTED = "reported", "Reported to Clarius"
+
     exam_uuid = models.UUIDField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVING)
+    review_state = models.CharField(
+        max_length=20, choices=ReviewState.choices, default=ReviewState.NEW
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_exams",
+        help_text="The staff member the exam is assigned to for review.",
+    )
+    signed_at = models.DateTimeField(null=True, blank=True, help_text="First signature.")
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -44,6 +62,18 @@ class Exam(TenantOwned):
                 fields=["institution", "-last_submitted_at", "-id"], name="exams_exam_inst_recent"
             ),
             models.Index(fields=["institution", "status"], name="exams_exam_inst_status"),
+            models.Index(
+                fields=["institution", "review_state", "-last_submitted_at", "-id"],
+                name="exams_exam_inst_review",
+            ),
+            models.Index(
+                fields=["institution", "reviewer", "-last_submitted_at", "-id"],
+                name="exams_exam_inst_reviewer",
+            ),
+            models.Index(
+                fields=["institution", "operator", "-last_submitted_at", "-id"],
+                name="exams_exam_inst_operator",
+            ),
         ]
 
     def __str__(self):

@@ -1,0 +1,97 @@
+from django.contrib import admin
+
+from portal.exams.models import AuditEvent, Capture, Exam, Patient, Submission
+from portal.work_admin import WorkAdminMixin
+
+
+class SubmissionInline(admin.TabularInline):
+    model = Submission
+    extra = 0
+    fields = ["request_uuid", "submitted_at", "fetched_at"]
+    readonly_fields = fields
+    can_delete = False
+
+
+class CaptureInline(admin.TabularInline):
+    model = Capture
+    extra = 0
+    fields = ["position", "state", "content_type", "size", "attempts", "last_error"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Exam)
+class ExamAdmin(admin.ModelAdmin):
+    list_display = [
+        "exam_uuid",
+        "institution",
+        "status",
+        "review_state",
+        "operator",
+        "last_submitted_at",
+    ]
+    list_filter = ["status", "review_state", "institution"]
+    search_fields = ["=exam_uuid", "submissions__request_uuid"]
+    list_select_related = ["institution", "operator"]
+    readonly_fields = ["exam_uuid", "institution", "first_submitted_at", "last_submitted_at"]
+    inlines = [SubmissionInline, CaptureInline]
+
+
+@admin.register(Capture)
+class CaptureAdmin(WorkAdminMixin, admin.ModelAdmin):
+    retry_task = "integrations.clarius.tasks.download_capture"
+    list_display = [
+        "__str__",
+        "institution",
+        "state",
+        "content_type",
+        "size",
+        "attempts",
+        "next_attempt_at",
+        "last_error_short",
+    ]
+    list_filter = ["state", "content_type", "institution"]
+    search_fields = ["=submission__request_uuid", "=exam__exam_uuid"]
+    list_select_related = ["institution", "submission"]
+    actions = ["retry_now"]
+    exclude = ["source_url"]  # a live pre-signed link is a credential of sorts
+    readonly_fields = [
+        "institution",
+        "exam",
+        "submission",
+        "position",
+        "state",
+        "file",
+        "thumbnail",
+        "content_type",
+        "size",
+        "sha256",
+        "width",
+        "height",
+        "downloaded_at",
+        *WorkAdminMixin.work_readonly,
+    ]
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "identifier", "institution"]
+    list_filter = ["institution"]
+    search_fields = ["identifier", "last_name", "animal_name"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "user", "institution", "action", "object_type", "object_id", "ip_address"]
+    list_filter = ["action", "institution", "at"]
+    search_fields = ["user__email", "object_id"]
+    list_select_related = ["user", "institution"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the audit trail is append-only
+
+    def has_delete_permission(self, request, obj=None):
+        return False
