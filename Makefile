@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# The demo always runs the embedded setup: SQLite and django-q2's ORM broker.
-DEMO_ENV := env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=1
+# The demo always runs the embedded setup (SQLite and django-q2's ORM broker) against the
+# Clarius sandbox, which serves its API on :8100 and its media from another origin, :8101.
+DEMO_ENV := env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=1 \
+	CLARIUS_API_URL=http://127.0.0.1:8100/api/public/v0/ \
+	CLARIUS_API_KEY=DemoKey1.demo-service-api-key-for-the-sandbox-only \
+	CLARIUS_MEDIA_ORIGINS=http://127.0.0.1:8101
 
 .PHONY: install demo test lint format bench clean
 
