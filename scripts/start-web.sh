@@ -33,6 +33,7 @@ args=(
     --keep-alive "${GUNICORN_KEEPALIVE:-5}"
     --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1,::1}"
     --access-logfile -
+    --logger-class portal.log_masking.GunicornLogger
     --error-logfile -
 )
 # Worker heartbeats on a RAM disk: an overlay filesystem can stall them.

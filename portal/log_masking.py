@@ -1,0 +1,38 @@
+"""Keep secrets that travel in URL paths out of the logs.
+
+The webhook URL carries the installation's secret and the token transfer URL a
+customer's token; both end up in access logs and in Django's request warnings.
+"""
+
+import logging
+import re
+
+_SECRET_SEGMENT = re.compile(r"(/clarius/(?:notifications|connect)/)[^/\s?\"']+")
+
+
+def mask(text: str) -> str:
+    return _SECRET_SEGMENT.sub(r"\1***", text)
+
+
+class MaskSecretsFilter(logging.Filter):
+    def filter(self, record):
+        message = record.getMessage()
+        masked = mask(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+try:
+    from gunicorn.glogging import Logger as _GunicornLogger
+except ImportError:  # gunicorn is only needed to serve in production
+    _GunicornLogger = None
+
+if _GunicornLogger is not None:
+
+    class GunicornLogger(_GunicornLogger):
+        """gunicorn's access log, with secret path segments masked."""
+
+        def atoms(self, resp, req, environ, request_time):
+            atoms = super().atoms(resp, req, environ, request_time)
+            return {k: mask(v) if isinstance(v, str) else v for k, v in atoms.items()}
