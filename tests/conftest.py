@@ -67,3 +67,15 @@ def charlie(southside):
 @pytest.fixture
 def trio(alice, bob, charlie):
     return alice, bob, charlie
+
+
+# The Clarius sandbox fixtures, for every folder of tests.
+from tests.sandbox_fixtures import (  # noqa: E402, F401
+    clarius_sandbox,
+    clarius_sandbox_server,
+    clarius_settings,
+    clarius_webhook_receiver,
+    sandbox_anonymous,
+    sandbox_api,
+    sandbox_research,
+)

@@ -1,4 +1,4 @@
-"""Clarius fixtures: one sandbox per test session, reset before every test that uses it.
+"""Clarius sandbox fixtures, shared by every test folder (imported by tests/conftest.py).
 
 ``clarius_sandbox`` is what tests take: a started ``Sandbox`` in a fresh state (same
 ports and API key all session long). ``clarius_settings`` points the portal's settings
