@@ -19,11 +19,17 @@ from integrations.clarius import linking
 from integrations.clarius.client import ServiceClient
 from integrations.clarius.errors import ClariusError, MediaTooLarge, NotFound, OriginRefused
 from integrations.clarius.ingest import exam_status, ingest_exam_data, refresh_captures
-from integrations.clarius.models import ClariusLink, NotificationReceipt
+from integrations.clarius.models import (
+    ClariusLink,
+    DicomExport,
+    NotificationReceipt,
+    RawDataFile,
+)
 from integrations.clarius.queue import enqueue
 from portal import work
 from portal.exams import media
 from portal.exams.models import Capture
+from portal.reports.models import Report
 
 logger = logging.getLogger(__name__)
 
@@ -198,10 +204,23 @@ def reconcile() -> dict:
 
 # The sweeper -------------------------------------------------------------------------
 
+HERE = "integrations.clarius.tasks"
+# Every kind of durable work: its rows, when they are waiting, and the task that does it.
 SWEPT = [
-    (ClariusLink, {"state": ClariusLink.State.PENDING}, "confirm_link"),
-    (NotificationReceipt, {"state": NotificationReceipt.State.PENDING}, "fetch_receipt"),
-    (Capture, {"state": Capture.State.PENDING}, "download_capture"),
+    (ClariusLink, {"state": ClariusLink.State.PENDING}, f"{HERE}.confirm_link"),
+    (NotificationReceipt, {"state": NotificationReceipt.State.PENDING}, f"{HERE}.fetch_receipt"),
+    (Capture, {"state": Capture.State.PENDING}, f"{HERE}.download_capture"),
+    (Report, {"state": Report.State.PENDING}, "portal.reports.tasks.push_report"),
+    (
+        DicomExport,
+        {"state": DicomExport.State.PENDING},
+        "integrations.clarius.research_tasks.run_dicom_export",
+    ),
+    (
+        RawDataFile,
+        {"state": RawDataFile.State.PENDING},
+        "integrations.clarius.research_tasks.download_raw_data",
+    ),
 ]
 SWEEP_BATCH = 500
 
@@ -216,6 +235,6 @@ def sweep() -> dict:
             .values_list("pk", flat=True)[:SWEEP_BATCH]
         )
         for pk in ids:
-            enqueue(f"integrations.clarius.tasks.{task}", pk)
+            enqueue(task, pk)
         counts[model.__name__] = len(ids)
     return counts

@@ -24,7 +24,7 @@ def exam_queryset(request):
     return (
         visible_exams(request)
         .select_related("operator", "patient")
-        .prefetch_related("captures", "submissions")
+        .prefetch_related("captures", "submissions", "reports")
         .order_by("-last_submitted_at", "-id")
     )
 

@@ -1,1 +1,34 @@
-urlpatterns = []
+from django.urls import path
+
+from portal.reports import api, downloads, views
+
+urlpatterns = [
+    path("exams/<int:pk>/", views.exam_detail, name="exam-detail"),
+    path("exams/<int:pk>/assign/", views.exam_assign, name="exam-assign"),
+    path("exams/<int:pk>/findings/", views.findings_save, name="exam-findings"),
+    path("exams/<int:pk>/sign/", views.findings_sign, name="exam-sign"),
+    path("exams/<int:pk>/addenda/", views.addendum_add, name="exam-addendum"),
+    path("exams/<int:pk>/reports.json", views.exam_reports_json, name="exam-reports-json"),
+    path(
+        "exams/<int:pk>/reports/<int:report_id>/retry/",
+        views.report_retry,
+        name="report-retry",
+    ),
+    path(
+        "exams/<int:pk>/reports/<int:report_id>/pdf",
+        downloads.report_download,
+        name="report-download",
+    ),
+    path(
+        "exams/<int:pk>/captures/<int:capture_id>/",
+        downloads.capture_media,
+        name="exam-capture",
+    ),
+    path(
+        "exams/<int:pk>/captures/<int:capture_id>/thumbnail",
+        downloads.capture_thumbnail,
+        name="exam-capture-thumbnail",
+    ),
+    # Part of the REST API (/api/v1/), kept beside the views it shares its rules with.
+    path("api/v1/exams/<int:pk>/reports/", api.ExamReports.as_view(), name="api-exam-reports"),
+]

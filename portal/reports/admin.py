@@ -1,0 +1,77 @@
+from django.contrib import admin
+
+from portal.reports.models import Addendum, Findings, Report
+from portal.work_admin import WorkAdminMixin
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Clinical content is written on the exam page by its institution's staff, not here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Findings)
+class FindingsAdmin(ReadOnlyAdmin):
+    list_display = ["exam", "institution", "signed_by", "signed_at", "updated_at"]
+    list_filter = ["institution", "signed_at"]
+    search_fields = ["=exam__exam_uuid"]
+    list_select_related = ["exam", "institution", "signed_by"]
+
+
+@admin.register(Addendum)
+class AddendumAdmin(ReadOnlyAdmin):
+    list_display = ["exam", "number", "institution", "signed_by", "signed_at"]
+    list_filter = ["institution", "signed_at"]
+    search_fields = ["=exam__exam_uuid"]
+    list_select_related = ["exam", "institution", "signed_by"]
+
+
+@admin.register(Report)
+class ReportAdmin(WorkAdminMixin, admin.ModelAdmin):
+    retry_task = "portal.reports.tasks.push_report"
+    list_display = [
+        "name",
+        "version",
+        "institution",
+        "source",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_error_short",
+        "pushed_at",
+    ]
+    list_filter = ["state", "source", "institution", "created_at"]
+    search_fields = ["=exam__exam_uuid", "=submission__request_uuid", "name"]
+    list_select_related = ["institution"]
+    actions = ["retry_now"]
+    readonly_fields = [
+        "institution",
+        "exam",
+        "submission",
+        "version",
+        "name",
+        "file",
+        "size",
+        "sha256",
+        "source",
+        "state",
+        "pushed_at",
+        "clarius_id",
+        "created_by",
+        "created_at",
+        *WorkAdminMixin.work_readonly,
+    ]
+
+    def has_add_permission(self, request):
+        return False  # versions come from signing, addenda and the API
+
+    def retryable(self, queryset):
+        # Pushing a delivered report again would show it twice in Clarius.
+        return queryset.exclude(state=Report.State.PUSHED)

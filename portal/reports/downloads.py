@@ -1,0 +1,62 @@
+"""Files of an exam page: capture media, their thumbnails, report PDFs.
+
+Private media reaches the browser only here: the exam must be visible to the user
+(tenant and role rules), every access is audited, and the bytes go out through the read
+API's ``media_response`` (streamed, or handed to the front server).
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from portal.api.views import media_response
+from portal.exams.access import audit, visible_captures
+from portal.exams.models import AuditEvent, Capture
+from portal.reports.access import exam_or_404
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What ``media_response`` needs of a file that is not a capture's own media."""
+
+    file: str
+    content_type: str
+
+
+def _capture(request, pk, capture_id):
+    exam = exam_or_404(request, pk)
+    captures = visible_captures(request).filter(exam=exam, state=Capture.State.DONE)
+    return get_object_or_404(captures, pk=capture_id)
+
+
+@login_required
+@require_GET
+def capture_media(request, pk, capture_id):
+    capture = _capture(request, pk, capture_id)
+    audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="exam_page")
+    return media_response(capture)
+
+
+@login_required
+@require_GET
+def capture_thumbnail(request, pk, capture_id):
+    capture = _capture(request, pk, capture_id)
+    if not capture.thumbnail:
+        raise Http404("This capture has no thumbnail")
+    # A thumbnail shows the patient's images too: audited like the full capture.
+    audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="exam_page", variant="thumbnail")
+    return media_response(StoredFile(capture.thumbnail, "image/jpeg"))
+
+
+@login_required
+@require_GET
+def report_download(request, pk, report_id):
+    exam = exam_or_404(request, pk)
+    report = get_object_or_404(exam.reports.all(), pk=report_id)
+    audit(request, AuditEvent.Action.DOWNLOAD_REPORT, report, version=report.version)
+    response = media_response(StoredFile(report.file, "application/pdf"))
+    response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
+    return response

@@ -1,0 +1,150 @@
+"""The review of an exam and the reports that come out of it.
+
+``Findings`` is the reviewer's worksheet (one per exam). Signing locks it; anything said
+after that is an ``Addendum`` with its own signer and time, and nothing signed is ever
+edited. Every signature produces a ``Report``: a PDF version kept in the institution's
+private media space and pushed to Clarius as durable work (``portal.work``).
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.exams.models import Exam, Submission
+from portal.tenants.scoping import TenantOwned
+from portal.work import Work
+
+
+class Findings(TenantOwned):
+    """The reviewer's worksheet for one exam; read-only once signed."""
+
+    exam = models.OneToOneField(Exam, on_delete=models.CASCADE, related_name="findings")
+    indication = models.TextField(blank=True, help_text="Why the exam was done.")
+    views_obtained = models.TextField(blank=True)
+    findings = models.TextField(blank=True)
+    impression = models.TextField(blank=True)
+    image_quality = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="1 (non-diagnostic) to 5 (excellent).",
+    )
+    clinician_feedback = models.TextField(
+        "feedback to the clinician",
+        blank=True,
+        help_text="Shown to the clinician who performed the exam once the findings are signed.",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    signed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "findings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(image_quality__isnull=True) | Q(image_quality__range=(1, 5)),
+                name="reports_findings_image_quality_1_to_5",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Findings of {self.exam}"
+
+    @property
+    def is_signed(self):
+        return self.signed_at is not None
+
+
+class Addendum(TenantOwned):
+    """Something added after signing; signed when written and never edited."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="addenda")
+    number = models.PositiveIntegerField(help_text="1 for the first addendum of the exam.")
+    text = models.TextField()
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "addenda"
+        ordering = ["exam_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["exam", "number"], name="reports_addendum_unique"),
+        ]
+
+    def __str__(self):
+        return f"Addendum {self.number} to {self.exam}"
+
+
+class Report(TenantOwned, Work):
+    """One PDF version of an exam's report, and its push to Clarius."""
+
+    class Source(models.TextChoices):
+        GENERATED = "generated", "Generated from the findings"
+        UPLOADED = "uploaded", "Uploaded"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Sending to Clarius"
+        PUSHED = "pushed", "Sent to Clarius"
+        FAILED = "failed", "Failed"
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="reports")
+    submission = models.ForeignKey(
+        Submission,
+        on_delete=models.CASCADE,
+        related_name="reports",
+        help_text="The submission the report goes to: the exam's latest when it was made.",
+    )
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200, help_text="The name Clarius shows.")
+    file = models.CharField(max_length=300, help_text="Path under PORTAL_MEDIA_ROOT.")
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    clarius_id = models.CharField(
+        max_length=100, blank=True, help_text="The id Clarius gave the report, if it said one."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["exam_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exam", "version"], name="reports_report_unique_version"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="reports_report_due")]
+
+    def __str__(self):
+        return f"{self.name} (version {self.version} of {self.exam})"
+
+    @property
+    def filename(self):
+        return f"ultrasound-report-{str(self.exam.exam_uuid)[:8]}-v{self.version}.pdf"
+
+    @property
+    def can_retry(self):
+        """Failed, or waiting out a backoff: "retry now" may start it at once.
+
+        A row a worker holds right now is not offered, so a push never runs twice.
+        """
+        if self.state == self.State.FAILED:
+            return True
+        return self.state == self.State.PENDING and bool(self.last_error) and not self.is_claimed
+
+    @property
+    def is_claimed(self):
+        return self.claimed_until is not None and self.claimed_until > timezone.now()

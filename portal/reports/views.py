@@ -1,0 +1,175 @@
+"""The exam page and the review actions on it.
+
+Every view starts from ``exam_or_404`` / ``exam_for_review`` (tenant rule, then role
+rule). Actions are POSTs that redirect back to the page (post/redirect/get); an invalid
+form re-renders the page with its errors and a 400.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.exams.access import audit
+from portal.exams.models import AuditEvent, Patient
+from portal.reports.access import can_review, exam_for_review, exam_or_404
+from portal.reports.forms import AddendumForm, FindingsForm
+from portal.reports.issuing import ReportRefused, retry_report
+from portal.reports.models import Report
+from portal.reports.review import (
+    ReviewRefused,
+    add_addendum,
+    assign_to,
+    findings_of,
+    save_findings,
+    sign_findings,
+)
+
+
+@login_required
+@require_GET
+def exam_detail(request, pk):
+    exam = exam_or_404(request, pk)
+    audit(request, AuditEvent.Action.VIEW_EXAM, exam, via="exam_page")
+    return render_exam_page(request, exam)
+
+
+def render_exam_page(request, exam, *, findings_form=None, addendum_form=None, status=200):
+    findings = findings_of(exam)
+    reviewer = can_review(request)
+    if reviewer and not findings.is_signed:
+        findings_form = findings_form or FindingsForm(instance=findings)
+    if reviewer and findings.is_signed:
+        addendum_form = addendum_form or AddendumForm()
+    try:
+        patient = exam.patient
+    except Patient.DoesNotExist:
+        patient = None
+    context = {
+        "exam": exam,
+        "patient": patient,
+        "submissions": exam.submissions.all(),
+        "captures": exam.captures.select_related("submission").order_by(
+            "submission__submitted_at", "position"
+        ),
+        "findings": findings,
+        "findings_form": findings_form,
+        "addenda": exam.addenda.select_related("signed_by"),
+        "addendum_form": addendum_form,
+        "reports": exam.reports.select_related("created_by").order_by("-version"),
+        "can_review": reviewer,
+    }
+    return render(request, "reports/exam_detail.html", context, status=status)
+
+
+@login_required
+@require_POST
+def exam_assign(request, pk):
+    """ "Assign to me": the worklist links here too, and may ask to be sent back (``next``)."""
+    exam = exam_for_review(request, pk)
+    assign_to(exam, request.user)
+    messages.success(request, "The exam is assigned to you.")
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return redirect(next_url)
+    return redirect("exam-detail", exam.pk)
+
+
+@login_required
+@require_POST
+def findings_save(request, pk):
+    exam = exam_for_review(request, pk)
+    form = FindingsForm(request.POST, instance=findings_of(exam))
+    if not form.is_valid():
+        return render_exam_page(request, exam, findings_form=form, status=400)
+    try:
+        save_findings(form.instance, request.user)
+    except ReviewRefused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, "Findings saved (draft).")
+    return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+
+
+@login_required
+@require_POST
+def findings_sign(request, pk):
+    """Sign the worksheet; the "Sign" button posts the form as it stands, saved first."""
+    exam = exam_for_review(request, pk)
+    findings = findings_of(exam)
+    if "impression" in request.POST and not findings.is_signed:
+        form = FindingsForm(request.POST, instance=findings)
+        if not form.is_valid():
+            return render_exam_page(request, exam, findings_form=form, status=400)
+    try:
+        report = sign_findings(findings, request.user)
+    except (ReviewRefused, ReportRefused) as e:
+        messages.error(request, str(e))
+        return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+    messages.success(request, f"Signed. “{report.name}” is being sent to Clarius.")
+    return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
+
+
+@login_required
+@require_POST
+def addendum_add(request, pk):
+    exam = exam_for_review(request, pk)
+    form = AddendumForm(request.POST)
+    if not form.is_valid():
+        return render_exam_page(request, exam, addendum_form=form, status=400)
+    try:
+        addendum, report = add_addendum(exam, request.user, form.cleaned_data["text"])
+    except (ReviewRefused, ReportRefused) as e:
+        messages.error(request, str(e))
+        return redirect(reverse("exam-detail", args=[exam.pk]) + "#addenda")
+    messages.success(
+        request, f"Addendum {addendum.number} added. “{report.name}” is being sent to Clarius."
+    )
+    return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
+
+
+@login_required
+@require_POST
+def report_retry(request, pk, report_id):
+    exam = exam_for_review(request, pk)
+    report = get_object_or_404(exam.reports.all(), pk=report_id)
+    if retry_report(report):
+        messages.success(request, f"“{report.name}” is being sent to Clarius again.")
+    else:
+        messages.info(request, f"“{report.name}” is being sent right now or was sent already.")
+    return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
+
+
+@login_required
+@require_GET
+def exam_reports_json(request, pk):
+    """What the exam page polls while a report is on its way (see static/js/exam.js)."""
+    exam = exam_or_404(request, pk)
+    reports = [report_json(r) for r in exam.reports.order_by("-version")]
+    return JsonResponse(
+        {
+            "review_state": exam.review_state,
+            "review_state_label": exam.get_review_state_display(),
+            "pending": any(r["state"] == Report.State.PENDING for r in reports),
+            "reports": reports,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def report_json(report):
+    return {
+        "id": report.pk,
+        "version": report.version,
+        "name": report.name,
+        "state": report.state,
+        "state_label": report.get_state_display(),
+        "attempts": report.attempts,
+        "last_error": report.last_error,
+        "next_attempt_at": report.next_attempt_at,
+        "pushed_at": report.pushed_at,
+        "can_retry": report.can_retry,
+    }

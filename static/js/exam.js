@@ -1,0 +1,85 @@
+// The exam page: a full-size image viewer with zoom, and the report list kept up to date
+// while a report is on its way to Clarius (polling reports.json every 2 s, no reload).
+// Without JavaScript the page still works: images open in a tab, a reload shows states.
+(function () {
+  "use strict";
+
+  // Image viewer ----------------------------------------------------------------------
+  var viewer = document.getElementById("capture-viewer");
+  if (viewer && typeof viewer.showModal === "function") {
+    var image = viewer.querySelector("img");
+    document.querySelectorAll("a.zoomable").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        image.classList.remove("zoomed");
+        image.src = link.href;
+        viewer.showModal();
+      });
+    });
+    image.addEventListener("click", function (event) {
+      var frame = image.parentElement;
+      // Keep the clicked spot under the pointer when zooming in.
+      var x = event.offsetX / image.clientWidth;
+      var y = event.offsetY / image.clientHeight;
+      image.classList.toggle("zoomed");
+      frame.scrollLeft = x * image.clientWidth - frame.clientWidth / 2;
+      frame.scrollTop = y * image.clientHeight - frame.clientHeight / 2;
+    });
+    viewer.addEventListener("close", function () { image.removeAttribute("src"); });
+  }
+
+  // Report states ---------------------------------------------------------------------
+  var page = document.querySelector("[data-reports-url]");
+  if (!page) { return; }
+  var url = page.getAttribute("data-reports-url");
+  var POLL_MS = 2000;
+
+  function anyPending() {
+    return document.querySelector('.report-item[data-state="pending"]') !== null;
+  }
+
+  function field(item, name) {
+    return item.querySelector('[data-field="' + name + '"]');
+  }
+
+  function update(data) {
+    var state = document.getElementById("review-state");
+    if (state) { state.textContent = data.review_state_label; }
+    data.reports.forEach(function (report) {
+      var item = document.querySelector('.report-item[data-report-id="' + report.id + '"]');
+      if (!item) { return; }
+      item.setAttribute("data-state", report.state);
+      var badge = field(item, "state");
+      badge.textContent = report.state_label;
+      badge.className = "push-state push-" + report.state;
+      var attempts = field(item, "attempts");
+      if (attempts) {
+        attempts.textContent = report.attempts > 1 ? "after " + report.attempts + " attempts" : "";
+      }
+      var error = field(item, "last_error");
+      error.textContent = report.last_error.length > 300
+        ? report.last_error.slice(0, 299) + "…" : report.last_error;
+      error.hidden = !report.last_error;
+      var retry = field(item, "retry");
+      if (retry) { retry.hidden = !report.can_retry; }
+    });
+  }
+
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        update(data);
+        if (data.pending) { window.setTimeout(poll, POLL_MS); }
+      })
+      .catch(function () {
+        // A blip (a restart, the network): try again a little later.
+        window.setTimeout(poll, POLL_MS * 5);
+      });
+  }
+
+  if (anyPending()) { window.setTimeout(poll, POLL_MS); }
+})();

@@ -1,0 +1,90 @@
+"""Exams for the review and report tests: one at Northside, two at Southside.
+
+``exams["north"]`` was performed by bob at Northside (alice is its admin, bob a reviewer,
+charlie a stranger). At Southside, ``exams["alice_south"]`` was performed by alice, who
+is a clinician there, and ``exams["charlie_south"]`` by charlie.
+"""
+
+import io
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from portal.exams import media
+from portal.exams.models import Capture
+from portal.reports.forms import FindingsForm
+from portal.reports.review import findings_of, sign_findings
+from tests.factories import make_exam
+
+FINDINGS = {
+    "indication": "Right upper quadrant pain after meals.",
+    "views_obtained": "Gallbladder long and transverse; common bile duct.",
+    "findings": "Multiple mobile echogenic foci with posterior shadowing.\nNo wall thickening.",
+    "impression": "Cholelithiasis without cholecystitis.",
+    "image_quality": "4",
+    "clinician_feedback": "Good sweep; add a view of the duct at the porta next time.",
+}
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
+    return settings.PORTAL_MEDIA_ROOT
+
+
+@pytest.fixture
+def exams(trio, northside, southside):
+    alice, bob, charlie = trio
+    return {
+        "north": make_exam(northside, bob, patient_name="Nora North", captures=2),
+        "alice_south": make_exam(southside, alice, patient_name="Alma South"),
+        "charlie_south": make_exam(southside, charlie, patient_name="Sam South"),
+    }
+
+
+@pytest.fixture
+def users(trio):
+    return dict(zip(["alice", "bob", "charlie"], trio, strict=True))
+
+
+@pytest.fixture
+def login(client, users):
+    """``login("alice")`` works in Northside; ``login("alice", "southside")`` as a clinician."""
+
+    def log_in(name, institution=None):
+        client.force_login(users[name])
+        if institution:
+            client.post(reverse("switch-institution"), {"institution": institution})
+        return client
+
+    return log_in
+
+
+def sign(exam, user, **fields):
+    """Sign ``exam``'s findings directly (not through a view); returns the report."""
+    form = FindingsForm({**FINDINGS, **fields}, instance=findings_of(exam))
+    assert form.is_valid(), form.errors
+    return sign_findings(form.instance, user)
+
+
+def add_jpeg_captures(exam, count):
+    """Add ``count`` small decodable JPEG captures to the exam's submission."""
+    submission = exam.submissions.get()
+    start = exam.captures.count()
+    for position in range(start, start + count):
+        capture = Capture(
+            institution=exam.institution,
+            exam=exam,
+            submission=submission,
+            position=position,
+            source_url="https://example.invalid/",
+            state=Capture.State.DONE,
+            content_type="image/jpeg",
+        )
+        capture.file = media.capture_relpath(capture, "image/jpeg")
+        media.absolute(capture.file).parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 48), (position * 40 % 255, 90, 120)).save(buffer, "JPEG")
+        media.absolute(capture.file).write_bytes(buffer.getvalue())
+        capture.save()

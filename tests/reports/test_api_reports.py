@@ -1,0 +1,167 @@
+"""POST /api/v1/exams/<id>/reports/: upload a PDF or generate one; either is pushed."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+
+from portal.exams import media
+from portal.reports import issuing
+from portal.reports.models import Report
+from tests.reports.conftest import sign
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def pdf_file(data=PDF, name="outside.pdf"):
+    return SimpleUploadedFile(name, data, content_type="application/pdf")
+
+
+def url(exam):
+    return reverse("api-exam-reports", args=[exam.pk])
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    calls = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: calls.append(a))
+    return calls
+
+
+@pytest.mark.parametrize("viewer", ["alice", "bob"])
+def test_it_takes_a_pdf_made_elsewhere_and_pushes_it(
+    login, exams, users, viewer, queued, django_capture_on_commit_callbacks
+):
+    exam = exams["north"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(viewer).post(url(exam), {"name": "Cardiology read", "file": pdf_file()})
+    assert response.status_code == 201
+    report = Report.objects.get()
+    assert response.json() == {"id": report.pk, "name": "Cardiology read", "state": "pending"}
+    assert (report.source, report.version, report.created_by) == ("uploaded", 1, users[viewer])
+    assert report.submission == exam.submissions.get()
+    assert media.absolute(report.file).read_bytes() == PDF
+    assert report.size == len(PDF)
+    assert queued == [("portal.reports.tasks.push_report", report.pk)]
+
+
+def test_it_generates_the_pdf_from_signed_findings_when_given_a_name_alone(
+    login, exams, users, queued, django_capture_on_commit_callbacks
+):
+    exam = exams["north"]
+    sign(exam, users["bob"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login("bob").post(url(exam), {"name": "Final report"})
+    assert response.status_code == 201
+    report = Report.objects.get(pk=response.json()["id"])
+    assert (report.source, report.version, report.name) == ("generated", 2, "Final report")
+    assert media.absolute(report.file).read_bytes().startswith(b"%PDF-")
+    assert queued[-1] == ("portal.reports.tasks.push_report", report.pk)
+
+
+def test_it_accepts_json_for_a_name_alone(login, exams, users):
+    exam = exams["north"]
+    sign(exam, users["bob"])
+    response = login("bob").post(url(exam), {"name": "Final"}, content_type="application/json")
+    assert response.status_code == 201
+
+
+def test_it_refuses_to_generate_from_unsigned_findings(login, exams):
+    response = login("bob").post(url(exams["north"]), {"name": "Too early"})
+    assert response.status_code == 400
+    assert "not signed" in response.json()["detail"]
+    assert not Report.objects.exists()
+
+
+def test_it_refuses_a_file_that_is_not_a_pdf(login, exams):
+    fake = pdf_file(b"<html>not a pdf</html>", "report.pdf")
+    response = login("bob").post(url(exams["north"]), {"name": "Report", "file": fake})
+    assert response.status_code == 400
+    assert "not a PDF" in response.json()["detail"]
+    assert not Report.objects.exists()
+
+
+def test_it_refuses_an_oversized_file(login, exams, monkeypatch):
+    monkeypatch.setattr(issuing, "MAX_UPLOAD_BYTES", 1024)
+    big = pdf_file(PDF + b"0" * 1024)
+    response = login("bob").post(url(exams["north"]), {"name": "Report", "file": big})
+    assert response.status_code == 400
+    assert "at most 1024 bytes" in response.json()["detail"]
+    assert not Report.objects.exists()
+
+
+def test_the_default_size_cap_is_20_mb():
+    assert issuing.MAX_UPLOAD_BYTES == 20 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201])
+def test_it_refuses_a_missing_or_overlong_name(login, exams, name):
+    response = login("bob").post(url(exams["north"]), {"name": name, "file": pdf_file()})
+    assert response.status_code == 400
+    assert "name" in response.json()
+    assert not Report.objects.exists()
+
+
+def test_it_numbers_versions_after_the_existing_ones(login, exams, users):
+    exam = exams["north"]
+    sign(exam, users["bob"])
+    client = login("bob")
+    client.post(url(exam), {"name": "A", "file": pdf_file()})
+    client.post(url(exam), {"name": "B", "file": pdf_file()})
+    assert list(Report.objects.order_by("version").values_list("version", "name"))[1:] == [
+        (2, "A"),
+        (3, "B"),
+    ]
+
+
+def test_it_refuses_a_clinician_with_403(login, exams):
+    exam = exams["alice_south"]
+    response = login("alice", "southside").post(url(exam), {"name": "R", "file": pdf_file()})
+    assert response.status_code == 403
+    assert not Report.objects.exists()
+
+
+@pytest.mark.parametrize("owner", ["alice_south", "charlie_south"])
+def test_it_answers_404_for_another_institutions_exam(login, exams, owner):
+    response = login("bob").post(url(exams[owner]), {"name": "R", "file": pdf_file()})
+    assert response.status_code == 404
+
+
+def test_it_answers_404_to_charlie(login, exams):
+    response = login("charlie").post(url(exams["north"]), {"name": "R", "file": pdf_file()})
+    assert response.status_code == 404
+    assert not Report.objects.exists()
+
+
+def test_it_requires_the_csrf_token_with_a_session(exams, users):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users["bob"])
+    response = client.post(url(exams["north"]), {"name": "R", "file": pdf_file()})
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+    assert not Report.objects.exists()
+
+
+def test_it_accepts_a_token_without_csrf(exams, users):
+    token = Token.objects.create(user=users["bob"])
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        url(exams["north"]),
+        {"name": "R", "file": pdf_file()},
+        headers={"Authorization": f"Token {token.key}"},
+    )
+    assert response.status_code == 201
+
+
+def test_it_refuses_anonymous_requests(client, exams):
+    response = client.post(url(exams["north"]), {"name": "R", "file": pdf_file()})
+    assert response.status_code in (401, 403)
+    assert not Report.objects.exists()
+
+
+def test_the_read_api_lists_the_reports(login, exams, users):
+    exam = exams["north"]
+    report = sign(exam, users["bob"])
+    data = login("bob").get(reverse("api-exam-detail", args=[exam.pk])).json()
+    assert data["reports"] == [{"id": report.pk, "name": report.name, "state": "pending"}]
