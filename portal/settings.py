@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from integrations.clarius.secrets import parse_encryption_keys
 from portal.env import (
     env_bool,
     env_int,
@@ -260,6 +261,12 @@ CLARIUS_ALLOW_HTTP = env_bool("CLARIUS_ALLOW_HTTP", DEBUG)
 CLARIUS_MEDIA_ORIGINS = parse_origins(
     "CLARIUS_MEDIA_ORIGINS", env_str("CLARIUS_MEDIA_ORIGINS") or "https://*.amazonaws.com"
 )
+# Secrets at rest (the Clarius API key in use, research tokens) are Fernet-encrypted with
+# these keys: the first encrypts, all decrypt. Development derives one from SECRET_KEY;
+# production needs PORTAL_ENCRYPTION_KEY only once a secret is stored or read.
+PORTAL_ENCRYPTION_KEYS = parse_encryption_keys(
+    env_str("PORTAL_ENCRYPTION_KEY"), debug=DEBUG, secret_key=SECRET_KEY
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -273,7 +280,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"mask_secrets": {"()": "portal.log_masking.MaskSecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL") or "INFO"},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # runserver's request lines, through the masking handler.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

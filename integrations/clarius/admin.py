@@ -1,6 +1,19 @@
 from django.contrib import admin
+from django.urls import path
 
-from integrations.clarius.models import ClariusLink, NotificationEndpoint, NotificationReceipt
+from integrations.clarius import account_admin
+from integrations.clarius.models import (
+    AccountSettings,
+    ClariusLink,
+    DicomExport,
+    NotificationEndpoint,
+    NotificationReceipt,
+    NotificationRecordLog,
+    PresetChange,
+    RawDataFile,
+    ResearchAccount,
+    ServiceApiKey,
+)
 from portal.work_admin import WorkAdminMixin
 
 
@@ -95,3 +108,122 @@ class NotificationEndpointAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# --- The service account: custom pages in the Clarius section, superusers only ----------
+
+
+class AccountPageAdmin(admin.ModelAdmin):
+    """An admin entry whose list page is one of ``account_admin``'s views.
+
+    ``page`` replaces the change list; ``actions_urls`` are ``(route, view, name)`` of its
+    POST actions, named ``admin:clarius_<model>_<name>``.
+    """
+
+    page = None
+    action_urls: list = []
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        return type(self).page(request, self)
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+
+        def mount(view):
+            return self.admin_site.admin_view(lambda request, **kw: view(request, self, **kw))
+
+        custom = [
+            path(route, mount(view), name=f"{prefix}_{name}")
+            for route, view, name in self.action_urls
+        ]
+        return custom + super().get_urls()
+
+
+@admin.register(ServiceApiKey)
+class ServiceApiKeyAdmin(AccountPageAdmin):
+    page = account_admin.keys_page
+    action_urls = [
+        ("create/", account_admin.key_create, "create"),
+        ("rotate/", account_admin.key_rotate, "rotate"),
+        ("revoke/", account_admin.key_revoke, "revoke"),
+    ]
+
+
+@admin.register(AccountSettings)
+class AccountSettingsAdmin(AccountPageAdmin):
+    page = account_admin.settings_page
+    action_urls = [
+        ("register/", account_admin.settings_register, "register"),
+        ("rotate-secret/", account_admin.settings_rotate_secret, "rotate_secret"),
+    ]
+
+
+@admin.register(NotificationRecordLog)
+class NotificationRecordLogAdmin(AccountPageAdmin):
+    page = account_admin.records_page
+    action_urls = [("ingest/", account_admin.records_ingest, "ingest")]
+
+
+@admin.register(PresetChange)
+class PresetChangeAdmin(AccountPageAdmin):
+    page = account_admin.presets_page
+    action_urls = [
+        ("<str:application_uuid>/edit/", account_admin.preset_edit, "edit"),
+        ("<str:application_uuid>/reset/", account_admin.preset_reset, "reset"),
+    ]
+
+
+# --- Research API ----------------------------------------------------------------------
+
+
+@admin.register(ResearchAccount)
+class ResearchAccountAdmin(admin.ModelAdmin):
+    list_display = ["user", "username", "connected_at"]
+    search_fields = ["user__email", "username"]
+    exclude = ["token_encrypted"]  # encrypted, and of no use to anyone on a page
+    readonly_fields = ["user", "username", "connected_at"]
+
+    def has_add_permission(self, request):
+        return False  # members connect their own account with their password
+
+
+class ResearchWorkAdmin(WorkAdminMixin, admin.ModelAdmin):
+    list_filter = ["state", "institution"]
+    list_select_related = ["institution", "exam"]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def retryable(self, queryset):
+        return queryset.exclude(state="done")
+
+
+@admin.register(DicomExport)
+class DicomExportAdmin(ResearchWorkAdmin):
+    retry_task = "integrations.clarius.research_tasks.run_dicom_export"
+    list_display = ["__str__", "institution", "state", "attempts", "last_error_short"]
+
+
+@admin.register(RawDataFile)
+class RawDataFileAdmin(ResearchWorkAdmin):
+    retry_task = "integrations.clarius.research_tasks.download_raw_data"
+    list_display = ["__str__", "institution", "state", "attempts", "last_error_short"]

@@ -262,12 +262,16 @@ class ServiceClient(_ClariusClient):
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceClient:
-        """A client for ``CLARIUS_API_URL`` / ``CLARIUS_API_KEY`` / ``CLARIUS_MEDIA_ORIGINS``;
-        http is allowed when ``CLARIUS_ALLOW_HTTP`` (default ``DEBUG``) is set.
-        ``overrides`` replace any constructor argument (e.g. a rotated ``api_key``)."""
-        from django.conf import settings
+        """A client for ``CLARIUS_API_URL`` / ``CLARIUS_MEDIA_ORIGINS`` with the key in use:
+        the one stored encrypted by the portal (seeded from ``CLARIUS_API_KEY``, replaced by
+        rotation; see ``keys.py``), else ``CLARIUS_API_KEY`` itself. http is allowed when
+        ``CLARIUS_ALLOW_HTTP`` (default ``DEBUG``) is set. ``overrides`` replace any
+        constructor argument (e.g. ``api_key=`` to try a new key)."""
+        kwargs: dict[str, Any] = cls._settings_kwargs()
+        if "api_key" not in overrides:
+            from integrations.clarius.keys import api_key_in_use  # the store needs Django
 
-        kwargs: dict[str, Any] = {**cls._settings_kwargs(), "api_key": settings.CLARIUS_API_KEY}
+            kwargs["api_key"] = api_key_in_use()
         kwargs.update(overrides)
         return cls(**kwargs)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.clarius import views, webhooks
+from integrations.clarius import research_views, views, webhooks
 
 urlpatterns = [
     path("connect/<str:token>/", views.connect, name="clarius-connect"),
@@ -14,4 +14,28 @@ urlpatterns = [
         name="clarius-institution-unlink",
     ),
     path("notifications/<str:secret>/", webhooks.notification, name="clarius-notifications"),
+    # Research API: the member's research login, and an exam's raw data and DICOM.
+    path("research/", research_views.research_account, name="clarius-research"),
+    path(
+        "research/disconnect/",
+        research_views.research_disconnect,
+        name="clarius-research-disconnect",
+    ),
+    path("exams/<int:pk>/research/raw-data/", research_views.raw_data, name="clarius-raw-data"),
+    path(
+        "exams/<int:pk>/research/raw-data/<uuid:capture_uuid>/fetch/",
+        research_views.raw_data_fetch,
+        name="clarius-raw-data-fetch",
+    ),
+    path(
+        "exams/<int:pk>/research/raw-data/files/<int:file_pk>/",
+        research_views.raw_data_file,
+        name="clarius-raw-data-file",
+    ),
+    path("exams/<int:pk>/research/dicom/", research_views.dicom, name="clarius-dicom"),
+    path(
+        "exams/<int:pk>/research/dicom/<int:export_pk>/download/",
+        research_views.dicom_download,
+        name="clarius-dicom-download",
+    ),
 ]

@@ -181,6 +181,17 @@ class AuditEvent(TenantOwned):
         OPEN_MEDIA = "open_media", "Opened a capture"
         DOWNLOAD_REPORT = "download_report", "Downloaded a report"
         LIST_EXAMS = "list_exams", "Listed exams"
+        RESEARCH_RAW_DATA = "research_raw_data", "Viewed research raw data"
+        RAW_DATA_DOWNLOAD = "raw_data_download", "Downloaded research raw data"
+        DICOM_EXPORT = "dicom_export", "Requested a DICOM export"
+        DICOM_DOWNLOAD = "dicom_download", "Downloaded a DICOM export"
+        # The institution admin's own actions, kept in the same log.
+        INVITE_MEMBER = "invite_member", "Invited a member"
+        CANCEL_INVITATION = "cancel_invitation", "Cancelled an invitation"
+        ACCEPT_INVITATION = "accept_invitation", "Joined by invitation"
+        CHANGE_ROLE = "change_role", "Changed a member's role"
+        REMOVE_MEMBER = "remove_member", "Removed a member"
+        EXPORT_AUDIT_LOG = "export_audit_log", "Exported the audit log"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

@@ -1,0 +1,140 @@
+"""Background work of the Research API: DICOM exports and raw-data downloads.
+
+Same policy as ``tasks.py``: claim the row, do the work, record the outcome with
+``portal.work``. "Still being processed" is not a failure of ours: it is retried with
+the usual backoff, and a one-off django-q2 schedule wakes the row up when it is due.
+(``tasks.SWEPT`` should list both models too, for queue messages lost on Redis.)
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import closing
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.clarius import research
+from integrations.clarius.errors import ClariusError, MediaTooLarge, OriginRefused
+from integrations.clarius.models import DicomExport, RawDataFile
+from portal import work
+from portal.exams import media
+
+logger = logging.getLogger(__name__)
+
+DICOM_TYPES = {"application/dicom": ".dcm", "application/zip": ".zip"}
+RAW_SUFFIXES = {".tar", ".gz", ".tgz", ".zip", ".raw", ".bin", ".lzo"}
+
+
+def run_dicom_export(export_id: int) -> str:
+    export = work.claim(DicomExport, export_id, state=DicomExport.State.PENDING)
+    if export is None:
+        return "not due"
+    export = DicomExport.objects.select_related("exam").get(pk=export.pk)
+    directory = media.media_root() / research.research_dir(export.exam)
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f"dicom-{export.pk}.download"
+    remove_leftovers(staging)
+    try:
+        with closing(research.client_for(export.requested_by)) as client:
+            answer = client.export_dicom(str(export.exam.exam_uuid), **export.parameters)
+            result = client.download_media(
+                answer.download_url, staging, max_bytes=media.MAX_CAPTURE_BYTES
+            )
+    except research.NotConnected:
+        return failed(export, "The research account that asked was disconnected.", True)
+    except ClariusError as e:
+        permanent = e.permanent or isinstance(e, MediaTooLarge | OriginRefused)
+        return failed(export, research.explain(e), permanent)
+    kind = result.sniffed_type
+    if kind not in DICOM_TYPES:
+        Path(result.path).unlink(missing_ok=True)
+        return failed(export, f"Clarius' link returned {kind or 'an unknown type'}, not DICOM.")
+    relpath = f"{research.research_dir(export.exam)}/dicom-{export.pk}{DICOM_TYPES[kind]}"
+    final = media.absolute(relpath)
+    Path(result.path).replace(final)
+    try:
+        tags = research.dicom_tags(final, kind)
+    except ValueError as e:
+        final.unlink(missing_ok=True)
+        return failed(export, f"Clarius' file is {e}.")
+    export.state, export.file, export.content_type = DicomExport.State.DONE, relpath, kind
+    export.size, export.sha256, export.tags = result.size, result.sha256, tags
+    export.finished_at = timezone.now()
+    work.finish(export)
+    export.save()  # every field changed: tags, file, state and the work fields
+    return "done"
+
+
+def remove_leftovers(staging: Path) -> None:
+    # A worker killed mid-download leaves its part file; this worker holds the claim now.
+    for leftover in staging.parent.glob(f".{staging.name}.*.part"):
+        leftover.unlink(missing_ok=True)
+
+
+def failed(row, message: str, permanent: bool = True) -> str:
+    """Record a failed attempt; retry later unless it is permanent or attempts ran out."""
+    gave_up, fields = work.fail(row, message, permanent=permanent)
+    if gave_up:
+        row.state = row.State.FAILED
+        fields.append("state")
+    with transaction.atomic():
+        row.save(update_fields=fields)
+        if not gave_up:
+            nudge_at(row)
+    return "failed" if gave_up else "retry"
+
+
+TASKS = {DicomExport: "run_dicom_export", RawDataFile: "download_raw_data"}
+
+
+def nudge_at(row) -> None:
+    """A one-off schedule that enqueues the row's task when its backoff has passed."""
+    from django_q.models import Schedule
+    from django_q.tasks import schedule
+
+    schedule(
+        f"integrations.clarius.research_tasks.{TASKS[type(row)]}",
+        row.pk,
+        schedule_type=Schedule.ONCE,
+        next_run=row.next_attempt_at,
+    )
+
+
+def download_raw_data(file_id: int) -> str:
+    row = work.claim(RawDataFile, file_id, state=RawDataFile.State.PENDING)
+    if row is None:
+        return "not due"
+    row = RawDataFile.objects.select_related("exam").get(pk=row.pk)
+    directory = media.media_root() / research.research_dir(row.exam)
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f"raw-{row.capture_uuid}.download"
+    remove_leftovers(staging)
+    try:
+        # Links last 7 days, but the listing is the only place to get one: ask for it now.
+        with closing(research.client_for(row.requested_by)) as client:
+            captures = client.list_raw_data(str(row.exam.exam_uuid))
+            link = next(
+                (c.raw_image for c in captures if c.capture_uuid == str(row.capture_uuid)), None
+            )
+            if not link:
+                return failed(row, "Clarius lists no raw data for this capture.")
+            result = client.download_media(link, staging, max_bytes=media.MAX_CAPTURE_BYTES)
+    except research.NotConnected:
+        return failed(row, "The research account that asked was disconnected.")
+    except ClariusError as e:
+        permanent = e.permanent or isinstance(e, MediaTooLarge | OriginRefused)
+        return failed(row, research.explain(e), permanent)
+    suffix = PurePosixPath(urlsplit(link).path).suffix.lower()
+    relpath = (
+        f"{research.research_dir(row.exam)}/raw-{row.capture_uuid}"
+        f"{suffix if suffix in RAW_SUFFIXES else '.bin'}"
+    )
+    Path(result.path).replace(media.absolute(relpath))
+    row.state, row.file = RawDataFile.State.DONE, relpath
+    row.size, row.sha256, row.downloaded_at = result.size, result.sha256, timezone.now()
+    work.finish(row)
+    row.save()
+    return "done"
