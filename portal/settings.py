@@ -236,7 +236,8 @@ Q_CLUSTER = {
     "ack_failures": True,
     "catch_up": False,
     "save_limit": 1000,
-    "poll": 1,
+    # How often the ORM broker looks for new tasks, in seconds (Redis pushes them).
+    "poll": 0.5,
     "label": "Background tasks",
 }
 if REDIS_URL:

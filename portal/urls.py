@@ -3,7 +3,6 @@ from django.urls import include, path
 
 from portal import health
 from portal.accounts.views import PortalLoginView
-from portal.tenants import views as tenant_views
 
 admin.site.site_header = "Clarius portal administration"
 admin.site.site_title = "Clarius portal admin"
@@ -14,9 +13,7 @@ urlpatterns = [
     path("", include("portal.reports.urls")),
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("institutions/switch/", tenant_views.switch_institution, name="switch-institution"),
-    path("institution/members/", tenant_views.member_list, name="member-list"),
-    path("institution/members/<int:pk>/", tenant_views.member_detail, name="member-detail"),
+    path("", include("portal.tenants.urls")),
     path("clarius/", include("integrations.clarius.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("admin/", admin.site.urls),

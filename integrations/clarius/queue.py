@@ -1,24 +1,53 @@
-"""Enqueueing background work: always after the transaction that made it due commits.
+"""Enqueueing background work so that a task never runs for a row that is not committed.
 
-A task enqueued inside a transaction could run before the row it works on is visible,
-or for a row that was rolled back. A failure to enqueue (the broker is down) is only
-logged: the row is due in the database and the sweeper will hand it out.
+With django-q2's ORM broker the queue is a table in the same database, so the task row
+is written inside the current transaction: it commits, or rolls back, together with the
+work that made it due, and costs no extra commit. Any other broker (Redis) is only
+written after the commit. A failure to enqueue is logged and nothing more: the row is
+due in the database and the sweeper hands it out.
 """
 
 import logging
+import os
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 
 logger = logging.getLogger(__name__)
+
+_broker = {"pid": None, "broker": None}
+
+
+def broker():
+    """One broker per process: django-q2 would otherwise open a Redis connection per task."""
+    if _broker["pid"] != os.getpid():
+        from django_q.brokers import get_broker
+
+        _broker.update(pid=os.getpid(), broker=get_broker())
+    return _broker["broker"]
+
+
+def queue_in_transaction() -> bool:
+    q = settings.Q_CLUSTER
+    return bool(q.get("orm")) and not q.get("sync") and connection.in_atomic_block
 
 
 def enqueue(func: str, *args) -> None:
     from django_q.tasks import async_task
 
+    options = {"broker": broker(), "sync": bool(settings.Q_CLUSTER.get("sync"))}
+
     def send():
         try:
-            async_task(func, *args)
+            async_task(func, *args, **options)
         except Exception:
             logger.exception("could not enqueue %s%r; the sweeper will retry it", func, args)
 
-    transaction.on_commit(send)
+    if queue_in_transaction():
+        try:
+            with transaction.atomic():  # a savepoint: a failed insert spoils nothing else
+                async_task(func, *args, **options)
+        except Exception:
+            logger.exception("could not enqueue %s%r; the sweeper will retry it", func, args)
+    else:
+        transaction.on_commit(send)

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import secrets
+import time
 import uuid
 from datetime import UTC
 
@@ -34,9 +35,28 @@ class InvalidNotification(ValueError):
     pass
 
 
+# The active secret, remembered for a few seconds: Clarius may call many times a second,
+# and a rotation reaches the other processes within SECRET_TTL.
+SECRET_TTL = 5.0
+_secret_cache = {"value": None, "until": 0.0}
+
+
+def forget_active_secret() -> None:
+    _secret_cache["until"] = 0.0
+
+
+def active_secret() -> str | None:
+    now = time.monotonic()
+    if now >= _secret_cache["until"]:
+        current = NotificationEndpoint.objects.filter(is_active=True).values_list(
+            "secret", flat=True
+        )
+        _secret_cache.update(value=next(iter(current), None), until=now + SECRET_TTL)
+    return _secret_cache["value"]
+
+
 def active_secret_matches(secret: str) -> bool:
-    current = NotificationEndpoint.objects.filter(is_active=True).values_list("secret", flat=True)
-    expected = next(iter(current), None)
+    expected = active_secret()
     return expected is not None and secrets.compare_digest(secret.encode(), expected.encode())
 
 

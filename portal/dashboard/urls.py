@@ -1,7 +1,10 @@
 from django.urls import path
 
-from portal.dashboard.views import home
+from portal.dashboard import audit_log, views
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", views.home, name="home"),
+    path("worklist/", views.worklist, name="worklist"),
+    path("institution/audit/", audit_log.audit_log, name="audit-log"),
+    path("institution/audit.csv", audit_log.audit_log_csv, name="audit-log-csv"),
 ]

@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.text import slugify
 
-from portal.tenants.scoping import TenantOwned
+from portal.tenants.scoping import TenantOwned, TenantQuerySet
 
 
 class InstitutionQuerySet(models.QuerySet):
@@ -74,3 +75,49 @@ class Membership(TenantOwned):
 
     def __str__(self):
         return f"{self.user} in {self.institution} ({self.get_role_display()})"
+
+
+class InvitationQuerySet(TenantQuerySet):
+    def open(self, now=None):
+        """Invitations that can still be accepted."""
+        return self.filter(
+            accepted_at__isnull=True,
+            cancelled_at__isnull=True,
+            expires_at__gt=now or timezone.now(),
+        )
+
+
+class Invitation(TenantOwned):
+    """A one-time link, sent by email, to become a member of an institution.
+
+    Only a hash of the token is kept: the link in the email is the only copy, so a
+    leaked database cannot be used to join. Accepting it (once) makes a new person a
+    user, or adds an existing user, with the invited role.
+    """
+
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token.")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["institution", "email"], name="tenants_invitation_email")]
+
+    def __str__(self):
+        return f"Invitation of {self.email} to {self.institution} ({self.get_role_display()})"

@@ -73,3 +73,60 @@ def add_member(slug: str, email: str, role: str, password: str | None = None):
             membership.role = role
             membership.save(update_fields=["role"])
     return membership, user_created, previous_role
+
+
+def _admin_count(institution, lock=False) -> int:
+    admins = Membership.objects.for_institution(institution).filter(role=Membership.Role.ADMIN)
+    if lock:
+        # Two admins demoting each other at once must not leave the institution without one.
+        admins = admins.select_for_update()
+    return len(list(admins.values_list("pk", flat=True)))
+
+
+def change_role(membership: Membership, role: str) -> str:
+    """Give the member ``role``; returns the previous one. The last admin stays an admin."""
+    if role not in Membership.Role.values:
+        raise TenantError(f'Unknown role "{role}".')
+    with transaction.atomic():
+        previous = membership.role
+        if (
+            previous == Membership.Role.ADMIN
+            and role != Membership.Role.ADMIN
+            and _admin_count(membership.institution_id, lock=True) <= 1
+        ):
+            raise TenantError(
+                f"{membership.user.email} is the last administrator of "
+                f"{membership.institution.name}; make someone else an administrator first."
+            )
+        if role != previous:
+            membership.role = role
+            membership.save(update_fields=["role"])
+    return previous
+
+
+def remove_member(membership: Membership) -> None:
+    """Remove the member and unlink their Clarius accounts here; never the last admin.
+
+    Their exams stay with the institution; their links are unlinked so that new exams
+    they upload stop arriving in an institution they no longer belong to.
+    """
+    from integrations.clarius.linking import unlink
+    from integrations.clarius.models import ClariusLink
+
+    with transaction.atomic():
+        if (
+            membership.role == Membership.Role.ADMIN
+            and _admin_count(membership.institution_id, lock=True) <= 1
+        ):
+            raise TenantError(
+                f"{membership.user.email} is the last administrator of "
+                f"{membership.institution.name} and cannot be removed."
+            )
+        links = ClariusLink.objects.for_institution(membership.institution_id).filter(
+            user_id=membership.user_id,
+            state__in=[ClariusLink.State.PENDING, ClariusLink.State.CONFIRMED],
+        )
+        for link in links:
+            unlink(link)
+        # A queryset delete leaves ``membership.pk`` set, for the audit log entry.
+        Membership.objects.filter(pk=membership.pk).delete()

@@ -1,3 +1,9 @@
+"""The institution switcher, and the administrator's members pages.
+
+Member pages are for the current institution's administrators only (a 404 for anyone
+else) and go through the tenant rule: another institution's member is a 404 too.
+"""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -5,9 +11,16 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from integrations.clarius.models import ClariusLink
+from portal.dashboard.queries import members_with_link_state
+from portal.exams.access import audit
+from portal.exams.models import AuditEvent
+from portal.tenants.forms import InvitationForm, RoleForm
 from portal.tenants.middleware import SESSION_KEY
-from portal.tenants.models import Membership
+from portal.tenants.models import Invitation, Membership
+from portal.tenants.roles import admin_required
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
+from portal.tenants.services import TenantError, change_role, remove_member
 
 
 @require_POST
@@ -32,13 +45,67 @@ def switch_institution(request):
     return redirect(next_url)
 
 
-@login_required
-def member_list(request):
-    members = scoped_to_request(Membership, request).select_related("user").order_by("user__email")
-    return render(request, "tenants/member_list.html", {"members": members})
+@admin_required
+def member_list(request, invite_form=None, status=200):
+    context = {
+        "members": members_with_link_state(request),
+        "invitations": scoped_to_request(Invitation, request).open().select_related("invited_by"),
+        "invite_form": invite_form or InvitationForm(institution=request.institution),
+        "roles": Membership.Role.choices,
+    }
+    return render(request, "tenants/member_list.html", context, status=status)
 
 
-@login_required
+@admin_required
 def member_detail(request, pk):
     member = get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
-    return render(request, "tenants/member_detail.html", {"member": member})
+    links = scoped_to_request(ClariusLink, request).filter(user_id=member.user_id)
+    context = {"member": member, "links": links, "roles": Membership.Role.choices}
+    return render(request, "tenants/member_detail.html", context)
+
+
+@require_POST
+@admin_required
+def member_role(request, pk):
+    member = get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles.")
+        return redirect("member-list")
+    try:
+        previous = change_role(member, form.cleaned_data["role"])
+    except TenantError as e:
+        messages.error(request, str(e))
+        return redirect("member-list")
+    if previous != member.role:
+        audit(
+            request,
+            AuditEvent.Action.CHANGE_ROLE,
+            member,
+            email=member.user.email,
+            previous=previous,
+            role=member.role,
+        )
+        messages.success(request, f"{member.user.email} is now {member.get_role_display()}.")
+    if member.user_id == request.user.pk and member.role != Membership.Role.ADMIN:
+        return redirect("home")  # no longer allowed on the members page
+    return redirect("member-list")
+
+
+@require_POST
+@admin_required
+def member_remove(request, pk):
+    member = get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
+    try:
+        remove_member(member)
+    except TenantError as e:
+        messages.error(request, str(e))
+        return redirect("member-list")
+    audit(
+        request, AuditEvent.Action.REMOVE_MEMBER, member, email=member.user.email, role=member.role
+    )
+    if member.user_id == request.user.pk:
+        messages.success(request, f"You have left {request.institution.name}.")
+        return redirect("home")
+    messages.success(request, f"{member.user.email} is no longer a member.")
+    return redirect("member-list")

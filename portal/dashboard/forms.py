@@ -1,0 +1,103 @@
+"""Filter forms of the staff pages: plain GET forms, so every view is a link to share.
+
+Member choices come from one list of the institution's memberships, loaded once per
+page, so a filter never costs a query per option or per validation.
+"""
+
+from django import forms
+
+from portal.dashboard.queries import DEFAULT_SORT, SORTS
+from portal.exams.models import AuditEvent, Exam
+
+PAGE_SIZES = [10, 25, 50, 100]
+DEFAULT_PAGE_SIZE = 25
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+def member_choices(memberships):
+    return [(str(m.user_id), m.user.get_full_name()) for m in memberships]
+
+
+class FilterForm(forms.Form):
+    def __init__(self, data):
+        super().__init__(data, label_suffix="")  # labels above fields need no colon
+
+    def filters(self) -> dict:
+        """The valid filters; an invalid one is ignored (and shown with its error)."""
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+
+class WorklistFilterForm(FilterForm):
+    q = forms.CharField(
+        label="Patient",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Identifier or name"}),
+    )
+    review_state = forms.ChoiceField(
+        label="Review", required=False, choices=[("", "Any")] + Exam.ReviewState.choices
+    )
+    status = forms.ChoiceField(
+        label="Ingestion", required=False, choices=[("", "Any")] + Exam.Status.choices
+    )
+    operator = forms.TypedChoiceField(label="Clinician", required=False, coerce=int)
+    reviewer = forms.ChoiceField(label="Reviewer", required=False)
+    submitted_from = forms.DateField(label="Submitted from", required=False, widget=DateInput)
+    submitted_to = forms.DateField(label="to", required=False, widget=DateInput)
+    sort = forms.ChoiceField(
+        required=False, choices=[(s, s) for s in SORTS], widget=forms.HiddenInput
+    )
+    size = forms.TypedChoiceField(
+        label="Per page",
+        required=False,
+        coerce=int,
+        choices=[(n, n) for n in PAGE_SIZES],
+        empty_value=DEFAULT_PAGE_SIZE,
+    )
+
+    def __init__(self, data, *, memberships, clinician=False):
+        # A bound form shows what was sent: without a size, the select would show 10.
+        data = data.copy()
+        data.setdefault("size", str(DEFAULT_PAGE_SIZE))
+        super().__init__(data)
+        choices = member_choices(memberships)
+        self.fields["operator"].choices = [("", "Anyone")] + choices
+        self.fields["reviewer"].choices = [
+            ("", "Anyone"),
+            ("me", "Me"),
+            ("none", "Unassigned"),
+            *choices,
+        ]
+        if clinician:
+            # A clinician's worklist only holds their own exams anyway.
+            del self.fields["operator"]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("submitted_from"), cleaned.get("submitted_to")
+        if start and end and start > end:
+            self.add_error("submitted_to", "The end comes before the start.")
+        return cleaned
+
+    def filters(self) -> dict:
+        filters = super().filters()
+        filters.setdefault("sort", DEFAULT_SORT)
+        filters.setdefault("size", DEFAULT_PAGE_SIZE)
+        return filters
+
+
+class AuditFilterForm(FilterForm):
+    user = forms.TypedChoiceField(label="Who", required=False, coerce=int)
+    action = forms.ChoiceField(
+        label="Action", required=False, choices=[("", "Any")] + AuditEvent.Action.choices
+    )
+    date_from = forms.DateField(label="From", required=False, widget=DateInput)
+    date_to = forms.DateField(label="to", required=False, widget=DateInput)
+
+    def __init__(self, data, *, memberships):
+        super().__init__(data)
+        self.fields["user"].choices = [("", "Anyone")] + member_choices(memberships)

@@ -1,0 +1,75 @@
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+
+from portal.tenants.models import Membership
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"})
+    )
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.CLINICIAN)
+
+    def __init__(self, *args, institution, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.institution = institution
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        members = Membership.objects.for_institution(self.institution)
+        if members.filter(user__email__iexact=email).exists():
+            raise forms.ValidationError(
+                "This person is already a member; change their role in the list instead."
+            )
+        return email
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class JoinForm(forms.Form):
+    """A new person's account, made from an invitation: the email is the invited one."""
+
+    full_name = forms.CharField(label="Your name", max_length=150)
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, email, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        cleaned = super().clean()
+        if get_user_model().objects.filter(email__iexact=self.email).exists():
+            # Someone made the account since the page was shown: log in instead.
+            raise forms.ValidationError(
+                "An account for this address exists now: log in with it to accept."
+            )
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "The two passwords differ.")
+        elif password1:
+            # Checked against an unsaved user so "similar to your email" is caught too.
+            user = get_user_model()(email=self.email, full_name=cleaned.get("full_name", ""))
+            try:
+                password_validation.validate_password(password1, user)
+            except forms.ValidationError as e:
+                self.add_error("password1", e)
+        return cleaned
+
+    def save(self):
+        return get_user_model().objects.create_user(
+            email=self.email,
+            password=self.cleaned_data["password1"],
+            full_name=self.cleaned_data["full_name"],
+        )

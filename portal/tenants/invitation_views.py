@@ -1,0 +1,133 @@
+"""Invitations: the administrator sends and cancels them; the invited person accepts.
+
+The emailed link ``/invitations/<token>/`` only puts the token in the session and
+redirects to ``/invitations/accept/``, so the token does not stay in the address bar,
+the browser history or a ``next=`` parameter while the person logs in or signs up
+(the same pattern as Clarius' token transfer URL).
+"""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from portal.accounts.throttle import client_ip
+from portal.exams.access import audit
+from portal.exams.models import AuditEvent
+from portal.tenants import invitations
+from portal.tenants.forms import InvitationForm, JoinForm
+from portal.tenants.middleware import SESSION_KEY
+from portal.tenants.models import Invitation, Membership
+from portal.tenants.roles import admin_required
+from portal.tenants.scoping import get_scoped_or_404
+from portal.tenants.services import user_exists
+from portal.tenants.views import member_list
+
+SESSION_TOKEN = "invitation_token"
+# Which page tells the person why a link cannot be used, and with what status.
+UNUSABLE_STATUS = {"invalid": 404, "accepted": 410, "cancelled": 410, "expired": 410}
+
+
+@require_POST
+@admin_required
+def invite(request):
+    form = InvitationForm(request.POST, institution=request.institution)
+    if not form.is_valid():
+        return member_list(request, invite_form=form, status=400)
+    email, role = form.cleaned_data["email"], form.cleaned_data["role"]
+    invitation, token = invitations.invite(request.institution, email, role, request.user)
+    invitations.send_invitation(invitation, token)
+    audit(request, AuditEvent.Action.INVITE_MEMBER, invitation, email=email, role=role)
+    messages.success(request, f"Invitation sent to {email}; the link works once, for 7 days.")
+    return redirect("member-list")
+
+
+@require_POST
+@admin_required
+def invitation_cancel(request, pk):
+    invitation = get_scoped_or_404(Invitation.objects.open(), request, pk=pk)
+    Invitation.objects.filter(pk=invitation.pk).open().update(cancelled_at=timezone.now())
+    audit(request, AuditEvent.Action.CANCEL_INVITATION, invitation, email=invitation.email)
+    messages.success(request, f"The invitation of {invitation.email} no longer works.")
+    return redirect("member-list")
+
+
+def invitation_open(request, token):
+    """The emailed link: keep the token in the session and move on to the accept page."""
+    request.session[SESSION_TOKEN] = token
+    return redirect("invitation-accept")
+
+
+def invitation_accept(request):
+    token = request.session.get(SESSION_TOKEN)
+    if not token:
+        return render(
+            request, "tenants/invitation_unusable.html", {"reason": "invalid"}, status=404
+        )
+    try:
+        invitation = invitations.find(token)
+    except invitations.InvitationUnusable as e:
+        request.session.pop(SESSION_TOKEN, None)
+        context = {"reason": e.reason, "invitation": e.invitation}
+        return render(
+            request, "tenants/invitation_unusable.html", context, status=UNUSABLE_STATUS[e.reason]
+        )
+    if request.user.is_authenticated:
+        return _accept_as_member(request, invitation)
+    if user_exists(invitation.email):
+        return render(request, "tenants/invitation_login.html", {"invitation": invitation})
+    return _accept_as_new_user(request, invitation)
+
+
+def _accept_as_member(request, invitation):
+    """An existing user, logged in as the invited address, joins with one POST."""
+    if request.user.email.lower() != invitation.email:
+        context = {"invitation": invitation}
+        return render(request, "tenants/invitation_wrong_user.html", context, status=403)
+    if request.method == "POST":
+        return _finish(request, invitation, request.user)
+    return render(request, "tenants/invitation_accept.html", {"invitation": invitation})
+
+
+def _accept_as_new_user(request, invitation):
+    form = JoinForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        # The account and the membership come together: a link already used by someone
+        # else in the meantime must not leave a member-less account behind.
+        try:
+            with transaction.atomic():
+                user = form.save()
+                response = _finish(request, invitation, user, new_user=True)
+        except invitations.InvitationUnusable:
+            return render(
+                request, "tenants/invitation_unusable.html", {"reason": "accepted"}, status=410
+            )
+        return response
+    context = {"invitation": invitation, "form": form}
+    return render(
+        request, "tenants/invitation_join.html", context, status=400 if form.errors else 200
+    )
+
+
+def _finish(request, invitation, user, new_user=False):
+    membership = invitations.accept(invitation, user)
+    request.session.pop(SESSION_TOKEN, None)
+    if new_user:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    # Land in the institution just joined, whatever was current before.
+    request.session[SESSION_KEY] = invitation.institution_id
+    # In the log of the institution joined, not of the one the person was working in.
+    AuditEvent.objects.create(
+        institution=invitation.institution,
+        user=user,
+        action=AuditEvent.Action.ACCEPT_INVITATION,
+        object_type="invitation",
+        object_id=str(invitation.pk),
+        ip_address=client_ip(request),
+        detail={"email": invitation.email, "role": membership.role},
+    )
+    role = Membership.Role(membership.role).label.lower()
+    messages.success(request, f"Welcome to {invitation.institution.name}: you are a {role}.")
+    return redirect("home")

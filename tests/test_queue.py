@@ -1,0 +1,48 @@
+"""Enqueueing: on the ORM broker inside the transaction, on any other broker after it."""
+
+import pytest
+from django.db import transaction
+from django_q.models import OrmQ
+
+from integrations.clarius.queue import enqueue
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def orm_broker(settings):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False, "orm": "default"}
+
+
+def test_on_the_orm_broker_the_task_commits_with_the_work(orm_broker):
+    with transaction.atomic():
+        enqueue("math.floor", 1.5)
+        assert OrmQ.objects.count() == 1  # written in the same transaction
+    assert OrmQ.objects.count() == 1
+
+
+def test_on_the_orm_broker_the_task_rolls_back_with_the_work(orm_broker):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        enqueue("math.floor", 1.5)
+        raise RuntimeError("the work failed")
+    assert OrmQ.objects.count() == 0
+
+
+def test_other_brokers_are_written_after_the_commit(settings, monkeypatch):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False, "orm": None, "redis": "x"}
+    sent = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: sent.append(a))
+    with transaction.atomic():
+        enqueue("math.floor", 1.5)
+        assert sent == []
+    assert sent == [("math.floor", 1.5)]
+
+
+def test_a_broker_failure_is_logged_and_spoils_nothing(orm_broker, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr("django_q.tasks.async_task", broken)
+    with transaction.atomic():
+        enqueue("math.floor", 1.5)
+    assert "the sweeper will retry it" in caplog.text
