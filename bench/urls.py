@@ -1,5 +1,6 @@
 """The portal's URLs plus ``bench/bare/``: the baseline the webhook is measured against."""
 
+from django.db import connection, transaction
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -16,4 +17,30 @@ def bare(request):
     return HttpResponse(status=202)
 
 
-urlpatterns = [path("bench/bare/", bare, name="bench-bare"), *portal_urlpatterns]
+_table_ready = False
+
+
+@csrf_exempt
+def insert(request):
+    """A bare view that also writes the body durably: one INSERT in one transaction.
+
+    The webhook must store what it accepts before answering; this is the least any such
+    view costs on the same server and database.
+    """
+    global _table_ready
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    with connection.cursor() as cursor:
+        if not _table_ready:
+            cursor.execute("CREATE TABLE IF NOT EXISTS bench_write (id serial, body text)")
+            _table_ready = True
+        with transaction.atomic():
+            cursor.execute("INSERT INTO bench_write (body) VALUES (%s)", [request.body.decode()])
+    return HttpResponse(status=202)
+
+
+urlpatterns = [
+    path("bench/bare/", bare, name="bench-bare"),
+    path("bench/insert/", insert, name="bench-insert"),
+    *portal_urlpatterns,
+]
