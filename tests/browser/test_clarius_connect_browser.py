@@ -23,9 +23,19 @@ def wait_until(condition, timeout=30):
     raise AssertionError("timed out")
 
 
-def test_a_clinician_connects_in_clarius_and_their_upload_lands_in_the_portal(
-    page, live_server, clarius_sandbox, clarius_settings, settings, tmp_path, northside, screenshot
+def test_connect_upload_review_sign_and_the_report_reaches_clarius(
+    page,
+    browser,
+    live_server,
+    clarius_sandbox,
+    clarius_settings,
+    settings,
+    tmp_path,
+    northside,
+    bob,
+    screenshot,
 ):
+    """The whole journey: a clinician links and uploads; a reviewer signs; Clarius has the PDF."""
     settings.PORTAL_BASE_URL = live_server.url
     settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
     with ServiceClient.from_settings() as client:
@@ -53,3 +63,48 @@ def test_a_clinician_connects_in_clarius_and_their_upload_lands_in_the_portal(
     assert exam.institution == northside and exam.operator == clinician
     assert exam.captures.filter(state="done").count() == 4
     assert exam.captures.filter(content_type="video/mp4").exists()
+
+    # A reviewer of the institution finds it on the worklist and opens it.
+    reviewer = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    reviewer.set_default_timeout(15_000)
+    reviewer.goto(f"{live_server.url}/accounts/login/")
+    reviewer.fill("input[name=username]", bob.email)
+    reviewer.fill("input[name=password]", PASSWORD)
+    reviewer.click("button[type=submit]")
+    reviewer.goto(f"{live_server.url}/worklist/")
+    reviewer.click(f"a[href='/exams/{exam.pk}/']")
+    images = reviewer.locator(".gallery img")
+    assert images.count() == 3
+    reviewer.wait_for_function(
+        "() => [...document.querySelectorAll('.gallery img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    reviewer.evaluate("document.querySelector('.gallery video').muted = true")
+    reviewer.evaluate("document.querySelector('.gallery video').play()")
+    reviewer.wait_for_function(
+        "() => { const v = document.querySelector('.gallery video');"
+        " return v.videoWidth > 0 && v.currentTime > 0.2; }"
+    )
+    reviewer.screenshot(path=str(screenshot("exam-page-ultrasound")), full_page=True)
+
+    reviewer.fill("[name=indication]", "Right upper quadrant pain.")
+    reviewer.fill("[name=views_obtained]", "Gallbladder long and transverse.")
+    reviewer.fill("[name=findings]", "Echogenic foci with posterior shadowing.")
+    reviewer.fill("[name=impression]", "Cholelithiasis.")
+    reviewer.select_option("[name=image_quality]", "4")
+    reviewer.fill("[name=clinician_feedback]", "Good views.")
+    with reviewer.expect_navigation():
+        reviewer.click("#findings button.primary")
+    assert "Signed by Bob Reviewer" in reviewer.locator("#findings").inner_text()
+
+    # Clarius (the sandbox) now shows the signed PDF on that exam's request.
+    def report_at_clarius():
+        page.goto(clarius_sandbox.pages_url)
+        return "Ultrasound report" in page.locator("#exams").inner_text()
+
+    wait_until(report_at_clarius)
+    link = page.locator("#exams a[href^='/sandbox/reports/']").first
+    pdf = page.request.get(clarius_sandbox.api_origin + link.get_attribute("href"))
+    assert pdf.body().startswith(b"%PDF-")
+    exam.refresh_from_db()
+    assert exam.review_state == "reported"
