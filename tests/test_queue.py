@@ -10,8 +10,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def orm_broker(settings):
+def orm_broker(settings, monkeypatch):
+    """django-q2 on its ORM broker, whatever broker the suite itself runs with."""
+    from django_q.brokers.orm import ORM
+    from django_q.conf import Conf
+
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False, "orm": "default"}
+    monkeypatch.setattr(Conf, "ORM", "default")
+    monkeypatch.setattr("integrations.clarius.queue.broker", lambda: ORM(list_key="portal"))
 
 
 def test_on_the_orm_broker_the_task_commits_with_the_work(orm_broker):
