@@ -31,7 +31,13 @@ def test_an_uploaded_exam_lands_complete_in_the_institution(
     clarius_sandbox, clinician, bob, northside
 ):
     sandbox_user, _ = clinician
-    request = clarius_sandbox.upload_exam(sandbox_user, captures=3, videos=1, notify=False)
+    request = clarius_sandbox.upload_exam(
+        sandbox_user,
+        captures=3,
+        videos=1,
+        notify=False,
+        patient={"identifier": "MRN-00042", "first_name": "Ada", "last_name": "Lovelace"},
+    )
     assert deliver(request).status_code == 202
     run_due_work()
 
@@ -50,7 +56,7 @@ def test_an_uploaded_exam_lands_complete_in_the_institution(
         assert capture.thumbnail and media.absolute(capture.thumbnail).exists()
         assert capture.width and capture.height
     patient = exam.patient
-    assert patient.identifier or patient.display_name
+    assert (patient.identifier, patient.display_name) == ("MRN-00042", "Ada Lovelace")
     assert NotificationReceipt.objects.get().state == "fetched"
 
 

@@ -120,7 +120,8 @@ def test_the_file_is_kept_with_its_main_tags_and_offered_for_download(
     tags = done.tags
     assert tags["Modality"] == "US"
     assert (tags["Rows"], tags["Columns"]) == ("600", "800")
-    assert tags["PatientID"] == sandbox_exam.patient.get("identifier", tags.get("PatientID"))
+    # Generated patients sometimes have no identifier; an empty tag is not listed.
+    assert tags.get("PatientID", "") == sandbox_exam.patient.get("identifier", "")
     assert tags["ManufacturerModelName"] == sandbox_exam.probe_model
     assert tags["TimezoneOffsetFromUTC"] in ("+0100", "+0200")
     assert "Ultrasound Image Storage" in tags["SOPClassUID"]
