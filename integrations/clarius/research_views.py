@@ -19,9 +19,9 @@ from integrations.clarius import research
 from integrations.clarius.errors import ClariusError, Unauthorized
 from integrations.clarius.forms import DicomExportForm, ResearchConnectForm
 from integrations.clarius.models import DicomExport, RawDataFile
-from portal.api.views import media_response
 from portal.exams.access import audit, visible_exams
 from portal.exams.models import AuditEvent
+from portal.exams.serving import media_response
 from portal.tenants.scoping import scoped_to_request
 
 # --- the member's research account ------------------------------------------------------

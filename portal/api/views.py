@@ -1,6 +1,6 @@
 import uuid
 
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.utils.dateparse import parse_datetime
 from rest_framework import generics, serializers
 from rest_framework.pagination import PageNumberPagination
@@ -9,9 +9,9 @@ from rest_framework.views import APIView
 
 from portal.api.serializers import ExamSerializer
 from portal.api.tenancy import InstitutionFromRequestMixin
-from portal.exams import media
 from portal.exams.access import audit, visible_captures, visible_exams
 from portal.exams.models import AuditEvent, Capture, Exam
+from portal.exams.serving import media_response
 
 
 class ExamPagination(PageNumberPagination):
@@ -80,25 +80,4 @@ class CaptureMedia(InstitutionFromRequestMixin, APIView):
         if capture is None:
             raise Http404("No such capture")
         audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="api")
-        return media_response(capture)
-
-
-def media_response(capture):
-    """Stream the file, or hand it to the front server (X-Accel-Redirect / X-Sendfile)."""
-    from django.conf import settings
-    from django.http import HttpResponse
-
-    path = media.absolute(capture.file)
-    accel = getattr(settings, "PORTAL_MEDIA_ACCEL_REDIRECT", "")
-    if accel:
-        response = HttpResponse(content_type=capture.content_type)
-        response["X-Accel-Redirect"] = f"{accel.rstrip('/')}/{capture.file}"
-    elif getattr(settings, "PORTAL_MEDIA_SENDFILE", False):
-        response = HttpResponse(content_type=capture.content_type)
-        response["X-Sendfile"] = str(path)
-    else:
-        # FileResponse closes the file when the response is done.
-        response = FileResponse(open(path, "rb"), content_type=capture.content_type)  # noqa: SIM115
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+        return media_response(capture, request)

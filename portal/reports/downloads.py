@@ -2,7 +2,7 @@
 
 Private media reaches the browser only here: the exam must be visible to the user
 (tenant and role rules), every access is audited, and the bytes go out through the read
-API's ``media_response`` (streamed, or handed to the front server).
+``portal.exams.serving.media_response`` (streamed, or handed to the front server).
 """
 
 from dataclasses import dataclass
@@ -12,9 +12,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from portal.api.views import media_response
 from portal.exams.access import audit, visible_captures
 from portal.exams.models import AuditEvent, Capture
+from portal.exams.serving import media_response
 from portal.reports.access import exam_or_404
 
 
@@ -37,7 +37,7 @@ def _capture(request, pk, capture_id):
 def capture_media(request, pk, capture_id):
     capture = _capture(request, pk, capture_id)
     audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="exam_page")
-    return media_response(capture)
+    return media_response(capture, request)
 
 
 @login_required
@@ -48,7 +48,7 @@ def capture_thumbnail(request, pk, capture_id):
         raise Http404("This capture has no thumbnail")
     # A thumbnail shows the patient's images too: audited like the full capture.
     audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="exam_page", variant="thumbnail")
-    return media_response(StoredFile(capture.thumbnail, "image/jpeg"))
+    return media_response(StoredFile(capture.thumbnail, "image/jpeg"), request)
 
 
 @login_required
