@@ -26,6 +26,7 @@ from integrations.clarius.queue import enqueue
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+REJECTED_BODY_KEPT = 4 * 1024
 FIELDS = ("request_uuid", "exam_uuid", "customer_id", "download_url", "submitted_at")
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Forwarded-For", "X-Request-Id")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-.~]{8,200}$")
@@ -99,9 +100,9 @@ def parse_notification(body: bytes) -> dict:
     return fields
 
 
-def request_metadata(request, body: bytes) -> dict:
+def request_metadata(request, body: bytes, keep: int = MAX_BODY) -> dict:
     return {
-        "raw_body": body[:MAX_BODY].decode("utf-8", errors="replace"),
+        "raw_body": body[:keep].decode("utf-8", errors="replace"),
         "headers": {h: request.headers[h][:500] for h in KEPT_HEADERS if h in request.headers},
         "remote_addr": request.META.get("REMOTE_ADDR") or None,
     }
@@ -111,7 +112,8 @@ def reject(request, body: bytes, reason: str, status: int) -> JsonResponse:
     NotificationReceipt.objects.create(
         state=NotificationReceipt.State.REJECTED,
         rejection_reason=reason[:500],
-        **request_metadata(request, body),
+        # Enough to see what was sent; a flood of junk must not fill the database.
+        **request_metadata(request, body, keep=REJECTED_BODY_KEPT),
     )
     logger.warning("rejected a Clarius notification: %s", reason)
     return JsonResponse({"status": "rejected", "reason": reason}, status=status)

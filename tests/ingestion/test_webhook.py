@@ -108,6 +108,12 @@ def test_an_oversized_body_is_413_and_recorded(client, url):
     receipt = NotificationReceipt.objects.get()
     assert receipt.state == NotificationReceipt.State.REJECTED
     assert "larger than 65536 bytes" in receipt.rejection_reason
+    assert receipt.raw_body == ""  # never read past the declared length
+
+
+def test_a_rejected_body_is_kept_only_in_part(client, url):
+    post(client, url, json.dumps({"padding": "x" * 60_000}))
+    assert len(NotificationReceipt.objects.get().raw_body) == 4096
 
 
 def test_the_webhook_needs_no_csrf_token(url):
