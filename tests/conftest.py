@@ -8,10 +8,25 @@ Northside only, **charlie** is the administrator of Southside and a stranger to 
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from portal.tenants.models import Institution, Membership
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Hypothesis profiles for the hostile-input suite (tests/hostile/). CI's is bounded so the
+# whole run stays well inside its time; derandomised so a CI failure replays the same way.
+# Examples run inside one test's transaction, so the function-scoped database fixtures
+# are shared by design: each property test cleans up or asserts on deltas.
+_HYPOTHESIS_COMMON = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    "print_blob": True,
+}
+settings.register_profile("ci", max_examples=60, derandomize=True, **_HYPOTHESIS_COMMON)
+settings.register_profile("dev", max_examples=40, **_HYPOTHESIS_COMMON)
+settings.register_profile("thorough", max_examples=1000, **_HYPOTHESIS_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 PASSWORD = "correct-horse-battery"
 
 
