@@ -13,14 +13,15 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from portal.dashboard.forms import AuditFilterForm
-from portal.dashboard.paging import SortKey, paginate
+from portal.dashboard.paging import BadCursor, SortKey, paginate
 from portal.dashboard.queries import start_of_day
-from portal.dashboard.views import page_links
+from portal.dashboard.views import bad_cursor_page, page_links
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
 from portal.tenants.models import Membership
 from portal.tenants.roles import admin_required
 from portal.tenants.scoping import scoped_to_request
+from portal.text import clean_text
 
 PAGE_SIZE = 50
 KEYS = [
@@ -39,6 +40,8 @@ CSV_HEADER = [
 ]
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# No cell of the export is longer (an event's detail is small; this only bounds a bad one).
+CSV_CELL_LENGTH = 10_000
 
 
 def filtered_events(request, filters: dict):
@@ -63,13 +66,16 @@ def _form(request):
 def audit_log(request):
     form = _form(request)
     events = filtered_events(request, form.filters())
-    page = paginate(
-        events,
-        KEYS,
-        size=PAGE_SIZE,
-        after=request.GET.get("after"),
-        before=request.GET.get("before"),
-    )
+    try:
+        page = paginate(
+            events,
+            KEYS,
+            size=PAGE_SIZE,
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+        )
+    except BadCursor as error:
+        return bad_cursor_page(request, error)
     export = request.GET.copy()
     for key in ("after", "before"):
         export.pop(key, None)
@@ -90,7 +96,8 @@ class Echo:
 
 
 def safe_cell(value) -> str:
-    text = "" if value is None else str(value)
+    # Controls and bidi overrides go first, so none can hide a formula's first character.
+    text = clean_text(value, max_length=CSV_CELL_LENGTH)
     return "'" + text if text.startswith(FORMULA_START) else text
 
 

@@ -11,7 +11,10 @@ person was on, in a total order whose last key is unique (``id``). So:
 
 The cursor is the sort values of a boundary row, as URL-safe base64 JSON. It is not a
 secret and needs no signature: a forged cursor only moves the page through rows the
-queryset already allows.
+queryset already allows. It comes from the address bar, so it is decoded as hostile
+input: bounded in length before decoding, flat (no nesting, checked without recursion),
+every value of the type its key needs and in a range the database can compare. Anything
+else raises ``BadCursor``, which the views answer with a 400 page.
 """
 
 from __future__ import annotations
@@ -19,13 +22,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import reduce
 from operator import or_
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+from portal.text import has_unstorable
 
 
 @dataclass(frozen=True)
@@ -57,15 +64,105 @@ def keys_value(row, key: SortKey):
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def decode_cursor(cursor: str, keys: list[SortKey]) -> list | None:
-    """The cursor's values, or ``None`` for anything malformed (then: the first page)."""
+# A real cursor holds a few sort values (a date, an id, a patient's sort name of at most
+# three 200-character names); these bounds leave room and keep the scan below short.
+MAX_CURSOR_LENGTH = 8192
+MAX_TEXT_LENGTH = 2000
+INT_RANGE = range(-(2**63), 2**63)  # what every database's bigint can compare
+
+
+class BadCursor(ValueError):
+    """A page link's cursor that the portal did not make (or no longer understands)."""
+
+
+def decode_cursor(cursor: str, keys: list[SortKey]) -> list:
+    """The cursor's values as the keys' Python values; ``BadCursor`` says why not."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise BadCursor("The page link is too long.")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != len(keys):
+        raw = base64.b64decode(
+            cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True
+        ).decode("utf-8")
+    except (ValueError, binascii.Error):
+        raise BadCursor("The page link is not encoded as the portal encodes it.") from None
+    if not _is_flat(raw):
+        raise BadCursor("The page link holds nested values.")
+    try:
+        values = json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise BadCursor("The page link is not valid JSON.") from None
+    if not isinstance(values, list) or len(values) != len(keys):
+        raise BadCursor("The page link does not match the page's order.")
+    return [_value(key, value) for key, value in zip(keys, values, strict=True)]
+
+
+def _is_flat(raw: str) -> bool:
+    """At most one bracket level outside strings, found by a loop, never by recursion."""
+    depth, in_string, escaped = 0, False, False
+    for char in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > 1:
+                return False
+        elif char in "]}":
+            depth -= 1
+    return True
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def _no_constant(text: str):
+    raise ValueError(f"{text} is not a value")
+
+
+def _value(key: SortKey, value):
+    """``value`` as ``key``'s field needs it, or ``BadCursor``."""
+    field, checked = key.field, None
+    if isinstance(field, models.DateTimeField):
+        checked = _datetime(value)
+    elif isinstance(field, models.IntegerField):  # AutoField and BigAutoField included
+        checked = value if type(value) is int and value in INT_RANGE else None
+    elif isinstance(field, models.UUIDField) and isinstance(value, str) and len(value) <= 40:
+        checked = _uuid(value)
+    elif isinstance(field, models.CharField | models.TextField) and isinstance(value, str):
+        # PostgreSQL cannot compare text holding NUL or a lone surrogate.
+        checked = value if len(value) <= MAX_TEXT_LENGTH and not has_unstorable(value) else None
+    if checked is None:
+        raise BadCursor("The page link holds a value of the wrong kind.")
+    return checked
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _datetime(value) -> datetime | None:
+    """An aware datetime (UTC) from the ISO text the portal writes; ``None`` otherwise."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
             return None
-        return [key.field.to_python(value) for key, value in zip(keys, values, strict=True)]
-    except (ValueError, TypeError, ValidationError, binascii.Error):
+        return moment.astimezone(UTC)  # near year 1 or 9999, an offset overflows here
+    except (ValueError, OverflowError):
         return None
 
 
@@ -89,13 +186,15 @@ def beyond(keys: list[SortKey], values: list, *, backwards: bool) -> Q:
 
 
 def paginate(queryset, keys: list[SortKey], *, size: int, after=None, before=None) -> Page:
-    """One page of ``queryset`` in the order of ``keys`` (the last key must be unique)."""
-    backwards = False
+    """One page of ``queryset`` in the order of ``keys`` (the last key must be unique).
+
+    ``BadCursor`` if ``after`` or ``before`` is not a cursor this module made.
+    """
+    backwards = bool(before)
     values = None
     if before:
         values = decode_cursor(before, keys)
-        backwards = values is not None
-    if values is None and after:
+    elif after:
         values = decode_cursor(after, keys)
     if values is not None:
         queryset = queryset.filter(beyond(keys, values, backwards=backwards))

@@ -12,7 +12,7 @@ from django.utils.http import urlencode
 from portal.dashboard import queries
 from portal.dashboard.charts import bar_chart
 from portal.dashboard.forms import WorklistFilterForm
-from portal.dashboard.paging import paginate
+from portal.dashboard.paging import BadCursor, paginate
 from portal.reports.access import can_review
 from portal.tenants.models import Membership
 from portal.tenants.scoping import scoped_to_request
@@ -74,13 +74,16 @@ def worklist(request):
     filters = form.filters()
     annotations, keys = queries.worklist_order(filters["sort"], request.institution)
     exams = queries.worklist_exams(request, filters).annotate(**annotations)
-    page = paginate(
-        exams,
-        keys,
-        size=filters["size"],
-        after=request.GET.get("after"),
-        before=request.GET.get("before"),
-    )
+    try:
+        page = paginate(
+            exams,
+            keys,
+            size=filters["size"],
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+        )
+    except BadCursor as error:
+        return bad_cursor_page(request, error)
     context = {
         "form": form,
         "page": page,
@@ -92,6 +95,12 @@ def worklist(request):
         "filtered": any(k not in ("sort", "size") for k in filters),
     }
     return render(request, "dashboard/worklist.html", context)
+
+
+def bad_cursor_page(request, error: BadCursor):
+    """400: the page link was not made by the portal (edited, cut, or from an old version)."""
+    context = {"reason": str(error), "first_page": request.path + _query(request.GET)}
+    return render(request, "dashboard/bad_cursor.html", context, status=400)
 
 
 def _query(params, **changes) -> str:

@@ -1,3 +1,4 @@
+import base64
 import csv
 import io
 
@@ -92,6 +93,24 @@ def test_it_pages_without_counting(client, trio, northside, ago):
     assert len(second.context["page"].rows) == 10
     seen = {e.pk for e in first.context["page"].rows} | {e.pk for e in second.context["page"].rows}
     assert len(seen) == 60
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        base64.urlsafe_b64encode(b"[" * 1500).decode(),
+        base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00",1e999]').decode(),
+        base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00","1"]').decode(),
+        "%%%",
+    ],
+)
+def test_a_hostile_cursor_is_a_400_with_a_way_back(client, trio, log, cursor):
+    client.force_login(trio[0])
+    response = client.get(reverse("audit-log"), {"action": "view_exam", "after": cursor})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "no longer valid" in html
+    assert f'href="{reverse("audit-log")}?action=view_exam"' in html
 
 
 def test_the_csv_export_streams_the_filtered_log_and_is_itself_audited(client, trio, log):

@@ -7,7 +7,7 @@ from django.db.models import DurationField, ExpressionWrapper, F
 
 from portal.dashboard.charts import bar_chart, nice_step
 from portal.dashboard.median import Median
-from portal.dashboard.paging import decode_cursor, encode_cursor
+from portal.dashboard.paging import BadCursor, decode_cursor, encode_cursor
 from portal.dashboard.queries import worklist_order
 from portal.exams.models import Exam
 from tests.dashboard.conftest import exam
@@ -21,10 +21,11 @@ def test_a_cursor_round_trips_the_sort_values(trio, northside):
 
 
 @pytest.mark.parametrize("cursor", ["", "!!", "bm90IGpzb24", "WzFd", "WyJ4IiwgMV0", "e30"])
-def test_a_malformed_cursor_means_the_first_page(cursor):
+def test_a_malformed_cursor_is_refused(cursor):
     # "not json", "[1]" (too short), '["x", 1]' (not a date), "{}" (not a list)
     _, keys = worklist_order("-submitted", None)
-    assert decode_cursor(cursor, keys) is None
+    with pytest.raises(BadCursor):
+        decode_cursor(cursor, keys)
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,4 @@
+import base64
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -148,9 +149,61 @@ def test_a_reversed_date_range_is_an_error_not_a_crash(client, trio, northside, 
 def test_nonsense_parameters_fall_back_to_the_defaults(client, trio, northside):
     made = exam(northside, trio[0])
     client.force_login(trio[1])
-    response = client.get(
-        URL, {"sort": "password", "size": "100000", "after": "!!notbase64", "review_state": "x"}
-    )
+    response = client.get(URL, {"sort": "password", "size": "100000", "review_state": "x"})
+    assert response.status_code == 200
+    assert rows(response) == [made.pk]
+
+
+def b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+HOSTILE_CURSORS = {
+    "not base64": "!!notbase64",
+    "not json": b64("not json"),
+    "nested": b64("[" * 1500 + "]" * 1500),
+    "nested, unclosed": b64("[" * 1500),
+    "infinite time": b64('["2026-01-01T00:00:00+00:00",1e999]'),
+    "infinite id": b64('["2026-01-01T00:00:00+00:00",-Infinity]'),
+    "nan": b64('["2026-01-01T00:00:00+00:00",NaN]'),
+    "huge id": b64(f'["2026-01-01T00:00:00+00:00",{10**30}]'),
+    "float id": b64('["2026-01-01T00:00:00+00:00",1.5]'),
+    "boolean id": b64('["2026-01-01T00:00:00+00:00",true]'),
+    "naive time": b64('["2026-01-01T00:00:00",1]'),
+    "time overflowing": b64('["9999-12-31T23:59:59-23:59",1]'),
+    "too short": b64("[1]"),
+    "too long": b64('["2026-01-01T00:00:00+00:00",1,2]'),
+    "object": b64('{"a":1}'),
+    "very long": "A" * 100_000,
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_CURSORS)
+@pytest.mark.parametrize("direction", ["after", "before"])
+def test_a_malformed_or_tampered_cursor_is_a_400_with_a_way_back(
+    client, trio, northside, name, direction
+):
+    exam(northside, trio[0])
+    client.force_login(trio[1])
+    response = client.get(URL, {"review_state": "new", direction: HOSTILE_CURSORS[name]})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "no longer valid" in html
+    assert 'href="/worklist/?review_state=new"' in html
+
+
+def test_a_cursor_of_another_sort_is_a_400(client, trio, northside):
+    exam(northside, trio[0])
+    client.force_login(trio[1])
+    cursor = b64('["2026-01-01T00:00:00+00:00",1]')  # made for -submitted
+    assert client.get(URL, {"sort": "state", "after": cursor}).status_code == 400  # 3 keys
+    assert client.get(URL, {"sort": "-submitted", "after": cursor}).status_code == 200
+
+
+def test_an_empty_cursor_is_the_first_page(client, trio, northside):
+    made = exam(northside, trio[0])
+    client.force_login(trio[1])
+    response = client.get(URL, {"after": "", "before": ""})
     assert response.status_code == 200
     assert rows(response) == [made.pk]
 
