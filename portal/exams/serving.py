@@ -13,7 +13,9 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from portal.exams import media
 
 CHUNK = 64 * 1024
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# One range of the "bytes" unit (compared case-insensitively); ASCII digits only (\d
+# would take other scripts' digits too). A comma (several ranges) does not match.
+_RANGE = re.compile(r"bytes=[ \t]*(?P<first>[0-9]*)-(?P<last>[0-9]*)[ \t]*", re.IGNORECASE)
 
 
 def media_response(stored, request=None):
@@ -56,21 +58,48 @@ def _streamed(path, content_type, request):
 
 
 def parse_range(header: str, size: int):
-    """``(start, end)`` inclusive for one ``bytes=`` range; ``None`` to send everything
-    (several ranges, or a header we do not understand); ``"unsatisfiable"`` past the end."""
-    match = _RANGE.match(header.strip())
-    if not match or not (match[1] or match[2]):
+    """What to send for a ``Range`` header, read as RFC 9110 section 14 says.
+
+    ``(start, end)`` inclusive for one satisfiable ``bytes`` range; ``"unsatisfiable"``
+    (416) for one well-formed range that starts at or past the end, or a zero-length
+    suffix; ``None`` (the whole file, 200) for a header that may be ignored: another unit,
+    a malformed or invalid range (last before first), or several ranges (which the
+    portal does not serve as multipart).
+
+    Positions are compared as digit strings before any conversion: a position of
+    thousands of digits is merely "past the end", never an integer to build.
+    """
+    match = _RANGE.fullmatch(header.strip(" \t"))
+    if not match or not (match["first"] or match["last"]):
         return None
-    if match[1]:
-        start = int(match[1])
-        end = min(int(match[2]), size - 1) if match[2] else size - 1
-        if match[2] and int(match[2]) < start:
-            return None
-    else:  # the last N bytes
-        start, end = max(size - int(match[2]), 0), size - 1
-    if start >= size or size == 0:
+    first, last = match["first"], match["last"]
+    if first:
+        if last and _magnitude(last) < _magnitude(first):
+            return None  # invalid (RFC 9110 14.1.1): ignored
+        if size == 0 or _magnitude(first) >= _magnitude(str(size)):
+            return "unsatisfiable"
+        start = _small(first)
+        end = size - 1 if not last or _magnitude(last) >= _magnitude(str(size)) else _small(last)
+        return start, end
+    # The last N bytes; N = 0 is unsatisfiable, N beyond the size means the whole file.
+    if _magnitude(last) == _magnitude("0"):
         return "unsatisfiable"
-    return start, end
+    if size == 0:
+        return None  # nothing to cut: the (empty) whole file
+    if _magnitude(last) >= _magnitude(str(size)):
+        return 0, size - 1
+    return size - _small(last), size - 1
+
+
+def _small(digits: str) -> int:
+    """A position already known to be below the size (so short once its zeros are gone)."""
+    return int(_magnitude(digits)[1])
+
+
+def _magnitude(digits: str) -> tuple[int, str]:
+    """A key that orders ASCII digit strings by their value, leading zeros and all."""
+    significant = digits.lstrip("0") or "0"
+    return len(significant), significant
 
 
 def _read(path, start, end):
