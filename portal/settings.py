@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "axes",
     "portal.accounts",
     "portal.tenants",
+    "portal.usersessions",
     "portal.exams",
     "portal.reports",
     "portal.dashboard",
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.tenants.middleware.CurrentInstitutionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the user, institutions and messages are known: idle and absolute timeouts.
+    "portal.usersessions.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -203,6 +206,13 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # cookies, HSTS and a redirect; DJANGO_SECURE_PROXY_SSL_HEADER=1 trusts a TLS proxy.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=60)
+# Session policy (portal/usersessions): signed out after this many minutes without
+# activity (each institution sets its own; a member of several gets the smallest; this
+# one applies to users without a membership), and after this many hours whatever the
+# activity. PORTAL_SESSION_IDLE_SECONDS_OVERRIDE is for tests only.
+PORTAL_SESSION_IDLE_MINUTES = env_int("PORTAL_SESSION_IDLE_MINUTES", 30, minimum=1)
+PORTAL_SESSION_MAX_HOURS = env_int("PORTAL_SESSION_MAX_HOURS", 12, minimum=1)
+PORTAL_SESSION_IDLE_SECONDS_OVERRIDE = None
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

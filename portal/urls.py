@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("portal.reports.urls")),
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("account/sessions/", include("portal.usersessions.urls")),
     path("", include("portal.tenants.urls")),
     path("clarius/", include("integrations.clarius.urls")),
     path("api/v1/", include("portal.api.urls")),

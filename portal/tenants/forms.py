@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 
-from portal.tenants.models import Membership
+from portal.tenants.models import Institution, Membership
 
 
 class InvitationForm(forms.Form):
@@ -22,6 +22,14 @@ class InvitationForm(forms.Form):
                 "This person is already a member; change their role in the list instead."
             )
         return email
+
+
+class InstitutionSettingsForm(forms.ModelForm):
+    """What an institution's administrator sets for it (the rest is the superusers')."""
+
+    class Meta:
+        model = Institution
+        fields = ["idle_timeout_minutes"]
 
 
 class RoleForm(forms.Form):

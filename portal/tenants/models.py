@@ -1,10 +1,16 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
 from portal.tenants.scoping import TenantOwned, TenantQuerySet
+
+# Bounds of an institution's idle timeout, in minutes.
+IDLE_TIMEOUT_DEFAULT = 30
+IDLE_TIMEOUT_MIN = 5
+IDLE_TIMEOUT_MAX = 720
 
 
 class InstitutionQuerySet(models.QuerySet):
@@ -27,6 +33,20 @@ class Institution(models.Model):
         "active", default=True, help_text="Inactive institutions are hidden from their members."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Automatic logoff (HIPAA 164.312(a)(2)(iii)): members are signed out after this many
+    # minutes without activity. A member of several institutions gets the smallest.
+    idle_timeout_minutes = models.PositiveSmallIntegerField(
+        "idle timeout (minutes)",
+        default=IDLE_TIMEOUT_DEFAULT,
+        validators=[
+            MinValueValidator(IDLE_TIMEOUT_MIN),
+            MaxValueValidator(IDLE_TIMEOUT_MAX),
+        ],
+        help_text=(
+            f"Members are signed out after this many minutes without activity "
+            f"({IDLE_TIMEOUT_MIN} to {IDLE_TIMEOUT_MAX}); they are warned a minute before."
+        ),
+    )
 
     objects = InstitutionQuerySet.as_manager()
 
@@ -34,6 +54,11 @@ class Institution(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(Lower("name"), name="tenants_institution_name_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(idle_timeout_minutes__gte=IDLE_TIMEOUT_MIN)
+                & models.Q(idle_timeout_minutes__lte=IDLE_TIMEOUT_MAX),
+                name="tenants_institution_idle_timeout_range",
+            ),
         ]
 
     def __str__(self):

@@ -4,6 +4,7 @@ from portal.tenants import invitation_views, views
 
 urlpatterns = [
     path("institutions/switch/", views.switch_institution, name="switch-institution"),
+    path("institution/settings/", views.institution_settings, name="institution-settings"),
     path("institution/members/", views.member_list, name="member-list"),
     path("institution/members/<int:pk>/", views.member_detail, name="member-detail"),
     path("institution/members/<int:pk>/role/", views.member_role, name="member-role"),

@@ -4,6 +4,8 @@ Member pages are for the current institution's administrators only (a 404 for an
 else) and go through the tenant rule: another institution's member is a 404 too.
 """
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -15,12 +17,14 @@ from integrations.clarius.models import ClariusLink
 from portal.dashboard.queries import members_with_link_state
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
-from portal.tenants.forms import InvitationForm, RoleForm
+from portal.tenants.forms import InstitutionSettingsForm, InvitationForm, RoleForm
 from portal.tenants.middleware import SESSION_KEY
-from portal.tenants.models import Invitation, Membership
+from portal.tenants.models import Institution, Invitation, Membership
 from portal.tenants.roles import admin_required
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
 from portal.tenants.services import TenantError, change_role, remove_member
+
+logger = logging.getLogger(__name__)
 
 
 @require_POST
@@ -43,6 +47,32 @@ def switch_institution(request):
     ):
         next_url = "home"
     return redirect(next_url)
+
+
+@admin_required
+def institution_settings(request):
+    """The current institution's settings: for now, its members' idle timeout."""
+    # A copy: an invalid form must not leave a bad value on the request's institution.
+    institution = Institution.objects.get(pk=request.institution.pk)
+    previous = institution.idle_timeout_minutes
+    form = InstitutionSettingsForm(request.POST or None, instance=institution)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        logger.info(
+            "institution %s: idle timeout %s -> %s minutes, by user %s",
+            institution.slug,
+            previous,
+            institution.idle_timeout_minutes,
+            request.user.pk,
+        )
+        messages.success(
+            request,
+            f"Members are now signed out after {institution.idle_timeout_minutes} minutes "
+            "without activity.",
+        )
+        return redirect("institution-settings")
+    status = 400 if form.errors else 200
+    return render(request, "tenants/institution_settings.html", {"form": form}, status=status)
 
 
 @admin_required

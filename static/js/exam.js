@@ -66,7 +66,9 @@
   }
 
   function poll() {
-    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    // Marked as background: polling must not keep an idle session signed in.
+    var headers = { Accept: "application/json", "X-Portal-Background": "1" };
+    fetch(url, { headers: headers, credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json();

@@ -1,0 +1,1 @@
+"""The session policy: idle timeout, absolute lifetime, and each user's list of sessions."""

@@ -1,0 +1,39 @@
+"""Sign-ins, sign-outs and ended sessions, in the log and (when it has the action) the audit log.
+
+The institution audit log (``AuditEvent``) lists its actions as choices; the session
+actions below are written to it as soon as they are among them, one event per
+institution the user belongs to, so each institution's administrators see their
+members' sessions. Until then (and always) they go to the ``portal.sessions`` logger.
+"""
+
+import logging
+
+from portal.exams.models import AuditEvent
+from portal.tenants.middleware import memberships_of
+from portal.usersessions.policy import request_ip
+
+logger = logging.getLogger("portal.sessions")
+
+LOGIN = "login"
+LOGOUT = "logout"
+IDLE_LOGOUT = "idle_logout"
+MAX_AGE_LOGOUT = "session_max_age"
+END_SESSION = "end_session"
+SIGN_OUT_EVERYWHERE = "sign_out_everywhere"
+
+
+def record(request, user, action, **detail):
+    ip = request_ip(request) if request is not None else None
+    logger.info("session %s: user %s from %s %s", action, user.pk, ip or "-", detail or "")
+    if action not in AuditEvent.Action.values:
+        return
+    for membership in memberships_of(user):
+        AuditEvent.objects.create(
+            institution=membership.institution,
+            user=user,
+            action=action,
+            object_type="user",
+            object_id=str(user.pk),
+            ip_address=ip,
+            detail=detail,
+        )

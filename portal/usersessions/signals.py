@@ -1,0 +1,29 @@
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.dispatch import receiver
+
+from portal.tenants.middleware import memberships_of
+from portal.usersessions import audit, services
+from portal.usersessions.models import UserSession
+from portal.usersessions.policy import idle_seconds_for, key_hash
+
+
+@receiver(user_logged_in, dispatch_uid="usersessions-login")
+def session_started(sender, request, user, **kwargs):
+    if request is None or not hasattr(request, "session"):
+        return
+    services.start(request, user)
+    # Sessions closed without signing out are tidied up here, once per sign-in.
+    services.prune(user, idle_seconds_for(memberships_of(user)))
+    audit.record(request, user, audit.LOGIN)
+
+
+@receiver(user_logged_out, dispatch_uid="usersessions-logout")
+def session_ended(sender, request, user, **kwargs):
+    if request is None or user is None or not hasattr(request, "session"):
+        return
+    key = request.session.session_key
+    if key:
+        UserSession.objects.filter(key_hash=key_hash(key)).delete()
+    reason = getattr(request, "portal_sign_out_reason", audit.LOGOUT)
+    if reason != audit.END_SESSION:  # already recorded when it was ended
+        audit.record(request, user, reason)
