@@ -2,7 +2,9 @@
 # The portal's production image. Build and start steps only call scripts in the repo,
 # which CI exercises without Docker (scripts/check-deploy-recipe.sh).
 #   docker build -t clarius-portal .
-#   docker run -e DJANGO_SECRET_KEY=... -e DATABASE_URL=... -p 8000:8000 clarius-portal
+#   docker run -e DJANGO_SECRET_KEY=... -e DATABASE_URL=... -p 127.0.0.1:8000:8000 clarius-portal
+# Clients reach it only through a buffering proxy (nginx, deploy/nginx/): gunicorn's sync
+# workers are held by slow clients otherwise. compose.yaml sets that up.
 
 # --- builder: the virtualenv and the collected static files ---------------------------
 FROM python:3.11-slim AS builder

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Test the production recipe without Docker: the same scripts the Dockerfile runs
 # (build.sh, start-web.sh, start-worker.sh), in a fresh virtualenv, in production mode
-# (DJANGO_DEBUG unset), against a throw-away SQLite database and the ORM broker.
-# CI runs it from .ci/run; it needs nothing but python3 and the package index.
+# (DJANGO_DEBUG unset), against a throw-away SQLite database and the ORM broker, with
+# gunicorn behind the repo's nginx config (deploy/nginx/nginx.conf.template) as compose
+# runs it; every page is checked through nginx, and slow clients must not delay /healthz.
+# CI runs it from .ci/run; it needs python3, nginx and the package index.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,6 +13,7 @@ python="${PYTHON:-python3}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/portal-deploy-check.XXXXXX")"
 venv="$work/venv"
 web_pid=""
+nginx_pid=""
 worker_pid=""
 task_pid=""
 
@@ -27,6 +30,7 @@ show_log() {
 fail() {
     printf '[deploy-check] FAIL: %s\n' "$*" >&2
     show_log "$work/web.log"
+    show_log "$work/nginx.log"
     show_log "$work/worker.log"
     exit 1
 }
@@ -60,6 +64,7 @@ cleanup() {
     local rc=$?
     stop "$task_pid" 5 task
     stop "$worker_pid" 20 worker
+    stop "$nginx_pid" 10 nginx
     stop "$web_pid" 20 web
     rm -rf "$work"
     exit "$rc"
@@ -111,16 +116,23 @@ free_port() {
 
 # --- 1. static checks of the recipe files ---------------------------------------------
 log "checking Dockerfile and compose.yaml refer to executable scripts"
-for f in Dockerfile compose.yaml .dockerignore; do
+for f in Dockerfile compose.yaml .dockerignore deploy/nginx/nginx.conf.template; do
     [ -f "$f" ] || fail "$f is missing"
 done
 while read -r script; do
     [ -f "$script" ] || fail "$script (named in Dockerfile/compose.yaml) does not exist"
     [ -x "$script" ] || fail "$script is not executable (git update-index --chmod=+x $script)"
 done < <(grep -ohE 'scripts/[A-Za-z0-9_.-]+\.sh' Dockerfile compose.yaml | sort -u)
-for script in scripts/build.sh scripts/start-web.sh scripts/start-worker.sh; do
+for script in scripts/build.sh scripts/start-web.sh scripts/start-worker.sh \
+    deploy/nginx/entrypoint.d/*.sh; do
     bash -n "$script" || fail "$script: syntax error"
 done
+for f in deploy/nginx/entrypoint.d/*.sh; do
+    [ -x "$f" ] || fail "$f is not executable (the nginx image runs only executable ones)"
+done
+nginx="$(command -v nginx || command -v /usr/sbin/nginx || true)"
+[ -n "$nginx" ] || fail "nginx is not installed (Debian: apt-get install nginx); .ci/run installs it"
+log "front server: $("$nginx" -v 2>&1)"
 
 if docker compose version >/dev/null 2>&1; then
     log "validating compose.yaml with docker compose config"
@@ -136,7 +148,7 @@ import yaml
 with open(sys.argv[1]) as f:
     doc = yaml.safe_load(f)
 services = doc["services"]
-missing = {"db", "redis", "web", "worker"} - set(services)
+missing = {"db", "redis", "web", "worker", "nginx"} - set(services)
 assert not missing, f"services missing: {sorted(missing)}"
 for name in ("web", "worker"):
     env = services[name]["environment"]
@@ -144,6 +156,13 @@ for name in ("web", "worker"):
         assert var in env, f"{name}: {var} not set"
 assert services["web"]["depends_on"]["db"]["condition"] == "service_healthy"
 assert services["worker"]["depends_on"]["web"]["condition"] == "service_healthy"
+# Only nginx faces clients: gunicorn's sync workers must never be reachable directly.
+published = sorted(name for name, s in services.items() if s.get("ports"))
+assert published == ["nginx"], f"only nginx may publish ports, not {published}"
+web_env = services["web"]["environment"]
+assert str(web_env.get("PORTAL_TRUSTED_PROXY_COUNT")) == "1", "web: PORTAL_TRUSTED_PROXY_COUNT"
+assert web_env.get("PORTAL_MEDIA_ACCEL_REDIRECT") == "/protected-media/", "web: accel redirect"
+assert services["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
 print("compose.yaml: services", ", ".join(sorted(services)))
 PY
 else
@@ -166,14 +185,22 @@ scripts/build.sh "$venv" >"$work/rebuild.log" 2>&1 || {
 }
 
 # --- 3. production environment -----------------------------------------------------------
+# gunicorn on one port, nginx in front on two more (plain HTTP and TLS): the portal's
+# address is nginx's, as in compose.yaml.
 port="$(free_port)"
-base="http://127.0.0.1:$port"
+front_port="$(free_port)"
+tls_port="$(free_port)"
+base="http://127.0.0.1:$front_port"
+direct="http://127.0.0.1:$port"
 prod_env=(
     env -u DJANGO_DEBUG -u REDIS_URL -u DJANGO_ALLOWED_HOSTS
     DJANGO_SECRET_KEY="$("$python" -c 'import secrets; print(secrets.token_urlsafe(50))')"
     DATABASE_URL="sqlite:///$work/deploy.sqlite3"
     PORTAL_MEDIA_ROOT="$work/media"
     PORTAL_BASE_URL="$base"
+    PORTAL_TRUSTED_PROXY_COUNT=1
+    DJANGO_SECURE_PROXY_SSL_HEADER=1
+    PORTAL_MEDIA_ACCEL_REDIRECT=/protected-media/
     DJANGO_ALLOWED_HOSTS=127.0.0.1
     DJANGO_STATIC_ROOT="$DJANGO_STATIC_ROOT"
     PORT="$port"
@@ -191,18 +218,34 @@ grep -q DJANGO_SECRET_KEY "$work/nokey.log" \
     || { cat "$work/nokey.log" >&2; fail "no error naming DJANGO_SECRET_KEY"; }
 
 # --- 4. web ------------------------------------------------------------------------------
-log "starting scripts/start-web.sh on $base"
+log "starting scripts/start-web.sh on $direct"
 "${prod_env[@]}" setsid scripts/start-web.sh >"$work/web.log" 2>&1 &
 web_pid=$!
 
 deadline=$((SECONDS + 90))
-until [ "$(http_get "$base/healthz" "$work/body" | cut -d' ' -f1)" = 200 ]; do
+until [ "$(http_get "$direct/healthz" "$work/body" | cut -d' ' -f1)" = 200 ]; do
     alive "$web_pid" || fail "the web process exited before answering /healthz"
     [ "$SECONDS" -lt "$deadline" ] || fail "/healthz did not answer 200 within 90s"
     sleep 1
 done
 log "web is up"
 grep -q 'Applying\|No migrations to apply' "$work/web.log" || fail "start-web.sh did not migrate"
+
+# nginx as root here (CI has no nginx user to spare), from the repo's template, with a
+# self-signed certificate; in compose its workers run as the media files' owner.
+log "starting nginx (deploy/nginx/nginx.conf.template) on $base and https://127.0.0.1:$tls_port"
+mkdir -p "$work/media"
+setsid "$venv/bin/python" scripts/nginx_front.py --dir "$work/nginx" \
+    --http "127.0.0.1:$front_port" --https "127.0.0.1:$tls_port" \
+    --upstream "127.0.0.1:$port" --media-root "$work/media" >"$work/nginx.log" 2>&1 &
+nginx_pid=$!
+deadline=$((SECONDS + 20))
+until [ "$(http_get "$base/healthz" "$work/body" | cut -d' ' -f1)" = 200 ]; do
+    alive "$nginx_pid" || fail "nginx exited before answering /healthz"
+    [ "$SECONDS" -lt "$deadline" ] || fail "/healthz through nginx did not answer 200 within 20s"
+    sleep 0.5
+done
+log "nginx is up; the checks below go through it"
 
 expect_get /healthz 200 '"ok"'
 expect_get /readyz 200 '"ok"'
@@ -215,7 +258,90 @@ expect_get /accounts/login/ 200 password
 expect_get /no-such-page-for-the-deploy-check/ 404
 grep -q 'URLconf' "$work/body" && fail "the 404 page is Django's debug page: DEBUG is on"
 
-# --- 5. worker ---------------------------------------------------------------------------
+# --- 5. the front server -----------------------------------------------------------------
+log "checking nginx: TLS, headers, body limits, private media, the client's address"
+mkdir -p "$work/media/deploy-check"
+echo "private" >"$work/media/deploy-check/private.txt"
+"$venv/bin/python" - "$base" "$tls_port" <<'PY' || fail "nginx does not front the portal as it should"
+import http.cookiejar
+import re
+import ssl
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+base, tls_port = sys.argv[1], sys.argv[2]
+
+
+def fetch(url, data=None, headers=None, opener=None, context=None):
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        if opener is not None:
+            response = opener.open(request, timeout=10)
+        else:
+            response = urllib.request.urlopen(request, timeout=10, context=context)
+        with response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def expect(what, ok):
+    print(f"[deploy-check]   {'ok  ' if ok else 'FAIL'} {what}")
+    if not ok:
+        sys.exit(1)
+
+
+unverified = ssl._create_unverified_context()  # the check's own self-signed certificate
+status, _, body = fetch(f"https://127.0.0.1:{tls_port}/healthz", context=unverified)
+expect(f"GET https://…/healthz -> {status}", status == 200 and b'"ok"' in body)
+
+status, headers, _ = fetch(f"{base}/healthz")
+expect(f"Server: {headers.get('Server')} (no version, not gunicorn)", headers["Server"] == "nginx")
+
+status, _, body = fetch(f"{base}/protected-media/deploy-check/private.txt")
+expect(f"GET /protected-media/… from outside -> {status}", status == 404 and b"private" not in body)
+
+status, _, _ = fetch(f"{base}/clarius/notifications/x/", data=b"x" * (2 * 1024 * 1024))
+expect(f"a 2 MiB body to the webhook -> {status} from nginx", status == 413)
+
+# A failed login with a forged X-Forwarded-For: the portal must record nginx's view of
+# the client (127.0.0.1), never the forged address (checked in the database below).
+jar = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+status, _, body = fetch(f"{base}/accounts/login/", opener=jar)
+token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+expect(f"GET /accounts/login/ -> {status} with a CSRF token", status == 200 and token)
+form = {
+    "csrfmiddlewaretoken": token[1].decode(),
+    "username": "nobody@deploy-check.example",
+    "password": "not-the-password",
+}
+status, _, body = fetch(
+    f"{base}/accounts/login/",
+    data=urllib.parse.urlencode(form).encode(),
+    headers={"X-Forwarded-For": "203.0.113.7"},
+    opener=jar,
+)
+expect(f"a wrong password with a forged X-Forwarded-For -> {status}", status == 200)
+PY
+ips="$("${prod_env[@]}" "$venv/bin/python" manage.py shell -c '
+from axes.models import AccessAttempt
+print(" ".join(sorted({str(a.ip_address) for a in AccessAttempt.objects.all()})))
+' 2>"$work/ips.log" | tail -n 1)"
+[ "$ips" = 127.0.0.1 ] || { cat "$work/ips.log" >&2; fail "the failed login was recorded from '$ips', not 127.0.0.1"; }
+log "  ok   the portal saw the client as $ips, not the forged 203.0.113.7"
+
+# Slow clients: more connections than gunicorn has workers, each trickling header bytes.
+# Through nginx /healthz must not notice; straight to gunicorn (for contrast only) it waits.
+log "slowloris probe: 10 connections trickling headers, /healthz timed meanwhile"
+"$venv/bin/python" scripts/slowloris.py --port "$front_port" --connections 10 --seconds 5 \
+    --max-seconds 1 --label "through nginx" || fail "slow clients delayed /healthz through nginx"
+"$venv/bin/python" scripts/slowloris.py --port "$port" --connections 10 --seconds 5 \
+    --label "gunicorn directly, for contrast (not a failure)" || true
+alive "$web_pid" || fail "the web process exited"
+
+# --- 6. worker ---------------------------------------------------------------------------
 log "starting scripts/start-worker.sh"
 "${prod_env[@]}" setsid scripts/start-worker.sh >"$work/worker.log" 2>&1 &
 worker_pid=$!
@@ -246,11 +372,13 @@ sleep 3
 alive "$worker_pid" || fail "the worker exited"
 log "worker is still running"
 
-# --- 6. shutdown -------------------------------------------------------------------------
-log "stopping worker and web"
+# --- 7. shutdown -------------------------------------------------------------------------
+log "stopping worker, nginx and web"
 stop "$worker_pid" 30 worker
 worker_pid=""
+stop "$nginx_pid" 10 nginx
+nginx_pid=""
 stop "$web_pid" 30 web
 web_pid=""
 
-log "OK: build, web (health, readiness, static, login) and worker all work"
+log "OK: build, web behind nginx (health, readiness, static, login, slow clients) and worker all work"

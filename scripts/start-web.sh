@@ -7,6 +7,10 @@
 # X-Forwarded-* headers gunicorn trusts), PORTAL_MIGRATE_ON_START (1), VENV (a
 # virtualenv whose bin/ is put first on PATH). Anything else gunicorn accepts can be
 # given in GUNICORN_CMD_ARGS.
+#
+# The workers are sync: each is held by one connection until its request has arrived, so
+# clients must never reach gunicorn directly. Put the buffering nginx of deploy/nginx/ in
+# front (compose.yaml does; see docs/deployment.md, "The front server").
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

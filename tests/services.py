@@ -5,6 +5,7 @@ conftest turns any skip into a failure, so CI never passes without them.
 """
 
 import os
+import shutil
 import socket
 from urllib.parse import urlsplit
 
@@ -21,6 +22,16 @@ def redis_url():
     except OSError as e:
         pytest.skip(f"Redis at {url} is unreachable: {e}")
     return url
+
+
+def nginx():
+    """The nginx binary, for tests that put the repo's config (deploy/nginx/) in front."""
+    path = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+    if path is None:
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx)")
+    return path
 
 
 def closed_port():
