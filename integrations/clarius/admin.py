@@ -80,7 +80,7 @@ class NotificationReceiptAdmin(WorkAdminMixin, admin.ModelAdmin):
         "state",
         "rejection_reason",
         "link",
-        "raw_body",
+        "received_body",
         "headers",
         "remote_addr",
         "received_at",
@@ -91,6 +91,11 @@ class NotificationReceiptAdmin(WorkAdminMixin, admin.ModelAdmin):
     @admin.display(description="Institution")
     def institution_name(self, obj):
         return obj.link.institution.name if obj.link else "—"
+
+    @admin.display(description="Raw body")
+    def received_body(self, obj):
+        # Kept as bytes; shown as text with NUL, controls and invalid bytes as escapes.
+        return obj.body_text or "—"
 
     def has_add_permission(self, request):
         return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 from itertools import islice
 
 from django.db import transaction
@@ -18,6 +19,7 @@ from integrations.clarius.conf import api_url_refusal
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from integrations.clarius.queue import enqueue
 from portal import work
+from portal.text import clean_text
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -61,12 +63,10 @@ def record_unseen(items) -> dict:
     )
     receipts, counts = [], {"new": 0, "unassigned": 0, "rejected": 0}
     for item in unseen:
-        refusal = api_url_refusal(item.download_url)
-        if refusal or not (
-            normalised_uuid(item.exam_uuid) and item.customer_id and item.submitted_at
-        ):
+        refusal = item_refusal(item)
+        if refusal:
             counts["rejected"] += 1
-            logger.warning("catch-up: skipping %s: %s", item.request_uuid, refusal or "incomplete")
+            logger.warning("catch-up: skipping %s: %s", item.request_uuid, refusal)
             continue
         receipt = NotificationReceipt(
             source=NotificationReceipt.Source.POLL,
@@ -74,7 +74,7 @@ def record_unseen(items) -> dict:
             exam_uuid=normalised_uuid(item.exam_uuid),
             customer_id=item.customer_id,
             download_url=item.download_url,
-            submitted_at=item.submitted_at,
+            submitted_at=as_utc(item.submitted_at),
             link_id=links.get(item.customer_id),
         )
         if receipt.link_id:
@@ -95,6 +95,30 @@ def record_unseen(items) -> dict:
         for pk in due:
             enqueue("integrations.clarius.tasks.fetch_receipt", pk)
     return counts
+
+
+def item_refusal(item) -> str | None:
+    """Why an accessible exam cannot be recorded as a receipt (the webhook's own checks:
+    a customer token, a clean URL on the API origin, a time a database can hold)."""
+    from integrations.clarius.webhooks import TOKEN_RE
+
+    if not (normalised_uuid(item.exam_uuid) and item.customer_id and item.submitted_at):
+        return "incomplete"
+    if not TOKEN_RE.match(item.customer_id):
+        return "customer_id is not a customer token"
+    if clean_text(item.download_url) != item.download_url:
+        return "download_url holds control or invisible characters"
+    if as_utc(item.submitted_at) is None:
+        return "submitted_at is out of range"
+    return api_url_refusal(item.download_url)
+
+
+def as_utc(moment: datetime) -> datetime | None:
+    """``moment`` in UTC (naive means UTC); None if UTC cannot express it (year 0)."""
+    try:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def normalised_uuid(value) -> str | None:

@@ -45,6 +45,8 @@ from integrations.clarius.errors import (
     redact_url,
 )
 from integrations.clarius.origin import OriginGuard
+from integrations.clarius.safejson import RefusedJSON
+from integrations.clarius.safejson import loads as load_json
 from integrations.clarius.transport import (
     MultipartBody,
     RetryPolicy,
@@ -71,6 +73,8 @@ T = TypeVar("T")
 # A paginated listing is followed for at most this many pages: a `next` that loops
 # (a vendor bug) must not keep a worker busy forever.
 MAX_PAGES = 10_000
+# No Clarius document nests anywhere near this deep; deeper is refused before parsing.
+MAX_DEPTH = 64
 
 DICOM_SYNTAXES = (
     "jpeg lossless nonheirarchical process 14",  # the vendor's spelling, sent as is
@@ -92,6 +96,17 @@ DICOM_DEMOGRAPHICS = (
 _RESOLUTION_RE = re.compile(r"^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$")
 _TZ_RE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
 _CREDENTIAL_RE = re.compile(r"^[\x21-\x7e]+$")
+
+
+def parse_document(content: bytes) -> Any:
+    """A Clarius answer's JSON, or ``RefusedJSON`` saying why not.
+
+    Nesting is bounded. A key sent twice with different values is refused rather than
+    one of them guessed at (which identifier is the patient's?); the same value twice is
+    harmless. Numbers no column can hold (``1e999``, ``NaN``, 5,000 digits) are kept as
+    the text Clarius sent, so such a document is stored, not refused.
+    """
+    return load_json(content, max_depth=MAX_DEPTH, duplicates="conflicting", lenient_numbers=True)
 
 
 def _check_credential(value: Any, what: str) -> str:
@@ -186,10 +201,10 @@ class _ClariusClient:
         url = path_or_url if "://" in path_or_url else self._url(path_or_url)
         response = self._call(method, url, **kwargs)
         try:
-            return response.json()
-        except ValueError:
+            return parse_document(response.content)
+        except RefusedJSON as e:
             raise InvalidResponse(
-                f"{method} {redact_url(url)}: the answer is not JSON", status=response.status_code
+                f"{method} {redact_url(url)}: the answer {e}", status=response.status_code
             ) from None
 
     def _iterate(
@@ -389,8 +404,8 @@ class ServiceClient(_ClariusClient):
         )
         response = self._call("POST", url, data=body, headers={"Content-Type": body.content_type})
         try:
-            document = response.json() if response.content else {}
-        except ValueError:
+            document = parse_document(response.content) if response.content else {}
+        except RefusedJSON:
             document = {"body": response.text[:300]}
         extra = dict(document) if isinstance(document, Mapping) else {"body": document}
         return ReportReceipt(status=response.status_code, extra=extra)
@@ -513,7 +528,7 @@ class ResearchClient(_ClariusClient):
                 body_excerpt=e.body_excerpt,
             ) from None
         try:
-            token = response.json().get("token")
+            token = parse_document(response.content).get("token")
         except (ValueError, AttributeError):
             token = None
         if not isinstance(token, str) or not _CREDENTIAL_RE.match(token):

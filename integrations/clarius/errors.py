@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+from portal.text import clean_text
+
 EXCERPT_LIMIT = 300
 
 # An echoed Authorization header, whatever credential it carried.
@@ -60,11 +62,9 @@ def redact_url(url: str) -> str:
 
 
 def excerpt(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """At most ``EXCERPT_LIMIT`` characters of a scrubbed response body."""
-    cleaned = scrub(text, secrets)
-    if len(cleaned) > EXCERPT_LIMIT:
-        cleaned = cleaned[: EXCERPT_LIMIT - 1] + "…"
-    return cleaned
+    """At most ``EXCERPT_LIMIT`` characters of a scrubbed response body, on one line and
+    without NUL or other controls: it ends up in ``last_error`` columns and logs."""
+    return clean_text(scrub(text, secrets), max_length=EXCERPT_LIMIT)
 
 
 class ClariusError(Exception):

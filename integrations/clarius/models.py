@@ -80,7 +80,9 @@ class NotificationReceipt(Work):
     link = models.ForeignKey(
         ClariusLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="receipts"
     )
-    raw_body = models.TextField(blank=True)
+    # The bytes exactly as received (NUL and invalid UTF-8 included, which a text column
+    # on PostgreSQL cannot hold); only the first 4 KiB of a rejected call.
+    raw_body = models.BinaryField(blank=True, default=b"")
     headers = models.JSONField(default=dict, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -96,6 +98,21 @@ class NotificationReceipt(Work):
     @property
     def masked_customer_id(self):
         return mask_token(self.customer_id)
+
+    @property
+    def body(self) -> bytes:
+        """The raw body as bytes (PostgreSQL hands a BinaryField back as a memoryview)."""
+        return bytes(self.raw_body or b"")
+
+    @property
+    def body_text(self) -> str:
+        """The raw body for reading: UTF-8 where it is, invisible characters shown as escapes.
+
+        NUL, controls and bidi overrides become ``\\u0000``-style escapes and invalid bytes
+        ``\\xff``, so what was sent is seen as sent and cannot disturb the page.
+        """
+        text = self.body.decode("utf-8", errors="backslashreplace")
+        return "".join(c if c.isprintable() or c in "\n\t" else f"\\u{ord(c):04x}" for c in text)
 
 
 def new_endpoint_secret() -> str:

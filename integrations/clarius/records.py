@@ -8,16 +8,26 @@ poll would (``catchup.record_unseen``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from itertools import islice
 
 from integrations.clarius.catchup import normalised_uuid, record_unseen
 from integrations.clarius.errors import InvalidResponse
 from integrations.clarius.models import NotificationReceipt
+from integrations.clarius.safejson import loads as load_json
 from integrations.clarius.types import ExamDownload, NotificationRecord
 
 PAGE_SIZE = 50
+
+
+def sent_json(event):
+    """The JSON body Clarius' log says it sent (``ValueError`` if it is not JSON).
+
+    Parsed as the webhook would parse it: bounded nesting, a key sent twice refused.
+    """
+    from integrations.clarius.webhooks import MAX_DEPTH
+
+    return load_json(event.request.content, max_depth=MAX_DEPTH)
 
 
 @dataclass
@@ -53,7 +63,7 @@ class RecordRow:
 
 def request_uuid_of(event) -> str | None:
     try:
-        return normalised_uuid(json.loads(event.request.content).get("request_uuid"))
+        return normalised_uuid(sent_json(event).get("request_uuid"))
     except (AttributeError, TypeError, ValueError):
         return None
 
@@ -61,7 +71,7 @@ def request_uuid_of(event) -> str | None:
 def download_of(record: NotificationRecord) -> ExamDownload | None:
     """The notification the record says Clarius sent, parsed like an accessible exam."""
     try:
-        return ExamDownload.from_json(json.loads(record.event.request.content))
+        return ExamDownload.from_json(sent_json(record.event))
     except (AttributeError, TypeError, ValueError, InvalidResponse):
         return None  # no request, not JSON, or not a notification
 

@@ -30,6 +30,7 @@ from portal import work
 from portal.exams import media
 from portal.exams.models import Capture
 from portal.reports.models import Report
+from portal.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +78,14 @@ def fetch_receipt(receipt_id: int) -> str:
             data = client.get_exam_data(receipt.download_url)
         due = ingest_exam_data(receipt, data)
     except ClariusError as e:
-        gave_up, fields = work.fail(receipt, str(e), permanent=e.permanent)
-        if gave_up:
-            receipt.state = NotificationReceipt.State.FAILED
-            fields.append("state")
-        receipt.save(update_fields=fields)
-        return "failed" if gave_up else "retry"
+        return fetch_failed(receipt, str(e), permanent=e.permanent)
+    except Exception as e:  # noqa: BLE001 - the exam must never be dropped unseen
+        # Anything else (a bug, a value the database refused) is recorded on the receipt
+        # and retried by the one policy; the ingest transaction left nothing half-written.
+        logger.exception("could not store the exam data of receipt %s", receipt.pk)
+        return fetch_failed(
+            receipt, f"could not store the exam data: {type(e).__name__}: {e}", permanent=False
+        )
     receipt.state = NotificationReceipt.State.FETCHED
     receipt.fetched_at = timezone.now()
     with transaction.atomic():
@@ -90,6 +93,16 @@ def fetch_receipt(receipt_id: int) -> str:
         for capture_id in due:
             enqueue("integrations.clarius.tasks.download_capture", capture_id)
     return "fetched"
+
+
+def fetch_failed(receipt: NotificationReceipt, error: str, *, permanent: bool) -> str:
+    # The error may quote what Clarius sent: cleaned, so the text column can hold it.
+    gave_up, fields = work.fail(receipt, clean_text(error, multiline=True), permanent=permanent)
+    if gave_up:
+        receipt.state = NotificationReceipt.State.FAILED
+        fields.append("state")
+    receipt.save(update_fields=fields)
+    return "failed" if gave_up else "retry"
 
 
 # Media -------------------------------------------------------------------------------
@@ -210,7 +223,7 @@ SWEPT = [
     (ClariusLink, {"state": ClariusLink.State.PENDING}, f"{HERE}.confirm_link"),
     (NotificationReceipt, {"state": NotificationReceipt.State.PENDING}, f"{HERE}.fetch_receipt"),
     (Capture, {"state": Capture.State.PENDING}, f"{HERE}.download_capture"),
-    (Report, {"state": Report.State.PENDING}, "portal.reports.tasks.push_report"),
+    (Report, {"state__in": Report.UNDER_WAY}, "portal.reports.tasks.push_report"),
     (
         DicomExport,
         {"state": DicomExport.State.PENDING},

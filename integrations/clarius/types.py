@@ -22,8 +22,11 @@ from datetime import date, datetime
 from typing import Any
 
 from integrations.clarius.errors import InvalidResponse, mask_secret
+from integrations.clarius.safejson import RefusedJSON
+from integrations.clarius.safejson import loads as load_json
 
 Extra = dict[str, Any]
+BLOB_MAX_DEPTH = 64
 
 
 class _Fields:
@@ -205,6 +208,8 @@ class ExamData:
     patient: Patient | None
     captures: list[CaptureLink]
     extra: Extra = field(default_factory=dict)
+    # The whole document as parsed, for the submission's raw copy.
+    document: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, document: Any) -> ExamData:
@@ -215,6 +220,7 @@ class ExamData:
             patient=Patient.from_json(patient) if patient is not None else None,
             captures=[CaptureLink.from_json(item) for item in f.items("captures")],
             extra=f.finish(),
+            document=document,
         )
 
 
@@ -651,7 +657,7 @@ def capture_metadata_from_json(document: Mapping[str, Any]) -> CaptureMetadata:
 def parse_capture_metadata(blob: str) -> CaptureMetadata:
     """Parse a raw-data ``blob`` string; ``ValueError`` (with the reason) if malformed."""
     try:
-        document = json.loads(blob)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"the blob is not valid JSON: {e}") from None
+        document = load_json(blob, max_depth=BLOB_MAX_DEPTH, duplicates="last")
+    except RefusedJSON as e:
+        raise ValueError(f"the blob {e}") from None
     return capture_metadata_from_json(document)

@@ -6,7 +6,6 @@ receipt, and answers; fetching happens in the worker after the commit. Every cal
 reaches the right URL is recorded, rejected ones with the reason.
 """
 
-import json
 import logging
 import re
 import secrets
@@ -22,6 +21,8 @@ from django.views.decorators.csrf import csrf_exempt
 from integrations.clarius.conf import api_url_refusal
 from integrations.clarius.models import ClariusLink, NotificationEndpoint, NotificationReceipt
 from integrations.clarius.queue import enqueue
+from integrations.clarius.safejson import RefusedJSON, loads
+from portal.text import clean_text, storable
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ REJECTED_BODY_KEPT = 4 * 1024
 FIELDS = ("request_uuid", "exam_uuid", "customer_id", "download_url", "submitted_at")
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Forwarded-For", "X-Request-Id")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-.~]{8,200}$")
+# A notification is one flat object; anything nested this deep is not one, and a bounded
+# depth is what keeps a body of a thousand ``[`` from exhausting the parser's stack.
+MAX_DEPTH = 16
 
 
 class InvalidNotification(ValueError):
@@ -64,9 +68,10 @@ def active_secret_matches(secret: str) -> bool:
 def parse_notification(body: bytes) -> dict:
     """The five fields of a notification, typed; ``InvalidNotification`` says what is wrong."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InvalidNotification(f"body is not valid JSON: {e}") from None
+        # A key sent twice is refused: which of its values Clarius meant is a guess.
+        payload = loads(body, max_depth=MAX_DEPTH, duplicates="reject")
+    except RefusedJSON as e:
+        raise InvalidNotification(f"body {e}") from None
     if not isinstance(payload, dict):
         raise InvalidNotification("body must be a JSON object")
     missing = [f for f in FIELDS if f not in payload]
@@ -87,6 +92,8 @@ def parse_notification(body: bytes) -> dict:
     url = payload["download_url"]
     if len(url) > 2000 or not url.startswith(("https://", "http://")):
         raise InvalidNotification("download_url is not an http(s) URL")
+    if clean_text(url) != url:
+        raise InvalidNotification("download_url holds control or invisible characters")
     fields["download_url"] = url
     try:
         submitted_at = parse_datetime(payload["submitted_at"])
@@ -96,22 +103,29 @@ def parse_notification(body: bytes) -> dict:
         raise InvalidNotification("submitted_at is not an ISO 8601 timestamp")
     if submitted_at.tzinfo is None:
         submitted_at = submitted_at.replace(tzinfo=UTC)
-    fields["submitted_at"] = submitted_at
+    try:
+        # Stored in UTC: "0001-01-01T00:00+05:00" has no UTC time a database can hold.
+        fields["submitted_at"] = submitted_at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidNotification("submitted_at is out of range") from None
     return fields
 
 
 def request_metadata(request, body: bytes, keep: int = MAX_BODY) -> dict:
+    """The call as received: the body's bytes exactly (NUL and invalid UTF-8 included)."""
+    headers = {h: request.headers[h][:500] for h in KEPT_HEADERS if h in request.headers}
     return {
-        "raw_body": body[:keep].decode("utf-8", errors="replace"),
-        "headers": {h: request.headers[h][:500] for h in KEPT_HEADERS if h in request.headers},
+        "raw_body": bytes(body[:keep]),
+        "headers": storable(headers),
         "remote_addr": request.META.get("REMOTE_ADDR") or None,
     }
 
 
 def reject(request, body: bytes, reason: str, status: int) -> JsonResponse:
+    reason = clean_text(reason, max_length=500)
     NotificationReceipt.objects.create(
         state=NotificationReceipt.State.REJECTED,
-        rejection_reason=reason[:500],
+        rejection_reason=reason,
         # Enough to see what was sent; a flood of junk must not fill the database.
         **request_metadata(request, body, keep=REJECTED_BODY_KEPT),
     )

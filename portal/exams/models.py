@@ -121,6 +121,13 @@ class Submission(TenantOwned):
     request_uuid = models.UUIDField(unique=True)
     submitted_at = models.DateTimeField()
     download_url = models.TextField(help_text="Where Clarius serves this submission's data.")
+    raw_document = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The exam data as Clarius last sent it, whole: the patient's unknown fields "
+        "are capped on the exam, never here (only NUL and lone surrogates, which the "
+        "database cannot hold, are removed).",
+    )
     fetched_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -46,7 +46,7 @@ def test_it_accepts_a_notification_for_an_unknown_customer_as_unassigned(client,
     assert str(receipt.request_uuid) == data["request_uuid"]
     assert receipt.state == NotificationReceipt.State.UNASSIGNED
     assert receipt.next_attempt_at is None  # nothing to fetch until the token is linked
-    assert json.loads(receipt.raw_body) == data
+    assert json.loads(receipt.body) == data
     assert receipt.headers["User-Agent"] == "Clarius/1.0"
     assert receipt.remote_addr == "203.0.113.9"
 
@@ -108,12 +108,12 @@ def test_an_oversized_body_is_413_and_recorded(client, url):
     receipt = NotificationReceipt.objects.get()
     assert receipt.state == NotificationReceipt.State.REJECTED
     assert "larger than 65536 bytes" in receipt.rejection_reason
-    assert receipt.raw_body == ""  # never read past the declared length
+    assert receipt.body == b""  # never read past the declared length
 
 
 def test_a_rejected_body_is_kept_only_in_part(client, url):
     post(client, url, json.dumps({"padding": "x" * 60_000}))
-    assert len(NotificationReceipt.objects.get().raw_body) == 4096
+    assert len(NotificationReceipt.objects.get().body) == 4096
 
 
 def test_the_webhook_needs_no_csrf_token(url):
@@ -135,6 +135,18 @@ BAD_BODIES = [
     ("bad url", payload(download_url="javascript:alert(1)"), "download_url is not an http(s) URL"),
     ("bad date", payload(submitted_at="yesterday"), "submitted_at is not an ISO 8601"),
     ("impossible date", payload(submitted_at="2026-13-45T00:00:00Z"), "submitted_at is not"),
+    ("year zero in UTC", payload(submitted_at="0001-01-01T00:00:00+05:00"), "out of range"),
+    ("a NUL first", b"\x00{}", "not valid JSON"),
+    ("nested arrays", "[" * 1000 + "]" * 1000, "nested deeper than 16 levels"),
+    ("nested objects", '{"a":' * 1000 + "1" + "}" * 1000, "nested deeper than 16 levels"),
+    ("unclosed nesting", "[" * 10_000, "nested deeper than 16 levels"),
+    ("a key twice", '{"a": 1, "a": 1}', "body repeats the key 'a'"),
+    ("5000 digits", "[" + "1" * 5000 + "]", "a number of 5000 digits"),
+    ("out of range", '{"x": 1e999}', "the number 1e999, out of range"),
+    ("NaN", '{"x": NaN}', "NaN is not a JSON value"),
+    ("NUL in url", payload(download_url=f"{API}x/\x00/"), "control or invisible characters"),
+    ("bidi in url", payload(download_url=f"{API}x/\u202e/"), "control or invisible"),
+    ("surrogate in url", payload(download_url=f"{API}x/\ud800/"), "control or invisible"),
 ]
 
 
@@ -172,3 +184,54 @@ def test_a_download_url_off_the_clarius_api_is_rejected_and_never_fetched(
     assert receipt.state == NotificationReceipt.State.REJECTED
     assert receipt.rejection_reason.startswith("download_url refused")
     assert receipt.next_attempt_at is None
+
+
+def test_a_duplicated_field_is_refused_whichever_value_comes_last(client, url):
+    data = payload()
+    body = json.dumps(data)[:-1] + ', "customer_id": "someone-else-entirely-123"}'
+    response = post(client, url, body)
+    assert response.status_code == 400
+    assert response.json()["reason"] == "body repeats the key 'customer_id'"
+    assert NotificationReceipt.objects.get().state == NotificationReceipt.State.REJECTED
+
+
+def test_a_body_with_a_nul_is_kept_byte_for_byte(client, url):
+    body = b'\x00{"request_uuid": "\xff\xfe"}\x00'
+    response = post(client, url, body)
+    assert response.status_code == 400
+    receipt = NotificationReceipt.objects.get()
+    assert receipt.body == body
+    assert receipt.body_text == '\\u0000{"request_uuid": "\\xff\\xfe"}\\u0000'
+
+
+def test_an_escaped_nul_in_an_unknown_field_is_accepted_and_kept(client, url):
+    body = json.dumps({**payload(), "note": "a\x00b"}).encode()
+    assert b"\\u0000" in body
+    assert post(client, url, body).status_code == 202
+    assert NotificationReceipt.objects.get().body == body
+
+
+def test_a_header_with_a_nul_is_stored_without_it(client, url):
+    response = post(client, url, payload(), HTTP_USER_AGENT="Clarius\x00/1.0")
+    assert response.status_code == 202
+    assert NotificationReceipt.objects.get().headers["User-Agent"] == "Clarius/1.0"
+
+
+def test_a_reason_quoting_a_hostile_key_is_stored_clean(client, url):
+    response = post(client, url, '{"\\u0000\\u202e": 1, "\\u0000\\u202e": 2}')
+    assert response.status_code == 400
+    reason = NotificationReceipt.objects.get().rejection_reason
+    assert reason == "body repeats the key ''"
+
+
+def test_the_admin_shows_a_received_nul_as_an_escape(client, url):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    post(client, url, b"\x00{}\xe2\x80\xae")
+    receipt = NotificationReceipt.objects.get()
+    root = Client()
+    root.force_login(get_user_model().objects.create_superuser(email="root@example.org"))
+    page = root.get(reverse("admin:clarius_notificationreceipt_change", args=[receipt.pk]))
+    assert page.status_code == 200
+    assert "\\u0000{}\\u202e" in page.content.decode()
