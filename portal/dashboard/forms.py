@@ -8,6 +8,7 @@ from django import forms
 
 from portal.dashboard.queries import DEFAULT_SORT, SORTS
 from portal.exams.models import AuditEvent, Exam
+from portal.text import clean_text
 
 PAGE_SIZES = [10, 25, 50, 100]
 DEFAULT_PAGE_SIZE = 25
@@ -18,7 +19,10 @@ class DateInput(forms.DateInput):
 
 
 def member_choices(memberships):
-    return [(str(m.user_id), m.user.get_full_name()) for m in memberships]
+    # An <option> cannot hold <bdi>: names are cleaned of bidi and control characters.
+    return [
+        (str(m.user_id), clean_text(m.user.get_full_name(), max_length=150)) for m in memberships
+    ]
 
 
 class FilterForm(forms.Form):

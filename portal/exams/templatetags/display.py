@@ -1,0 +1,90 @@
+"""Showing outside text on pages: names isolated, controls gone, sizes bounded.
+
+Names and identifiers come from Clarius (patients, operators' accounts) or from people
+typing them; cleaning at ingestion does not cover rows stored before it or written by
+another path, so pages clean again here. ``<bdi>`` isolates each value's direction, so a
+right-to-left name cannot reorder the text around it; the bidi override characters that
+could reorder the name itself are removed by ``clean_text``. Everything is escaped:
+``format_html`` escapes its arguments, nothing unescaped is marked safe.
+
+Unknown patient fields (``Patient.extra``) are shown capped: a few dozen fields, each
+value cut short with the rest behind a "Show all" that is itself capped.
+"""
+
+import json
+from dataclasses import dataclass
+
+from django import template
+from django.utils.html import format_html
+
+from portal.text import clean_text
+
+register = template.Library()
+
+# A name longer than this is cut (the model columns allow 200; the page needs less).
+NAME_LENGTH = 200
+# Unknown patient fields: how many, how long a label, the short value, the "show all".
+EXTRA_FIELDS = 20
+EXTRA_LABEL_LENGTH = 60
+EXTRA_SHORT_LENGTH = 200
+EXTRA_FULL_LENGTH = 1000
+
+
+@register.filter
+def plain(value, max_length=NAME_LENGTH):
+    """``value`` as one clean line of text, for places where markup cannot go (titles,
+    attributes, CSV cells)."""
+    return clean_text(value, max_length=max_length)
+
+
+@register.filter
+def isolated(value, fallback=""):
+    """``value`` cleaned and wrapped in ``<bdi>``; ``fallback`` (plain) when it is empty."""
+    text = clean_text(value, max_length=NAME_LENGTH).strip()
+    if not text:
+        return fallback
+    return format_html("<bdi>{}</bdi>", text)
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    label: str
+    short: str
+    full: str  # empty when ``short`` already holds the whole value
+
+
+@dataclass(frozen=True)
+class ExtraFields:
+    shown: list
+    more: int
+
+
+def _as_text(value) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return "(not shown)"
+
+
+@register.simple_tag
+def extra_fields(extra) -> ExtraFields:
+    """The unknown patient fields to show: at most ``EXTRA_FIELDS``, each cleaned and
+    capped, with how many more there are."""
+    if not extra:
+        return ExtraFields([], 0)
+    items = list(extra.items()) if isinstance(extra, dict) else [("Other", extra)]
+    shown = []
+    for key, value in items[:EXTRA_FIELDS]:
+        text = clean_text(_as_text(value), max_length=EXTRA_FULL_LENGTH)
+        short = clean_text(text, max_length=EXTRA_SHORT_LENGTH)
+        label = clean_text(key, max_length=EXTRA_LABEL_LENGTH).strip()
+        shown.append(
+            ExtraField(
+                label=label[:1].upper() + label[1:] or "(unnamed)",
+                short=short,
+                full=text if short != text else "",
+            )
+        )
+    return ExtraFields(shown, max(len(items) - EXTRA_FIELDS, 0))
