@@ -7,6 +7,7 @@ form re-renders the page with its errors and a 400.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -52,9 +53,7 @@ def render_exam_page(request, exam, *, findings_form=None, addendum_form=None, s
         "exam": exam,
         "patient": patient,
         "submissions": exam.submissions.all(),
-        "captures": exam.captures.select_related("submission").order_by(
-            "submission__submitted_at", "position"
-        ),
+        "captures": captures_page(request, exam),
         "findings": findings,
         "findings_form": findings_form,
         "addenda": exam.addenda.select_related("signed_by"),
@@ -63,6 +62,34 @@ def render_exam_page(request, exam, *, findings_form=None, addendum_form=None, s
         "can_review": reviewer,
     }
     return render(request, "reports/exam_detail.html", context, status=status)
+
+
+# The gallery shows this many captures a page; an exam may hold thousands.
+CAPTURES_PER_PAGE = 48
+CAPTURES_PAGE_PARAM = "captures"
+
+
+def captures_page(request, exam):
+    """One page of the exam's captures (a count and a slice, never every row), and the
+    links to the other pages. A page number that is not one is the first page; one past
+    the end is the last."""
+    captures = exam.captures.order_by("submission__submitted_at", "position", "id")
+    page = Paginator(captures, CAPTURES_PER_PAGE).get_page(request.GET.get(CAPTURES_PAGE_PARAM))
+
+    def link(number):
+        # The exam page takes no other query parameters; none are carried over.
+        return f"?{CAPTURES_PAGE_PARAM}={number}#captures-title"
+
+    if page.paginator.num_pages > 1:
+        page.links = {
+            "first": link(1) if page.number > 2 else None,
+            "previous": link(page.previous_page_number()) if page.has_previous() else None,
+            "next": link(page.next_page_number()) if page.has_next() else None,
+            "last": link(page.paginator.num_pages)
+            if page.number < page.paginator.num_pages - 1
+            else None,
+        }
+    return page
 
 
 @login_required

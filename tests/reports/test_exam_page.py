@@ -1,10 +1,13 @@
 """The exam page: who sees it, what each role sees on it, and the audit of every view."""
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
-from portal.exams.models import AuditEvent, Capture
+from portal.exams.models import AuditEvent, Capture, Patient
 from portal.reports.models import Findings
+from portal.text import storable
+from tests.many_captures import HOSTILE_NAME, add_captures, has_bidi
 from tests.reports.conftest import sign
 
 # (viewer, working in, exam) -> status
@@ -142,3 +145,120 @@ def test_it_lists_reports_with_their_state_error_and_retry(login, exams, users):
     retry = reverse("report-retry", args=[exam.pk, report.pk])
     assert f'action="{retry}" data-field="retry">' in page  # shown, not hidden
     assert reverse("report-download", args=[exam.pk, report.pk]) in page
+
+
+# Outside text on the page: names isolated, controls gone, sizes bounded ----------------
+
+
+def hostile_patient(exam, **fields):
+    Patient.objects.filter(exam=exam).update(**{k: storable(v) for k, v in fields.items()})
+
+
+def test_it_isolates_names_and_strips_their_bidi_and_control_characters(login, exams, users):
+    exam = exams["north"]
+    hostile_patient(exam, first_name=HOSTILE_NAME, last_name="", identifier="\u202e321-NRM")
+    users["bob"].full_name = "\u2066Bob\u202e Reviewer"
+    users["bob"].save()
+    page = login("bob").get(reverse("exam-detail", args=[exam.pk])).content.decode()
+    assert not has_bidi(page) and "\x00" not in page
+    assert "<h1><bdi>Nora North Tab End</bdi></h1>" in page
+    assert "<dd><bdi>321-NRM</bdi></dd>" in page
+    assert "<dd><bdi>Bob Reviewer</bdi></dd>" in page  # the operator
+    assert "<title>Exam of Nora North Tab End" in page
+
+
+def test_it_escapes_a_name_inside_its_isolation(login, exams):
+    exam = exams["north"]
+    hostile_patient(exam, first_name="<script>alert(1)</script>", last_name="")
+    page = login("bob").get(reverse("exam-detail", args=[exam.pk])).content.decode()
+    assert "<bdi>&lt;script&gt;alert(1)&lt;/script&gt;</bdi>" in page
+    assert "<script>alert" not in page
+
+
+def test_it_caps_a_long_unknown_field_and_keeps_the_rest_behind_show_all(login, exams):
+    exam = exams["north"]
+    hostile_patient(exam, extra={"ward": "B4", "notes": "x" * 100_000, "\u202ekey": "v"})
+    response = login("bob").get(reverse("exam-detail", args=[exam.pk]))
+    page = response.content.decode()
+    assert len(response.content) < 60_000
+    assert "<dt><bdi>Ward</bdi></dt>" in page and "<bdi>B4</bdi>" in page
+    assert "x" * 1001 not in page
+    assert '<details class="extra-value"><summary><bdi>' + "x" * 199 + "…</bdi>" in page
+    assert "<bdi>" + "x" * 999 + "…</bdi></details>" in page
+    assert "<dt><bdi>Key</bdi></dt>" in page and not has_bidi(page)
+
+
+def test_it_shows_a_few_dozen_unknown_fields_and_counts_the_others(login, exams):
+    exam = exams["north"]
+    hostile_patient(exam, extra={f"field {n:04}": "value" for n in range(5000)})
+    response = login("bob").get(reverse("exam-detail", args=[exam.pk]))
+    page = response.content.decode()
+    assert "Field 0019" in page and "Field 0020" not in page
+    assert "4980 more not shown" in page
+    assert len(response.content) < 60_000
+
+
+def test_it_shows_unknown_fields_that_are_not_text(login, exams):
+    exam = exams["north"]
+    hostile_patient(exam, extra={"size": 44, "tags": ["a", "b"], "nested": {"k": [1, None]}})
+    page = login("bob").get(reverse("exam-detail", args=[exam.pk])).content.decode()
+    assert "<bdi>44</bdi>" in page
+    assert "<bdi>[&quot;a&quot;, &quot;b&quot;]</bdi>" in page
+    assert "<bdi>{&quot;k&quot;: [1, null]}</bdi>" in page
+
+
+def test_the_patient_panel_wraps_any_value_rather_than_widening_the_page():
+    css = (settings.BASE_DIR / "static" / "css" / "portal.css").read_text().splitlines()
+    rules = [line for line in css if "overflow-wrap: anywhere" in line]
+    assert any(".patient-panel" in rule and ".worklist td" in rule for rule in rules)
+
+
+# Thousands of captures: one page of them at a time ----------------------------------
+
+
+def test_it_shows_one_page_of_5000_captures_in_a_small_page_and_few_queries(
+    login, exams, django_assert_max_num_queries
+):
+    exam = exams["north"]
+    add_captures(exam, 4998)
+    client = login("bob")
+    with django_assert_max_num_queries(40):
+        response = client.get(reverse("exam-detail", args=[exam.pk]))
+    assert response.status_code == 200
+    assert len(response.content) < 150_000
+    page = response.content.decode()
+    assert page.count('class="gallery-item"') == 48
+    assert "1–48 of 5000" in page and "Page 1 of 105" in page
+    assert 'href="?captures=2#captures-title" rel="next">' in page
+    assert 'href="?captures=105#captures-title">Last' in page
+
+
+def test_the_pager_reaches_every_capture_in_order(login, exams):
+    exam = exams["north"]
+    add_captures(exam, 98)  # 100 in all: pages of 48, 48 and 4
+    client = login("bob")
+    url = reverse("exam-detail", args=[exam.pk])
+    seen = []
+    for number in (1, 2, 3):
+        page = client.get(url, {"captures": number}).content.decode()
+        seen += [c.pk for c in exam.captures.all() if f"/captures/{c.pk}/" in page]
+    ordered = exam.captures.order_by("submission__submitted_at", "position", "id")
+    assert seen == [c.pk for c in ordered]
+    last = client.get(url, {"captures": 3}).content.decode()
+    assert "97–100 of 100" in last and 'alt="Capture 100"' in last
+    assert 'rel="prev"' in last and 'rel="next"' not in last
+
+
+@pytest.mark.parametrize("number", ["abc", "-1", "0", "1e999", "9" * 5000, "2.5", ""])
+def test_a_page_number_that_is_not_one_shows_a_page_not_an_error(login, exams, number):
+    exam = exams["north"]
+    add_captures(exam, 98)
+    response = login("bob").get(reverse("exam-detail", args=[exam.pk]), {"captures": number})
+    assert response.status_code == 200
+    assert response.content.decode().count('class="gallery-item"') in (48, 4)
+
+
+def test_a_few_captures_need_no_pager(login, exams):
+    page = login("bob").get(reverse("exam-detail", args=[exams["north"].pk])).content.decode()
+    assert "gallery-pager" not in page and "of 2</p>" not in page
+    assert 'alt="Capture 1"' in page and 'alt="Capture 2"' in page
