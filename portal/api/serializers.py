@@ -1,7 +1,32 @@
+"""The API's documents. Outside text (names, identifiers, unknown patient fields) leaves
+cleaned of control and bidi characters, as on the pages; an exam embeds only its first
+captures, with their count and the link to page through them all."""
+
 from django.urls import reverse
 from rest_framework import serializers
 
 from portal.exams.models import Capture, Exam, Patient, Submission
+from portal.text import clean_text
+
+# How many captures an exam embeds: in its own document, and in the list of exams.
+EMBEDDED_CAPTURES = 100
+EMBEDDED_CAPTURES_IN_LIST = 3
+# Unknown patient fields: each string is cut to this; nesting deeper than this is cut off.
+EXTRA_TEXT_LENGTH = 1000
+EXTRA_DEPTH = 8
+
+
+def clean_json(value, depth=0):
+    """A JSON-like value with every string (keys too) cleaned and capped."""
+    if isinstance(value, str):
+        return clean_text(value, max_length=EXTRA_TEXT_LENGTH)
+    if depth >= EXTRA_DEPTH and isinstance(value, dict | list):
+        return None
+    if isinstance(value, dict):
+        return {clean_json(k, depth): clean_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v, depth + 1) for v in value]
+    return value
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -19,6 +44,18 @@ class PatientSerializer(serializers.ModelSerializer):
             "owner_name",
             "extra",
         ]
+
+    def to_representation(self, patient):
+        data = super().to_representation(patient)
+        for key, value in data.items():
+            if isinstance(value, str):
+                data[key] = clean_text(value)
+        data["extra"] = clean_json(data.get("extra"))
+        return data
+
+
+# The order captures are embedded and paged in: as they were submitted.
+CAPTURE_ORDER = ("submission_id", "position", "id")
 
 
 class CaptureSerializer(serializers.ModelSerializer):
@@ -42,17 +79,24 @@ class SubmissionSerializer(serializers.ModelSerializer):
         fields = ["request_uuid", "submitted_at"]
 
 
+class CleanCharField(serializers.CharField):
+    def to_representation(self, value):
+        return clean_text(value)
+
+
 class OperatorSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    email = serializers.EmailField()
-    name = serializers.CharField(source="full_name")
+    email = CleanCharField()
+    name = CleanCharField(source="full_name")
 
 
 class ExamSerializer(serializers.ModelSerializer):
     submitted_at = serializers.DateTimeField(source="last_submitted_at")
     operator = OperatorSerializer(allow_null=True)
     patient = serializers.SerializerMethodField()
-    captures = CaptureSerializer(many=True)
+    captures = serializers.SerializerMethodField()
+    captures_count = serializers.SerializerMethodField()
+    captures_url = serializers.SerializerMethodField()
     submissions = SubmissionSerializer(many=True)
     reports = serializers.SerializerMethodField()
 
@@ -67,6 +111,8 @@ class ExamSerializer(serializers.ModelSerializer):
             "operator",
             "patient",
             "captures",
+            "captures_count",
+            "captures_url",
             "submissions",
             "reports",
         ]
@@ -77,8 +123,25 @@ class ExamSerializer(serializers.ModelSerializer):
         except Patient.DoesNotExist:
             return None
 
+    def get_captures(self, exam):
+        """The first captures only (the view prefetches them as ``embedded_captures``);
+        ``captures_url`` pages through them all."""
+        captures = getattr(exam, "embedded_captures", None)
+        if captures is None:
+            captures = exam.captures.order_by(*CAPTURE_ORDER)[:EMBEDDED_CAPTURES]
+        return CaptureSerializer(captures, many=True, context=self.context).data
+
+    def get_captures_count(self, exam):
+        count = getattr(exam, "captures_count", None)
+        return exam.captures.count() if count is None else count
+
+    def get_captures_url(self, exam):
+        path = reverse("api-exam-captures", args=[exam.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
     def get_reports(self, exam):
         reports = getattr(exam, "reports", None)
         if reports is None:
             return []
-        return [{"id": r.pk, "name": r.name, "state": r.state} for r in reports.all()]
+        return [{"id": r.pk, "name": clean_text(r.name), "state": r.state} for r in reports.all()]

@@ -1,13 +1,22 @@
 import uuid
 
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from rest_framework import generics, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.serializers import ExamSerializer
+from portal.api.serializers import (
+    CAPTURE_ORDER,
+    EMBEDDED_CAPTURES,
+    EMBEDDED_CAPTURES_IN_LIST,
+    CaptureSerializer,
+    ExamSerializer,
+)
 from portal.api.tenancy import InstitutionFromRequestMixin
 from portal.exams.access import audit, visible_captures, visible_exams
 from portal.exams.models import AuditEvent, Capture, Exam
@@ -20,11 +29,32 @@ class ExamPagination(PageNumberPagination):
     max_page_size = 200
 
 
-def exam_queryset(request):
+class CapturePagination(PageNumberPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def exam_queryset(request, *, embedded_captures=EMBEDDED_CAPTURES):
+    """Visible exams with what their documents need, each with only its first
+    ``embedded_captures`` captures (one windowed query for the whole page) and the count."""
+    first_captures = Capture.objects.order_by(*CAPTURE_ORDER)[:embedded_captures]
+    count = (
+        Capture.objects.filter(exam=OuterRef("pk"))
+        .order_by()
+        .values("exam")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
     return (
         visible_exams(request)
         .select_related("operator", "patient")
-        .prefetch_related("captures", "submissions", "reports")
+        .prefetch_related(
+            Prefetch("captures", queryset=first_captures, to_attr="embedded_captures"),
+            "submissions",
+            "reports",
+        )
+        .annotate(captures_count=Coalesce(Subquery(count), 0))
         .order_by("-last_submitted_at", "-id")
     )
 
@@ -36,7 +66,7 @@ class ExamList(InstitutionFromRequestMixin, generics.ListAPIView):
     pagination_class = ExamPagination
 
     def get_queryset(self):
-        exams = exam_queryset(self.request)
+        exams = exam_queryset(self.request, embedded_captures=EMBEDDED_CAPTURES_IN_LIST)
         params = self.request.query_params
         if status := params.get("status"):
             if status not in Exam.Status.values:
@@ -70,6 +100,19 @@ class ExamDetail(InstitutionFromRequestMixin, generics.RetrieveAPIView):
         exam = self.get_object()
         audit(request, AuditEvent.Action.VIEW_EXAM, exam, via="api")
         return Response(self.get_serializer(exam).data)
+
+
+class ExamCaptures(InstitutionFromRequestMixin, generics.GenericAPIView):
+    """All the captures of one exam, a page at a time, in the order they were submitted."""
+
+    serializer_class = CaptureSerializer
+    pagination_class = CapturePagination
+
+    def get(self, request, pk):
+        exam = get_object_or_404(visible_exams(request), pk=pk)
+        page = self.paginate_queryset(exam.captures.order_by(*CAPTURE_ORDER))
+        audit(request, AuditEvent.Action.VIEW_EXAM, exam, via="api_captures")
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class CaptureMedia(InstitutionFromRequestMixin, APIView):
