@@ -32,6 +32,7 @@ from reportlab.platypus import (
 
 from portal.exams import media
 from portal.exams.models import Capture, Patient
+from portal.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,8 @@ def _details_table(exam, submission, version: int, styles) -> Table:
         ("Report version", str(version)),
     ]
     cells = [
-        [_paragraph(label, styles, "Cell"), _paragraph(value, styles, "Cell")]
+        # Names and identifiers come from outside: controls and bidi overrides go.
+        [_paragraph(label, styles, "Cell"), _paragraph(clean_text(value), styles, "Cell")]
         for label, value in rows
     ]
     table = Table(cells, colWidths=[35 * mm, None])
@@ -225,7 +227,8 @@ def _signature(user, moment, styles) -> Paragraph:
 def _person(user) -> str:
     if user is None:
         return "unknown"
-    return f"{user.full_name} ({user.email})" if user.full_name else user.email
+    person = f"{user.full_name} ({user.email})" if user.full_name else user.email
+    return clean_text(person)
 
 
 def _when(moment) -> str:
