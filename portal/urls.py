@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import health
+from portal import csp, health
 from portal.accounts.views import PortalLoginView
 
 admin.site.site_header = "Clarius portal administration"
@@ -18,6 +18,7 @@ urlpatterns = [
     path("clarius/", include("integrations.clarius.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("admin/", admin.site.urls),
+    path("csp-report/", csp.report, name="csp-report"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]
