@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from portal.exams.models import AuditEvent, Capture, Exam, Patient, Submission
+from portal.exams.templatetags.display import isolated
 from portal.work_admin import WorkAdminMixin
 
 
@@ -27,7 +28,7 @@ class ExamAdmin(admin.ModelAdmin):
         "institution",
         "status",
         "review_state",
-        "operator",
+        "operator_name",
         "last_submitted_at",
     ]
     list_filter = ["status", "review_state", "institution"]
@@ -35,6 +36,11 @@ class ExamAdmin(admin.ModelAdmin):
     list_select_related = ["institution", "operator"]
     readonly_fields = ["exam_uuid", "institution", "first_submitted_at", "last_submitted_at"]
     inlines = [SubmissionInline, CaptureInline]
+
+    @admin.display(description="operator", ordering="operator__full_name")
+    def operator_name(self, exam):
+        # Names come from outside: isolated, without control or bidi characters.
+        return isolated(exam.operator.get_full_name() if exam.operator else "", "-")
 
 
 @admin.register(Capture)
@@ -75,9 +81,18 @@ class CaptureAdmin(WorkAdminMixin, admin.ModelAdmin):
 
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "identifier", "institution"]
+    list_display = ["name", "patient_identifier", "institution"]
     list_filter = ["institution"]
     search_fields = ["identifier", "last_name", "animal_name"]
+    list_select_related = ["institution"]
+
+    @admin.display(description="patient", ordering="last_name")
+    def name(self, patient):
+        return isolated(patient.display_name, "Unnamed patient")
+
+    @admin.display(description="patient ID", ordering="identifier")
+    def patient_identifier(self, patient):
+        return isolated(patient.identifier, "-")
 
 
 @admin.register(AuditEvent)

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from portal.tenants.scoping import TenantOwned
+from portal.text import clean_text
 from portal.work import Work
 
 
@@ -101,7 +102,8 @@ class Patient(TenantOwned):
     )
 
     def __str__(self):
-        return self.display_name or self.identifier or "Unnamed patient"
+        # Shown by the admin and in logs: without the control or bidi characters of outside text.
+        return clean_text(self.display_name or self.identifier) or "Unnamed patient"
 
     @property
     def is_animal(self):
