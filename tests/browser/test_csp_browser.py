@@ -96,6 +96,10 @@ def test_a_reviewer_walks_the_dashboard_worklist_and_an_exam_with_a_playing_clip
     page.wait_for_function("() => document.querySelector('#capture-viewer img').naturalWidth > 0")
     page.click("#capture-viewer button")
 
+    for name in ("clarius-raw-data", "clarius-dicom"):
+        visit(page, f"{live_server.url}{reverse(name, args=[exam.pk])}")
+    visit(page, f"{live_server.url}{reverse('clarius-research')}")
+
     # The API's browsable pages, for a member signed in with a session.
     visit(page, f"{live_server.url}/api/v1/exams/")
     visit(page, f"{live_server.url}/api/v1/exams/{exam.pk}/")
@@ -113,7 +117,9 @@ def test_an_admin_walks_the_institution_pages(page, live_server, alice, bob):
         visit(page, f"{live_server.url}{url}")
 
 
-def test_a_visitor_walks_the_login_and_password_reset_pages(page, live_server, bob):
+def test_a_visitor_walks_the_login_reset_invitation_and_lockout_pages(
+    page, live_server, bob, settings
+):
     visit(page, f"{live_server.url}/accounts/login/")
     visit(page, f"{live_server.url}/accounts/password_reset/")
     page.fill("input[name=email]", "bob@example.org")
@@ -122,6 +128,10 @@ def test_a_visitor_walks_the_login_and_password_reset_pages(page, live_server, b
     visit(page, f"{live_server.url}/accounts/reset/MQ/not-a-token/")
     response = page.goto(f"{live_server.url}/no-such-page/")
     assert response.status == 404
+    page.goto(f"{live_server.url}{reverse('invitation-open', args=['not-a-token'])}")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(page, live_server, "bob@example.org", "not-the-password")
+    assert "Too many failed attempts" in page.locator("h1").inner_text()
 
 
 def test_a_superuser_walks_every_admin_changelist_and_a_change_form(
