@@ -23,6 +23,7 @@ from portal.tenants.models import Institution, Invitation, Membership
 from portal.tenants.roles import admin_required
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
 from portal.tenants.services import TenantError, change_role, remove_member
+from portal.usersessions.services import member_sessions, sign_out_member
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +91,26 @@ def member_list(request, invite_form=None, status=200):
 def member_detail(request, pk):
     member = get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
     links = scoped_to_request(ClariusLink, request).filter(user_id=member.user_id)
-    context = {"member": member, "links": links, "roles": Membership.Role.choices}
+    context = {
+        "member": member,
+        "links": links,
+        "roles": Membership.Role.choices,
+        "sessions": member_sessions(member.user),
+    }
     return render(request, "tenants/member_detail.html", context)
+
+
+@require_POST
+@admin_required
+def member_sign_out(request, pk):
+    """End every session of a member (a lost device, someone leaving), except this one."""
+    member = get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
+    count = sign_out_member(request, member.user)
+    messages.success(
+        request,
+        f"{member.user.email}: {count} session{'s' if count != 1 else ''} signed out.",
+    )
+    return redirect("member-detail", pk=member.pk)
 
 
 @require_POST

@@ -8,6 +8,7 @@ under (the key changes on a password change; the row follows it).
 
 import hashlib
 import ipaddress
+import math
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -90,7 +91,8 @@ class Deadlines:
     def as_json(self, now: float) -> dict:
         return {
             "authenticated": True,
-            "seconds_left": max(0, round(self.ends_at - now)),
+            # Rounded up: a session that is not signed out yet never shows 0 seconds left.
+            "seconds_left": max(0, math.ceil(self.ends_at - now)),
             "warning_seconds": warning_seconds(self.idle),
             "limit": self.limit,
         }

@@ -6,8 +6,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.tenants.middleware import memberships_of
 from portal.text import clean_text
-from portal.usersessions import policy
+from portal.usersessions import audit, policy
 from portal.usersessions.models import UserSession
 
 
@@ -103,3 +104,16 @@ def live(user, idle: int):
         last_active_at__gte=_at(now - idle - margin),
         created_at__gte=_at(now - policy.max_seconds()),
     )
+
+
+def member_sessions(user):
+    """A member's sessions that may still be used, for their institution's administrator."""
+    return list(live(user, policy.idle_seconds_for(memberships_of(user))))
+
+
+def sign_out_member(request, user) -> int:
+    """An administrator ends a member's sessions (their own current one excepted)."""
+    rows = UserSession.objects.filter(user=user).exclude(key_hash=current_hash(request))
+    count = end(list(rows))
+    audit.record(request, request.user, audit.SIGN_OUT_EVERYWHERE, member=user.pk, sessions=count)
+    return count

@@ -70,11 +70,11 @@ def expired(request):
 def session_list(request):
     idle = idle_seconds(request)
     services.prune(request.user, idle)
-    context = {
-        "sessions": services.live(request.user, idle),
-        "current_hash": services.current_hash(request),
-        "idle_minutes": idle // 60,
-    }
+    sessions = list(services.live(request.user, idle))
+    current = services.current_hash(request)
+    for session in sessions:
+        session.is_current = session.key_hash == current
+    context = {"sessions": sessions, "idle_minutes": idle // 60}
     return render(request, "usersessions/session_list.html", context)
 
 

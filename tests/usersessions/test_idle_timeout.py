@@ -215,3 +215,25 @@ def test_membership_roles_do_not_change_the_rule(client, northside):
     sign_in(client, clinician.email)
     age_session(client, idle=5 * 60 + 1)
     assert client.get(reverse("home")).status_code == 302
+
+
+def test_the_exam_pages_report_polling_does_not_keep_a_session_alive(client, bob, northside):
+    from tests.factories import make_exam
+
+    exam = make_exam(northside)
+    sign_in(client, bob.email)
+    url = reverse("exam-reports-json", args=[exam.pk])
+    polling = {"HTTP_X_PORTAL_BACKGROUND": "1", "HTTP_ACCEPT": "application/json"}
+    for _ in range(6):
+        age_session(client, idle=5 * 60 - 5)
+        assert client.get(url, **polling).status_code == 200
+    age_session(client, idle=60)
+    response = client.get(url, **polling)
+    assert response.status_code == 302 and reverse("login") in response.url
+
+
+def test_the_exam_page_script_marks_its_polling_as_background():
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[2] / "static/js/exam.js").read_text()
+    assert '"X-Portal-Background": "1"' in script
