@@ -157,6 +157,11 @@ AXES_CLIENT_IP_CALLABLE = "portal.accounts.throttle.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Password reset links per hour: at most this many to one address, and from one client
+# address (counted in the database, so the limits hold across web processes). Over a
+# limit the answer is the same and nothing is sent; admin lists the refused requests.
+PORTAL_PASSWORD_RESET_PER_ADDRESS = env_int("PORTAL_PASSWORD_RESET_PER_ADDRESS", 3, minimum=1)
+PORTAL_PASSWORD_RESET_PER_CLIENT = env_int("PORTAL_PASSWORD_RESET_PER_CLIENT", 20, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("DJANGO_TIME_ZONE") or "UTC"

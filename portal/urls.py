@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import csp, health
-from portal.accounts.views import PortalLoginView
+from portal.accounts.views import PortalLoginView, PortalPasswordResetView
 
 admin.site.site_header = "Clarius portal administration"
 admin.site.site_title = "Clarius portal admin"
@@ -12,6 +12,9 @@ urlpatterns = [
     path("", include("portal.dashboard.urls")),
     path("", include("portal.reports.urls")),
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
+    path(
+        "accounts/password_reset/", PortalPasswordResetView.as_view(), name="password_reset"
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/sessions/", include("portal.usersessions.urls")),
     path("", include("portal.tenants.urls")),

@@ -1,9 +1,27 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from portal.accounts.models import User
+from portal.accounts.addresses import NormalisedEmailField
+from portal.accounts.models import PasswordResetRequest, User
 from portal.tenants.models import Membership
+
+
+class AdminEmailAuthenticationForm(AdminAuthenticationForm):
+    """The admin's login form, with the address normalised and bounded as on the portal's.
+
+    Django's own username field has no length limit, and an over-long name would reach
+    the login throttle's table.
+    """
+
+    username = NormalisedEmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autofocus": True})
+    )
+
+
+admin.site.login_form = AdminEmailAuthenticationForm
 
 
 class UserMembershipInline(admin.TabularInline):
@@ -19,12 +37,16 @@ class PortalUserCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
         fields = ["email"]
+        # Normalised before the uniqueness check, so another spelling of a taken
+        # address is refused here instead of failing on save.
+        field_classes = {"email": NormalisedEmailField}
 
 
 class PortalUserChangeForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+        field_classes = {"email": NormalisedEmailField}
 
 
 @admin.register(User)
@@ -61,3 +83,20 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="Institutions", ordering="_institution_count")
     def institution_count(self, obj):
         return obj._institution_count
+
+
+@admin.register(PasswordResetRequest)
+class PasswordResetRequestAdmin(admin.ModelAdmin):
+    """What became of each reset request, refused ones included; nothing to edit."""
+
+    list_display = ["created_at", "email", "client_ip", "state", "finished_at"]
+    list_filter = ["state", "created_at"]
+    search_fields = ["email", "client_ip"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["email", "client_ip", "state", "created_at", "finished_at", "last_error"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -3,18 +3,29 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from portal.accounts.addresses import normalise_email
+from portal.text import has_unstorable
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
+    @classmethod
+    def normalize_email(cls, email):
+        return normalise_email(email or "")
+
     def get_by_natural_key(self, email):
-        # People type their address with whatever capitals they like.
-        return self.get(email__iexact=email)
+        # People type their address with whatever capitals they like: it is normalised
+        # and matched exactly, never with the database's own case-insensitive rules.
+        email = normalise_email(email)
+        if has_unstorable(email):  # PostgreSQL would refuse the query: there is no such account
+            raise self.model.DoesNotExist
+        return self.get(email=email)
 
     def _create(self, email, password, **extra):
         if not email:
             raise ValueError("An email address is required")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=normalise_email(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -58,10 +69,54 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def clean(self):
         super().clean()
-        self.email = self.__class__.objects.normalize_email(self.email).lower()
+        self.email = normalise_email(self.email)
+
+    def save(self, *args, **kwargs):
+        # Whatever path made or changed the account (admin, shell, a command), it keeps
+        # the one spelling that login, lookups and the throttle compare against.
+        self.email = normalise_email(self.email)
+        super().save(*args, **kwargs)
 
     def get_full_name(self):
         return self.full_name or self.email
 
     def get_short_name(self):
         return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class PasswordResetRequest(models.Model):
+    """One request for a password reset link: the rate limit's count and the operator's log.
+
+    Recorded for every valid request whether or not the address has an account, so the
+    answer and the work done in the request are the same for both; the worker looks the
+    account up and records what it did.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        NO_ACCOUNT = "no_account", "No active account: nothing sent"
+        LIMITED_ADDRESS = "limited_address", "Refused: too many for this address"
+        LIMITED_CLIENT = "limited_client", "Refused: too many from this client"
+        FAILED = "failed", "Failed to send"
+
+    REFUSED = (State.LIMITED_ADDRESS, State.LIMITED_CLIENT)
+
+    email = models.EmailField(help_text="As typed, normalised; it may have no account.")
+    client_ip = models.CharField("client address", max_length=64, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["email", "created_at"], name="accounts_reset_email"),
+            models.Index(fields=["client_ip", "created_at"], name="accounts_reset_client"),
+            models.Index(fields=["created_at"], name="accounts_reset_created"),
+        ]
+
+    def __str__(self):
+        return f"Password reset for {self.email} ({self.get_state_display()})"

@@ -1,10 +1,21 @@
-def login_username(request, credentials):
-    """The username django-axes counts failures against: the email, case-folded.
+import ipaddress
 
-    Without folding, ``Bob@x.org`` and ``bob@x.org`` would each get their own allowance.
+from portal.accounts.addresses import normalise_email
+from portal.text import clean_text
+
+
+def login_username(request, credentials):
+    """The username django-axes counts failures against: the normalised email.
+
+    The same normalisation as the account lookup, so every spelling that could log into
+    an account (``Bob@x.org``, fullwidth ``ｂｏｂ@x.org``) shares that account's
+    allowance, and a success resets only the account's own count: axes passes the
+    account's stored address as ``credentials`` then, and it normalises to the same key.
     """
     value = (credentials or {}).get("username") or request.POST.get("username", "")
-    return value.strip().lower() or None
+    # Bounded and storable whatever was typed: it is written to axes' table (no valid
+    # address is longer, or holds a control character).
+    return clean_text(normalise_email(str(value)), max_length=254) or None
 
 
 def client_ip(request):
@@ -19,6 +30,16 @@ def client_ip(request):
     if proxies:
         hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         hops = [h for h in hops if h]
-        if len(hops) >= proxies:
+        if len(hops) >= proxies and _is_ip(hops[-proxies]):
             return hops[-proxies]
     return request.META.get("REMOTE_ADDR") or None
+
+
+def _is_ip(value: str) -> bool:
+    """Whether a proxy's entry is an address; anything else (a misconfigured proxy count,
+    a forged entry) is not written to the throttle's and the audit log's address columns."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return "%" not in value  # a zone (fe80::1%eth0) is not an address PostgreSQL stores

@@ -1,11 +1,12 @@
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 
+from portal.accounts.addresses import NormalisedEmailField, normalise_email
 from portal.tenants.models import Institution, Membership
 
 
 class InvitationForm(forms.Form):
-    email = forms.EmailField(
+    email = NormalisedEmailField(
         label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"})
     )
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.CLINICIAN)
@@ -15,9 +16,9 @@ class InvitationForm(forms.Form):
         self.institution = institution
 
     def clean_email(self):
-        email = self.cleaned_data["email"].strip().lower()
+        email = self.cleaned_data["email"]
         members = Membership.objects.for_institution(self.institution)
-        if members.filter(user__email__iexact=email).exists():
+        if members.filter(user__email=email).exists():
             raise forms.ValidationError(
                 "This person is already a member; change their role in the list instead."
             )
@@ -58,7 +59,7 @@ class JoinForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if get_user_model().objects.filter(email__iexact=self.email).exists():
+        if get_user_model().objects.filter(email=normalise_email(self.email)).exists():
             # Someone made the account since the page was shown: log in instead.
             raise forms.ValidationError(
                 "An account for this address exists now: log in with it to accept."

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from portal.accounts.addresses import normalise_email
 from portal.accounts.throttle import client_ip
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
@@ -83,7 +84,7 @@ def invitation_accept(request):
 
 def _accept_as_member(request, invitation):
     """An existing user, logged in as the invited address, joins with one POST."""
-    if request.user.email.lower() != invitation.email:
+    if normalise_email(request.user.email) != normalise_email(invitation.email):
         context = {"invitation": invitation}
         return render(request, "tenants/invitation_wrong_user.html", context, status=403)
     if request.method == "POST":

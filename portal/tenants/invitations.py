@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.accounts.addresses import normalise_email
 from portal.tenants.models import Institution, Invitation, Membership
 
 LIFETIME = timedelta(days=7)
@@ -42,7 +43,7 @@ def invite(institution: Institution, email: str, role: str, invited_by) -> tuple
     Only the newest link works, so an admin who re-sends an invitation (say, with another
     role) does not leave an older one usable.
     """
-    email = email.strip().lower()
+    email = normalise_email(email)
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():

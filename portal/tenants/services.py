@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
+from portal.accounts.addresses import normalise_email
 from portal.tenants.models import Institution, Membership
 
 
@@ -38,7 +39,7 @@ def check_member_request(slug: str, email: str, role: str) -> tuple[Institution,
         raise TenantError(
             f'Unknown role "{role}"; choose one of: {", ".join(Membership.Role.values)}.'
         )
-    email = email.strip().lower()
+    email = normalise_email(email)
     try:
         validate_email(email)
     except ValidationError:
@@ -47,7 +48,7 @@ def check_member_request(slug: str, email: str, role: str) -> tuple[Institution,
 
 
 def user_exists(email: str) -> bool:
-    return get_user_model().objects.filter(email__iexact=email.strip()).exists()
+    return get_user_model().objects.filter(email=normalise_email(email)).exists()
 
 
 def add_member(slug: str, email: str, role: str, password: str | None = None):
@@ -59,7 +60,7 @@ def add_member(slug: str, email: str, role: str, password: str | None = None):
     institution, email = check_member_request(slug, email, role)
     User = get_user_model()
     with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).first()
+        user = User.objects.filter(email=email).first()
         user_created = user is None
         if user_created:
             if not password:
