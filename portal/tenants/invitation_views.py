@@ -8,7 +8,7 @@ the browser history or a ``next=`` parameter while the person logs in or signs u
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -70,16 +70,26 @@ def invitation_accept(request):
     try:
         invitation = invitations.find(token)
     except invitations.InvitationUnusable as e:
-        request.session.pop(SESSION_TOKEN, None)
-        context = {"reason": e.reason, "invitation": e.invitation}
-        return render(
-            request, "tenants/invitation_unusable.html", context, status=UNUSABLE_STATUS[e.reason]
-        )
+        return _unusable(request, e)
     if request.user.is_authenticated:
         return _accept_as_member(request, invitation)
     if user_exists(invitation.email):
+        # Looked at again: if the account was made by this very link a moment ago (someone
+        # else submitting it at the same time), the link is used, not waiting for a login.
+        try:
+            invitation = invitations.find(token)
+        except invitations.InvitationUnusable as e:
+            return _unusable(request, e)
         return render(request, "tenants/invitation_login.html", {"invitation": invitation})
     return _accept_as_new_user(request, invitation)
+
+
+def _unusable(request, error: invitations.InvitationUnusable):
+    """The page saying why the link cannot be used (410 once used, withdrawn or expired)."""
+    request.session.pop(SESSION_TOKEN, None)
+    context = {"reason": error.reason, "invitation": error.invitation}
+    status = UNUSABLE_STATUS[error.reason]
+    return render(request, "tenants/invitation_unusable.html", context, status=status)
 
 
 def _accept_as_member(request, invitation):
@@ -88,32 +98,37 @@ def _accept_as_member(request, invitation):
         context = {"invitation": invitation}
         return render(request, "tenants/invitation_wrong_user.html", context, status=403)
     if request.method == "POST":
-        return _finish(request, invitation, request.user)
+        try:
+            with transaction.atomic():
+                membership = invitations.accept(invitation, request.user)
+                return _finish(request, invitation, request.user, membership)
+        except invitations.InvitationUnusable as e:  # used in another tab meanwhile
+            return _unusable(request, e)
     return render(request, "tenants/invitation_accept.html", {"invitation": invitation})
 
 
 def _accept_as_new_user(request, invitation):
     form = JoinForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and form.is_valid():
-        # The account and the membership come together: a link already used by someone
-        # else in the meantime must not leave a member-less account behind.
+        # The account, the membership and the audit event come together, after the
+        # invitation is claimed: whoever loses a race for one link (several people
+        # submitting it at once) leaves no account behind and is told it was used.
         try:
             with transaction.atomic():
-                user = form.save()
-                response = _finish(request, invitation, user, new_user=True)
-        except invitations.InvitationUnusable:
-            return render(
-                request, "tenants/invitation_unusable.html", {"reason": "accepted"}, status=410
-            )
-        return response
+                user, membership = invitations.accept_as_new_user(invitation, form.save)
+                return _finish(request, invitation, user, membership, new_user=True)
+        except invitations.InvitationUnusable as e:
+            return _unusable(request, e)
+        except IntegrityError:
+            # An account for the address was made meanwhile another way; nothing was kept.
+            return render(request, "tenants/invitation_login.html", {"invitation": invitation})
     context = {"invitation": invitation, "form": form}
     return render(
         request, "tenants/invitation_join.html", context, status=400 if form.errors else 200
     )
 
 
-def _finish(request, invitation, user, new_user=False):
-    membership = invitations.accept(invitation, user)
+def _finish(request, invitation, user, membership, new_user=False):
     request.session.pop(SESSION_TOKEN, None)
     if new_user:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -95,21 +95,43 @@ def find(token: str) -> Invitation:
 
 
 def accept(invitation: Invitation, user) -> Membership:
-    """Use the invitation (once) for ``user``; returns their membership.
+    """Use the invitation (once) for an existing ``user``; returns their membership.
 
     Someone who is already a member keeps the role they have: an admin changes roles on
     the members page, not through an old link.
     """
-    now = timezone.now()
     with transaction.atomic():
-        used = (
-            Invitation.objects.filter(pk=invitation.pk)
-            .open(now)
-            .update(accepted_at=now, accepted_by=user)
-        )
-        if not used:
-            raise InvitationUnusable("accepted", invitation)
-        membership, _ = Membership.objects.get_or_create(
-            institution=invitation.institution, user=user, defaults={"role": invitation.role}
-        )
+        _claim(invitation, accepted_by=user)
+        return _join(invitation, user)
+
+
+def accept_as_new_user(invitation: Invitation, make_user) -> tuple:
+    """Claim the invitation, then make the account with ``make_user()``; one transaction.
+
+    The claim comes first, so when several people submit one link at once, only the one
+    whose claim succeeds makes an account: the others wait on the invitation's row (or on
+    SQLite's write lock), find it used and make nothing. Returns ``(user, membership)``.
+    An ``IntegrityError`` from ``make_user`` (an account for the address made meanwhile
+    by another way) rolls the claim back with it.
+    """
+    with transaction.atomic():
+        _claim(invitation)
+        user = make_user()
+        Invitation.objects.filter(pk=invitation.pk).update(accepted_by=user)
+        return user, _join(invitation, user)
+
+
+def _claim(invitation: Invitation, **fields) -> None:
+    """Mark the invitation used if it is still open: one conditional UPDATE, so at most
+    one concurrent claim changes the row; ``InvitationUnusable`` for the others."""
+    now = timezone.now()
+    used = Invitation.objects.filter(pk=invitation.pk).open(now).update(accepted_at=now, **fields)
+    if not used:
+        raise InvitationUnusable("accepted", invitation)
+
+
+def _join(invitation: Invitation, user) -> Membership:
+    membership, _ = Membership.objects.get_or_create(
+        institution=invitation.institution, user=user, defaults={"role": invitation.role}
+    )
     return membership

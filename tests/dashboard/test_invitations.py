@@ -1,15 +1,19 @@
 """Invitations: sent by an admin, accepted once by a new person or an existing user."""
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.exams.models import AuditEvent
+from portal.tenants import invitations
 from portal.tenants.invitations import hash_token
 from portal.tenants.models import Invitation, Membership
 from tests.conftest import PASSWORD
@@ -249,3 +253,49 @@ def test_an_account_made_meanwhile_for_the_address_is_not_made_twice(client, sen
     assert response.status_code == 200
     assert "Log in to accept" in response.content.decode()
     assert Invitation.objects.get().accepted_at is None
+
+
+def _join_concurrently(base_url, token, people):
+    """``people`` browsers open the same link, fill in the form, and submit at once."""
+    accept_url = base_url + reverse("invitation-accept")
+    browsers = []
+    for _ in range(people):
+        browser = requests.Session()
+        page = browser.get(f"{base_url}/invitations/{token}/", timeout=30)
+        assert page.status_code == 200
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        browsers.append((browser, csrf))
+    barrier = threading.Barrier(people)
+
+    def submit(browser_and_csrf):
+        browser, csrf = browser_and_csrf
+        form = {
+            "csrfmiddlewaretoken": csrf,
+            "full_name": "Dana",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        }
+        barrier.wait()
+        response = browser.post(accept_url, data=form, allow_redirects=False, timeout=60)
+        return response.status_code, response.text
+
+    with ThreadPoolExecutor(max_workers=people) as pool:
+        return list(pool.map(submit, browsers))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_link_submitted_by_four_browsers_at_once_makes_one_member_and_three_410s(
+    live_server, trio, northside
+):
+    _, token = invitations.invite(northside, "dana@example.org", "reviewer", trio[0])
+    answers = _join_concurrently(live_server.url, token, people=4)
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [302, 410, 410, 410], answers
+    for status, html in answers:
+        if status == 410:
+            assert "already been used" in html
+    dana = get_user_model().objects.get(email="dana@example.org")  # one account, no halves
+    assert list(Membership.objects.filter(user=dana).values_list("role", flat=True)) == ["reviewer"]
+    invitation = Invitation.objects.get()
+    assert invitation.accepted_by == dana
+    assert AuditEvent.objects.filter(action="accept_invitation").count() == 1
