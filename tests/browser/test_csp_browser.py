@@ -9,8 +9,11 @@ import time
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from integrations.clarius.sandbox.video import encode_clip
 from portal.exams import media
@@ -126,6 +129,9 @@ def test_a_visitor_walks_the_login_reset_invitation_and_lockout_pages(
     page.click("button[type=submit]")
     assert "/accounts/password_reset/done/" in page.url
     visit(page, f"{live_server.url}/accounts/reset/MQ/not-a-token/")
+    uid, token = urlsafe_base64_encode(force_bytes(bob.pk)), default_token_generator.make_token(bob)
+    visit(page, f"{live_server.url}{reverse('password_reset_confirm', args=[uid, token])}")
+    assert page.locator("input[name=new_password1]").count() == 1
     response = page.goto(f"{live_server.url}/no-such-page/")
     assert response.status == 404
     page.goto(f"{live_server.url}{reverse('invitation-open', args=['not-a-token'])}")
