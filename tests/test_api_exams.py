@@ -190,7 +190,91 @@ def test_token_authentication_works_and_can_name_the_institution(client, trio, e
     southside = client.get(reverse("api-exam-list"), HTTP_X_PORTAL_INSTITUTION="southside", **auth)
     assert southside.json()["results"] == []  # a clinician there, with no exams of her own
     other = client.get(reverse("api-exam-list"), HTTP_X_PORTAL_INSTITUTION="nowhere", **auth)
-    assert {e["id"] for e in other.json()["results"]} == {exams["northside"].pk}
+    assert other.status_code == 403  # never another institution's data instead
+
+
+# user -> an existing institution they are not a member of
+FOREIGN = {"alice": "westside", "bob": "southside", "charlie": "northside"}
+NOT_MINE = ["foreign", "nowhere", "", "   ", "north side", "../northside", "NORTHSIDE", "é" * 300]
+
+
+def endpoints(exams, user):
+    """Every API endpoint, on an object of the user's default institution."""
+    exam = exams["southside" if user == "charlie" else "northside"]
+    capture = exam.captures.get()
+    return {
+        "list": ("get", reverse("api-exam-list"), {}),
+        "detail": ("get", reverse("api-exam-detail", args=[exam.pk]), {}),
+        "captures": ("get", reverse("api-exam-captures", args=[exam.pk]), {}),
+        "media": ("get", reverse("api-capture-media", args=[capture.pk]), {}),
+        "reports": ("post", reverse("api-exam-reports", args=[exam.pk]), {"name": "Report"}),
+    }
+
+
+@pytest.fixture
+def westside(db):
+    from portal.tenants.models import Institution
+
+    return Institution.objects.create(name="Westside Imaging", slug="westside")
+
+
+@pytest.mark.parametrize("user", ["alice", "bob", "charlie"])
+@pytest.mark.parametrize("endpoint", ["list", "detail", "captures", "media", "reports"])
+@pytest.mark.parametrize("named", NOT_MINE)
+def test_naming_an_institution_that_is_not_yours_is_a_403_on_every_endpoint(
+    client, trio, exams, westside, user, endpoint, named
+):
+    from portal.reports.models import Report
+
+    token = Token.objects.create(user=users(trio)[user])
+    slug = FOREIGN[user] if named == "foreign" else named
+    method, url, data = endpoints(exams, user)[endpoint]
+    headers = {"Authorization": f"Token {token.key}", "X-Portal-Institution": slug}
+    response = getattr(client, method)(url, data, headers=headers)
+    assert response.status_code == 403
+    assert list(response.json()) == ["detail"]  # the reason, and no data
+    assert "not a member of institution" in response.json()["detail"]
+    assert not AuditEvent.objects.exists()
+    assert not Report.objects.exists()
+
+
+def test_the_answer_is_the_same_for_a_foreign_and_a_nonexistent_institution(client, trio, exams):
+    token = Token.objects.create(user=users(trio)["bob"])
+    auth = {"Authorization": f"Token {token.key}"}
+
+    def detail(slug):
+        headers = auth | {"X-Portal-Institution": slug}
+        response = client.get(reverse("api-exam-list"), headers=headers)
+        return response.status_code, response.json()["detail"].replace(slug, "<slug>")
+
+    assert detail("southside") == detail("eastside")
+
+
+@pytest.mark.parametrize("user", ["alice", "bob", "charlie"])
+@pytest.mark.parametrize("endpoint", ["list", "detail", "captures", "media"])
+def test_naming_your_own_institution_or_nothing_works_on_every_endpoint(
+    client, trio, exams, user, endpoint
+):
+    token = Token.objects.create(user=users(trio)[user])
+    method, url, data = endpoints(exams, user)[endpoint]
+    own = "southside" if user == "charlie" else "northside"
+    for headers in [{}, {"X-Portal-Institution": own}]:
+        headers["Authorization"] = f"Token {token.key}"
+        assert getattr(client, method)(url, data, headers=headers).status_code == 200
+
+
+def test_the_header_chooses_among_your_institutions_with_a_session_too(client, trio, exams):
+    client.force_login(users(trio)["alice"])  # works in Northside by default
+    url = reverse("api-exam-detail", args=[exams["southside"].pk])
+    assert client.get(url).status_code == 404
+    # In Southside she is a clinician: still not charlie's exam, but Southside is asked.
+    assert client.get(url, headers={"X-Portal-Institution": "southside"}).status_code == 404
+    own = make_exam(exams["southside"].institution, users(trio)["alice"])
+    own_url = reverse("api-exam-detail", args=[own.pk])
+    assert client.get(own_url, headers={"X-Portal-Institution": "southside"}).status_code == 200
+    client.force_login(users(trio)["bob"])
+    response = client.get(reverse("api-exam-list"), headers={"X-Portal-Institution": "southside"})
+    assert response.status_code == 403
 
 
 def test_an_unknown_exam_is_a_404(client, trio, exams):

@@ -2,24 +2,50 @@
 
 Session requests already carry it (see the tenants middleware). A request authenticated
 by token is only known to DRF, after the middleware ran; it works in its user's first
-institution, or the one named by the ``X-Portal-Institution`` header (a slug).
+institution (or the one picked in the session).
+
+Either kind of request may name its institution with the ``X-Portal-Institution``
+header (a slug). A header naming an institution the user is not a member of is refused
+with a 403, never answered from another institution: a client that asked for one
+institution's data must not receive another's. The answer is the same whether the named
+institution exists or not, so it reveals nothing about other tenants.
 """
 
+from rest_framework.exceptions import PermissionDenied
+
 from portal.tenants.middleware import SESSION_KEY, memberships_of, pick_membership
+from portal.text import clean_text
+
+HEADER = "X-Portal-Institution"
 
 
 class InstitutionFromRequestMixin:
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         django_request = request._request
-        if getattr(django_request, "membership", None) is None and request.user.is_authenticated:
-            memberships = memberships_of(request.user)
-            slug = request.headers.get("X-Portal-Institution")
-            chosen = next((m for m in memberships if m.institution.slug == slug), None)
-            if chosen is None:
+        named = request.headers.get(HEADER)
+        known = getattr(django_request, "membership", None) is not None
+        if request.user.is_authenticated and (named is not None or not known):
+            # A session request's memberships were loaded by the middleware already.
+            memberships = django_request.memberships if known else memberships_of(request.user)
+            if named is not None:
+                chosen = named_membership(memberships, named)
+            else:
                 chosen = pick_membership(memberships, request.session.get(SESSION_KEY))
             django_request.memberships = memberships
             django_request.membership = chosen
             django_request.institution = chosen.institution if chosen else None
         request.membership = django_request.membership
         request.institution = django_request.institution
+
+
+def named_membership(memberships, slug: str):
+    """The membership in the institution ``slug``; ``PermissionDenied`` if there is none."""
+    chosen = next((m for m in memberships if m.institution.slug == slug.strip()), None)
+    if chosen is None:
+        shown = clean_text(slug, max_length=60)
+        raise PermissionDenied(
+            f'You are not a member of institution "{shown}" (named by the {HEADER} header). '
+            "Send the slug of one of your institutions, or no header for your default one."
+        )
+    return chosen
