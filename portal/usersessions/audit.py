@@ -22,10 +22,15 @@ END_SESSION = "end_session"
 SIGN_OUT_EVERYWHERE = "sign_out_everywhere"
 
 
+def audited_actions() -> set[str]:
+    """The actions the institution audit log lists; the others are only logged."""
+    return set(AuditEvent.Action.values)
+
+
 def record(request, user, action, **detail):
     ip = request_ip(request) if request is not None else None
     logger.info("session %s: user %s from %s %s", action, user.pk, ip or "-", detail or "")
-    if action not in AuditEvent.Action.values:
+    if action not in audited_actions():
         return
     for membership in memberships_of(user):
         AuditEvent.objects.create(
