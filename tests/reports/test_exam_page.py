@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from portal.exams.models import AuditEvent, Capture, Patient
 from portal.reports.models import Findings
+from portal.reports.review import add_addendum
 from portal.text import storable
 from tests.many_captures import HOSTILE_NAME, add_captures, has_bidi
 from tests.reports.conftest import sign
@@ -262,3 +263,15 @@ def test_a_few_captures_need_no_pager(login, exams):
     page = login("bob").get(reverse("exam-detail", args=[exams["north"].pk])).content.decode()
     assert "gallery-pager" not in page and "of 2</p>" not in page
     assert 'alt="Capture 1"' in page and 'alt="Capture 2"' in page
+
+
+def test_it_isolates_the_signers_names(login, exams, users):
+    exam = exams["north"]
+    bob = users["bob"]
+    bob.full_name = "\u202eBob\u2066 Reviewer"
+    bob.save()
+    sign(exam, bob)
+    add_addendum(exam, bob, "Also: no free fluid.")
+    page = login("alice").get(reverse("exam-detail", args=[exam.pk])).content.decode()
+    assert page.count("Signed by <bdi>Bob Reviewer</bdi> on") == 2
+    assert not has_bidi(page)
