@@ -6,13 +6,88 @@ it was confirmed wait as *unassigned* and are ingested once it is.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from integrations.clarius.queue import enqueue
 from portal import work
+
+# The token transfer URL is a plain GET that any site can make a logged-in browser open
+# (a link, a redirect): it cannot tell Clarius' Connect from a planted token. A token kept
+# from it is only offered for linking for a short while, long enough to log in.
+CONNECT_TOKEN_LIFETIME = timedelta(minutes=10)
+SESSION_CONNECT_TOKEN = "clarius_connect_token"
+MASK = "\u2022" * 6
+
+
+class ConnectTokenExpired(Exception):
+    """The token in the session is older than ``CONNECT_TOKEN_LIFETIME``; it was dropped."""
+
+
+def keep_connect_token(session, token: str) -> None:
+    session[SESSION_CONNECT_TOKEN] = {"token": token, "at": timezone.now().isoformat()}
+
+
+def connect_token(session) -> str | None:
+    """The token kept by the token transfer URL, if any and still fresh.
+
+    ``ConnectTokenExpired`` (after dropping it) when it is too old, or kept in an older
+    form without its time.
+    """
+    kept = session.get(SESSION_CONNECT_TOKEN)
+    if not kept:
+        return None
+    try:
+        token, kept_at = kept["token"], datetime.fromisoformat(kept["at"])
+        fresh = timezone.now() - kept_at < CONNECT_TOKEN_LIFETIME
+    except (TypeError, KeyError, ValueError):
+        fresh = False
+    if not fresh:
+        forget_connect_token(session)
+        raise ConnectTokenExpired
+    return token
+
+
+def forget_connect_token(session) -> None:
+    session.pop(SESSION_CONNECT_TOKEN, None)
+
+
+def masked(token: str) -> str:
+    """What the link page shows of a token: its last four characters only."""
+    return MASK + token[-4:]
+
+
+@dataclass
+class KnownToken:
+    """What the portal already knows of a token, for the page that offers to link it.
+
+    Clarius says nothing about the account behind a token before it is confirmed, so this
+    is all there is to recognise it by. Another user's link is described without naming
+    them: holding a token must not reveal who else linked it.
+    """
+
+    own_link: ClariusLink | None = None  # this user's link of the token, in any state
+    other_users_link_state: str = ""  # the state of another user's link of it
+    waiting: int = 0  # notifications received for it, waiting for a link
+    latest_submitted_at: datetime | None = None
+
+
+def known_about(token: str, user) -> KnownToken:
+    known = KnownToken()
+    link = ClariusLink.objects.filter(token=token).select_related("institution").first()
+    if link is not None and link.user_id == user.pk:
+        known.own_link = link
+    elif link is not None:
+        known.other_users_link_state = link.get_state_display()
+    waiting = NotificationReceipt.objects.filter(
+        customer_id=token, state=NotificationReceipt.State.UNASSIGNED
+    ).aggregate(n=Count("pk"), latest=Max("submitted_at"))
+    known.waiting, known.latest_submitted_at = waiting["n"], waiting["latest"]
+    return known
 
 
 class LinkRefused(Exception):

@@ -6,31 +6,36 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from integrations.clarius import linking
 from integrations.clarius.linking import LinkRefused, link_token, unlink
-from integrations.clarius.models import ClariusLink, mask_token
+from integrations.clarius.models import ClariusLink
 from integrations.clarius.webhooks import TOKEN_RE
 from portal.tenants.models import Membership
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
-
-SESSION_TOKEN = "clarius_connect_token"
 
 
 def connect(request, token):
     """Where Clarius sends the user's browser. Keeps the token; never links on a GET.
 
     The token is kept in the session rather than in a ``next=`` URL, so it does not
-    end up in logs, browser history or a Referer header.
+    end up in logs, browser history or a Referer header. Any site can send a browser
+    here too, so the token is kept only for ``CONNECT_TOKEN_LIFETIME`` and the link page
+    says which account it is and when to go on.
     """
     if not TOKEN_RE.match(token):
         return render(request, "clarius/link_invalid.html", status=400)
-    request.session[SESSION_TOKEN] = token
+    linking.keep_connect_token(request.session, token)
     return redirect("clarius-link")
 
 
 @login_required
 def link(request):
     """Show "Link your Clarius account to <institution>" and link on its POST."""
-    token = request.session.get(SESSION_TOKEN)
+    try:
+        token = linking.connect_token(request.session)
+    except linking.ConnectTokenExpired:
+        context = {"minutes": _lifetime_minutes()}
+        return render(request, "clarius/link_expired.html", context, status=410)
     if not token:
         return render(request, "clarius/link_nothing.html")
     memberships = request.memberships
@@ -38,30 +43,41 @@ def link(request):
         return render(request, "clarius/link_no_institution.html", status=403)
     chosen = request.membership
     if request.method == "POST":
-        slug = request.POST.get("institution", chosen.institution.slug)
-        chosen = next((m for m in memberships if m.institution.slug == slug), None)
-        if chosen is None:
-            raise Http404("No such institution among yours")
-        try:
-            result = link_token(request.user, chosen.institution, token)
-        except LinkRefused as e:
-            request.session.pop(SESSION_TOKEN, None)
-            return render(request, "clarius/link_refused.html", {"reason": str(e)}, status=409)
-        request.session.pop(SESSION_TOKEN, None)
-        if result.created:
-            messages.success(
-                request,
-                f"Your Clarius account is being linked to {chosen.institution.name}. "
-                "Your exams will appear here once Clarius confirms it.",
-            )
-        else:
-            messages.info(request, "This Clarius account was already linked; nothing changed.")
-        return redirect("clarius-my-links")
-    return render(
-        request,
-        "clarius/link_confirm.html",
-        {"memberships": memberships, "chosen": chosen, "masked_token": mask_token(token)},
-    )
+        return _link(request, token, memberships, chosen)
+    context = {
+        "memberships": memberships,
+        "chosen": chosen,
+        "masked_token": linking.masked(token),
+        "known": linking.known_about(token, request.user),
+        "minutes": _lifetime_minutes(),
+    }
+    return render(request, "clarius/link_confirm.html", context)
+
+
+def _lifetime_minutes() -> int:
+    return int(linking.CONNECT_TOKEN_LIFETIME.total_seconds() // 60)
+
+
+def _link(request, token, memberships, chosen):
+    slug = request.POST.get("institution", chosen.institution.slug)
+    chosen = next((m for m in memberships if m.institution.slug == slug), None)
+    if chosen is None:
+        raise Http404("No such institution among yours")
+    try:
+        result = link_token(request.user, chosen.institution, token)
+    except LinkRefused as e:
+        linking.forget_connect_token(request.session)
+        return render(request, "clarius/link_refused.html", {"reason": str(e)}, status=409)
+    linking.forget_connect_token(request.session)
+    if result.created:
+        messages.success(
+            request,
+            f"Your Clarius account is being linked to {chosen.institution.name}. "
+            "Your exams will appear here once Clarius confirms it.",
+        )
+    else:
+        messages.info(request, "This Clarius account was already linked; nothing changed.")
+    return redirect("clarius-my-links")
 
 
 @login_required

@@ -1,7 +1,11 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from integrations.clarius.models import ClariusLink
+from integrations.clarius.linking import SESSION_CONNECT_TOKEN
+from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal.tenants.models import Membership
 
 TOKEN = "eYENW6HO4xdM0KlGO2kBXtTbD5XX1LTfdV-vYslapMY"
@@ -25,7 +29,7 @@ def test_an_anonymous_visitor_is_asked_to_log_in_without_the_token_in_the_url(cl
     assert follow.status_code == 302
     assert follow.url.startswith(reverse("login"))
     assert TOKEN not in follow.url
-    assert client.session["clarius_connect_token"] == TOKEN
+    assert client.session["clarius_connect_token"]["token"] == TOKEN
 
 
 def test_a_get_alone_never_links(client, bob):
@@ -163,3 +167,103 @@ def test_an_admin_of_another_institution_sees_none_of_its_links(client, trio, no
     assert Membership.objects.get(user=charlie).role == "admin"
     page = client.get(reverse("clarius-institution-links"))
     assert list(page.context["links"]) == []
+
+
+# --- A token planted by another site ---------------------------------------------------
+
+
+def kept_for(client, minutes):
+    """Time travel: make the kept token ``minutes`` old."""
+    session = client.session
+    kept = session[SESSION_CONNECT_TOKEN]
+    kept["at"] = (timezone.now() - timedelta(minutes=minutes)).isoformat()
+    session[SESSION_CONNECT_TOKEN] = kept
+    session.save()
+
+
+def test_a_token_kept_for_more_than_ten_minutes_is_dropped_and_the_page_says_connect_again(
+    client, bob, queued
+):
+    client.force_login(bob)
+    connect(client)
+    kept_for(client, 11)
+    response = client.get(reverse("clarius-link"))
+    assert response.status_code == 410
+    assert "Press Connect in Clarius again" in response.content.decode()
+    assert SESSION_CONNECT_TOKEN not in client.session
+    # Dropped: the next visit has nothing to link.
+    assert "Nothing to link" in client.get(reverse("clarius-link")).content.decode()
+    assert not ClariusLink.objects.exists()
+
+
+def test_an_expired_token_is_not_linked_by_the_post_either(client, bob, queued):
+    client.force_login(bob)
+    connect(client)
+    kept_for(client, 10)
+    response = client.post(reverse("clarius-link"), {"institution": "northside"})
+    assert response.status_code == 410
+    assert not ClariusLink.objects.exists()
+    assert queued == []
+
+
+def test_a_token_nine_minutes_old_can_still_be_linked(client, bob, northside, queued):
+    client.force_login(bob)
+    connect(client)
+    kept_for(client, 9)
+    assert client.post(reverse("clarius-link"), {"institution": "northside"}).status_code == 302
+    assert ClariusLink.objects.get().user == bob
+
+
+def test_a_token_kept_without_its_time_counts_as_expired(client, bob):
+    client.force_login(bob)
+    session = client.session
+    session[SESSION_CONNECT_TOKEN] = TOKEN  # as kept before tokens had a time
+    session.save()
+    assert client.get(reverse("clarius-link")).status_code == 410
+    assert SESSION_CONNECT_TOKEN not in client.session
+
+
+def test_the_link_page_warns_and_names_the_account_masked(client, bob):
+    client.force_login(bob)
+    connect(client)
+    html = client.get(reverse("clarius-link")).content.decode()
+    assert "Only continue if you just pressed Connect in Clarius" in html
+    assert "\u2022" * 6 + TOKEN[-4:] in html
+    assert TOKEN[:-4] not in html
+    assert "the portal has never seen this account" in html
+
+
+def test_the_link_page_says_what_the_portal_knows_of_the_token(client, bob, charlie, northside):
+    NotificationReceipt.objects.create(
+        customer_id=TOKEN, state="unassigned", submitted_at=timezone.now() - timedelta(days=1)
+    )
+    NotificationReceipt.objects.create(customer_id=TOKEN, state="unassigned")
+    NotificationReceipt.objects.create(customer_id="another-token-1234", state="unassigned")
+    link = ClariusLink.objects.create(token=TOKEN, user=bob, institution=northside, state="revoked")
+    client.force_login(bob)
+    connect(client)
+    html = client.get(reverse("clarius-link")).content.decode()
+    assert "You linked it to Northside Clinic" in html and "unlinked" in html.lower()
+    assert "2 exams uploaded with it are waiting" in html
+    # Another user sees that it is someone else's, never whose.
+    link.state = "confirmed"
+    link.save()
+    client.force_login(charlie)
+    connect(client)
+    html = client.get(reverse("clarius-link")).content.decode()
+    assert "linked to another portal user" in html
+    assert "bob" not in html.lower() and "Northside" not in html
+
+
+def test_a_cross_site_get_alone_plants_nothing_that_outlives_ten_minutes(client, bob, queued):
+    # Another site makes bob's logged-in browser open the transfer URL with its token.
+    client.force_login(bob)
+    response = client.get(
+        reverse("clarius-connect", args=[TOKEN]), HTTP_SEC_FETCH_SITE="cross-site"
+    )
+    assert response.status_code == 302
+    assert not ClariusLink.objects.exists()  # a GET never links
+    kept_for(client, 30)  # bob comes back to the portal later
+    assert client.get(reverse("clarius-link")).status_code == 410
+    assert client.post(reverse("clarius-link"), {"institution": "northside"}).status_code != 302
+    assert not ClariusLink.objects.exists()
