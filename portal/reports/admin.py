@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from portal.reports.issuing import retry_report
 from portal.reports.models import Addendum, Findings, Report
 from portal.work_admin import WorkAdminMixin
 
@@ -61,6 +62,7 @@ class ReportAdmin(WorkAdminMixin, admin.ModelAdmin):
         "size",
         "sha256",
         "source",
+        "addenda_included",
         "state",
         "pushed_at",
         "clarius_id",
@@ -75,3 +77,10 @@ class ReportAdmin(WorkAdminMixin, admin.ModelAdmin):
     def retryable(self, queryset):
         # Pushing a delivered report again would show it twice in Clarius.
         return queryset.exclude(state=Report.State.PUSHED)
+
+    @admin.action(description="Retry now")
+    def retry_now(self, request, queryset):
+        # As the exam page's button: a version whose PDF was never made is drawn again,
+        # and a version a worker holds right now is left to it.
+        done = sum(retry_report(report) for report in self.retryable(queryset))
+        self.message_user(request, f"{done} queued to run again now.", messages.SUCCESS)

@@ -56,6 +56,8 @@ def capture_thumbnail(request, pk, capture_id):
 def report_download(request, pk, report_id):
     exam = exam_or_404(request, pk)
     report = get_object_or_404(exam.reports.all(), pk=report_id)
+    if not report.has_pdf:
+        raise Http404("The PDF of this version is not made yet")
     audit(request, AuditEvent.Action.DOWNLOAD_REPORT, report, version=report.version)
     response = media_response(StoredFile(report.file, "application/pdf"))
     response["Content-Disposition"] = f'attachment; filename="{report.filename}"'

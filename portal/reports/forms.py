@@ -1,6 +1,8 @@
 from django import forms
 
+from portal.reports.limits import ADDENDUM_LIMIT, FINDINGS_LIMITS, TextLimit, normalised
 from portal.reports.models import Findings
+from portal.text import clean_text
 
 QUALITY_CHOICES = [
     ("", "Not rated"),
@@ -10,6 +12,20 @@ QUALITY_CHOICES = [
     (4, "4 — good"),
     (5, "5 — excellent"),
 ]
+
+
+def limit_text_field(field, label: str, limit: int) -> None:
+    """At most ``limit`` characters and ``LINE_LIMIT`` lines, said with the field's name.
+
+    The browser is told the limit too (``maxlength``), but the server decides.
+    """
+    field.validators.append(TextLimit(label, limit))
+    field.widget.attrs["maxlength"] = str(limit)
+
+
+def clean_review_text(value: str) -> str:
+    """One kind of line break; no control characters or bidi overrides (see portal.text)."""
+    return clean_text(normalised(value), multiline=True)
 
 
 class FindingsForm(forms.ModelForm):
@@ -35,12 +51,31 @@ class FindingsForm(forms.ModelForm):
             "clinician_feedback": forms.Textarea(attrs={"rows": 3}),
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, limit in FINDINGS_LIMITS.items():
+            field = self.fields[name]
+            limit_text_field(field, str(field.label), limit)
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in FINDINGS_LIMITS:
+            if name in cleaned:
+                cleaned[name] = clean_review_text(cleaned[name])
+        return cleaned
+
 
 class AddendumForm(forms.Form):
     text = forms.CharField(
         label="Addendum",
         widget=forms.Textarea(attrs={"rows": 4}),
-        max_length=20000,
         help_text="Signed with your name when you add it, and sent to Clarius as a new report "
         "version. It cannot be changed afterwards.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit_text_field(self.fields["text"], "The addendum", ADDENDUM_LIMIT)
+
+    def clean_text(self):
+        return clean_review_text(self.cleaned_data["text"])

@@ -1,34 +1,49 @@
-"""Report versions: made (generated from the findings, or uploaded), stored, pushed.
+"""Report versions: issued (from the findings, or uploaded), drawn, stored, pushed.
 
-Each version is a PDF under ``PORTAL_MEDIA_ROOT`` and a ``Report`` row that is due for its
-push to Clarius as soon as the transaction that made it commits. The push's outcome is
-recorded here (``mark_pushed``, ``mark_push_failed``), with ``portal.work``'s retry policy.
+Issuing a version is quick: a ``Report`` row, due for its work as soon as the
+transaction that made it commits. A version drawn from the findings starts *generating*
+and the worker draws its PDF (``build_pdf``, ``mark_built``), so signing never waits on
+reportlab; an uploaded PDF is stored at once and starts *pending*. Then the push to
+Clarius, whose outcome is recorded here (``mark_pushed``, ``mark_push_failed``). Both
+steps use ``portal.work``'s retry policy.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import os
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 
 from integrations.clarius.queue import enqueue
 from portal import work
 from portal.exams import media
 from portal.exams.models import Exam
+from portal.reports.limits import REPORT_NAME_LIMIT
 from portal.reports.models import Findings, Report
-from portal.reports.pdf import render_report
+from portal.text import clean_text
 
+# The one task of a version: draw its PDF if it has none yet, then push it.
 PUSH_TASK = "portal.reports.tasks.push_report"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a report with a few images is well under 1 MB
 PDF_MAGIC = b"%PDF-"
+COPY_CHUNK = 1024 * 1024
 
 
 class ReportRefused(Exception):
-    """A report that cannot be made as asked; the message says why, for the person asking."""
+    """A report that cannot be made as asked; the message says why, for the person asking.
+
+    ``field`` names the request field at fault, when one is.
+    """
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 def signed_name(moment) -> str:
@@ -40,35 +55,54 @@ def addendum_name(number: int, moment) -> str:
 
 
 def report_relpath(exam, version: int) -> str:
-    return f"{exam.institution_id}/{exam.exam_uuid}/reports/v{version:03d}.pdf"
+    # A random part, so a file left by a version that was rolled back is never taken
+    # for (or overwritten by) the next version to get its number.
+    token = secrets.token_hex(4)
+    return f"{exam.institution_id}/{exam.exam_uuid}/reports/v{version:03d}-{token}.pdf"
+
+
+def clean_report_name(name) -> str:
+    """The name Clarius will show: one line, no control or bidi characters, not empty."""
+    name = clean_text(name).strip()
+    if not name:
+        raise ReportRefused("A report needs a name.", field="name")
+    if len(name) > REPORT_NAME_LIMIT:
+        raise ReportRefused(
+            f"A report name has at most {REPORT_NAME_LIMIT} characters.", field="name"
+        )
+    return name
 
 
 def issue_generated_report(exam, user, name: str) -> Report:
-    """A new version drawn from the exam's signed findings and addenda, due for its push."""
+    """A new version drawn from the exam's signed findings and addenda.
+
+    Nothing is drawn here: the row starts *generating* and the worker makes the PDF.
+    """
+    name = clean_report_name(name)
     findings = Findings.objects.filter(exam=exam).first()
     if findings is None or not findings.is_signed:
         raise ReportRefused("The findings are not signed yet: sign them to generate a report.")
-
-    def write(path, submission, version):
-        render_report(path, exam=exam, submission=submission, version=version)
-
-    return _new_version(exam, user, name, Report.Source.GENERATED, write)
+    return _new_version(exam, user, name, Report.Source.GENERATED)
 
 
 def issue_uploaded_report(exam, user, name: str, upload) -> Report:
-    """A new version from a PDF made elsewhere (a Django ``UploadedFile``), due for its push."""
+    """A new version from a PDF made elsewhere (a Django ``UploadedFile``), due for its push.
+
+    The file is copied beside its final place first and moved there in the transaction
+    that makes the row; if anything fails, neither the row nor the file is left.
+    """
+    name = clean_report_name(name)
     check_uploaded_pdf(upload)
-
-    def write(path, submission, version):
-        upload.seek(0)
-        with open(path, "wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-
-    return _new_version(exam, user, name, Report.Source.UPLOADED, write)
+    staged = _stage(exam, upload)
+    try:
+        return _new_version(exam, user, name, Report.Source.UPLOADED, staged)
+    finally:
+        staged.path.unlink(missing_ok=True)  # moved already, unless something failed
 
 
 def check_uploaded_pdf(upload) -> None:
+    if not upload.size:
+        raise ReportRefused("The file is empty.")
     if upload.size > MAX_UPLOAD_BYTES:
         raise ReportRefused(
             f"The file is {upload.size} bytes; a report may be at most {MAX_UPLOAD_BYTES} bytes."
@@ -78,44 +112,115 @@ def check_uploaded_pdf(upload) -> None:
         raise ReportRefused("The file is not a PDF (it does not start with %PDF-).")
 
 
-def _new_version(exam, user, name: str, source: str, write: Callable) -> Report:
-    name = name.strip()
-    if not name:
-        raise ReportRefused("A report needs a name.")
-    with transaction.atomic():
-        # The exam row is the lock that keeps version numbers in order.
-        exam = Exam.objects.select_for_update().get(pk=exam.pk)
-        submission = exam.submissions.order_by("-submitted_at", "-id").first()
-        if submission is None:
-            raise ReportRefused("This exam has no submission to send a report to.")
-        version = (exam.reports.aggregate(top=Max("version"))["top"] or 0) + 1
-        relpath = report_relpath(exam, version)
-        path = media.absolute(relpath)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Should the transaction roll back, the file stays behind and is overwritten by
-        # the next version to get this number: never served, since no row points at it.
-        write(path, submission, version)
-        report = Report(
-            institution_id=exam.institution_id,
-            exam=exam,
-            submission=submission,
-            version=version,
-            name=name[:200],
-            file=relpath,
-            source=source,
-            created_by=user,
-            **_fingerprint(path),
-        )
-        work.schedule_now(report)
-        report.save()
-        enqueue(PUSH_TASK, report.pk)
+@dataclass
+class Staged:
+    path: Path
+    size: int
+    sha256: str
+
+
+def _stage(exam, upload) -> Staged:
+    folder = media.absolute(f"{exam.institution_id}/{exam.exam_uuid}/reports")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f".upload-{secrets.token_hex(8)}.tmp"
+    digest, size = hashlib.sha256(), 0
+    try:
+        upload.seek(0)
+        with open(path, "wb") as out:
+            for chunk in upload.chunks(COPY_CHUNK):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:  # the size the client declared may be a lie
+                    raise ReportRefused(f"A report may be at most {MAX_UPLOAD_BYTES} bytes.")
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Staged(path, size, digest.hexdigest())
+
+
+def _new_version(exam, user, name: str, source: str, staged: Staged | None = None) -> Report:
+    placed = None
+    try:
+        with transaction.atomic():
+            # The exam row is the lock that keeps version numbers in order.
+            exam = Exam.objects.select_for_update().get(pk=exam.pk)
+            submission = exam.submissions.order_by("-submitted_at", "-id").first()
+            if submission is None:
+                raise ReportRefused("This exam has no submission to send a report to.")
+            version = (exam.reports.aggregate(top=Max("version"))["top"] or 0) + 1
+            report = Report(
+                institution_id=exam.institution_id,
+                exam=exam,
+                submission=submission,
+                version=version,
+                name=name,
+                file=report_relpath(exam, version),
+                source=source,
+                addenda_included=exam.addenda.count(),
+                state=Report.State.GENERATING,
+                created_by=user,
+            )
+            if staged is not None:
+                placed = media.absolute(report.file)
+                os.replace(staged.path, placed)
+                report.size, report.sha256 = staged.size, staged.sha256
+                report.state = Report.State.PENDING
+            work.schedule_now(report)
+            report.save()
+            enqueue(PUSH_TASK, report.pk)
+    except BaseException:
+        if placed is not None:
+            placed.unlink(missing_ok=True)  # its row was never committed
+        raise
     return report
+
+
+# Drawing the PDF (the worker's half of a generated version) --------------------------
+
+
+def build_pdf(report: Report) -> dict:
+    """Draw the version's PDF to its file; returns its size and checksum."""
+    from portal.reports.pdf import render_report  # reportlab: only the worker needs it
+
+    exam = Exam.objects.select_related("institution", "operator").get(pk=report.exam_id)
+    path = media.absolute(report.file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_report(
+        path,
+        exam=exam,
+        submission=report.submission,
+        version=report.version,
+        addenda=report.addenda_included,
+    )
+    return _fingerprint(path)
+
+
+def mark_built(report: Report, fingerprint: dict) -> bool:
+    """The PDF is there: the version is due for its push now, with attempts of its own."""
+    return bool(
+        Report.objects.filter(pk=report.pk, state=Report.State.GENERATING).update(
+            state=Report.State.PENDING,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            claimed_until=None,
+            last_error="",
+            **fingerprint,
+        )
+    )
+
+
+def mark_build_failed(report: Report, error: str) -> str:
+    """A failed drawing is retried like a failed push, then shown as *failed*."""
+    return mark_push_failed(report, f"making the PDF failed: {error}", permanent=False)
 
 
 def _fingerprint(path: Path) -> dict:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1024 * 1024), b""):
+        for chunk in iter(lambda: f.read(COPY_CHUNK), b""):
             digest.update(chunk)
     return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
 
@@ -131,8 +236,8 @@ def mark_pushed(report: Report, receipt) -> None:
     with transaction.atomic():
         report.save(update_fields=["state", "pushed_at", "clarius_id", *work.finish(report)])
         exam = Exam.objects.select_for_update().get(pk=report.exam_id)
-        still_pending = exam.reports.filter(state=Report.State.PENDING).exists()
-        if not still_pending and exam.review_state != Exam.ReviewState.REPORTED:
+        still_under_way = exam.reports.filter(state__in=Report.UNDER_WAY).exists()
+        if not still_under_way and exam.review_state != Exam.ReviewState.REPORTED:
             exam.review_state = Exam.ReviewState.REPORTED
             exam.save(update_fields=["review_state", "updated_at"])
 
@@ -148,14 +253,23 @@ def mark_push_failed(report: Report, error: str, *, permanent: bool) -> str:
 
 
 def retry_report(report: Report) -> bool:
-    """Push again now (a person pressed "retry"). ``False`` if a worker holds it right now,
-    or it was pushed already: a push never runs twice at once, and never again once done."""
+    """Start again now (a person pressed "retry"). ``False`` if a worker holds it right now,
+    or it was pushed already: a version is never worked on twice at once, nor sent again
+    once done. A version whose PDF was never made goes back to *generating*."""
     now = timezone.now()
     not_held = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     retried = (
         Report.objects.filter(pk=report.pk)
-        .filter(Q(state=Report.State.FAILED) | Q(not_held, state=Report.State.PENDING))
-        .update(state=Report.State.PENDING, attempts=0, next_attempt_at=now, claimed_until=None)
+        .filter(Q(state=Report.State.FAILED) | Q(not_held, state__in=Report.UNDER_WAY))
+        .update(
+            state=Case(
+                When(size__isnull=True, then=Value(Report.State.GENERATING)),
+                default=Value(Report.State.PENDING),
+            ),
+            attempts=0,
+            next_attempt_at=now,
+            claimed_until=None,
+        )
     )
     if retried:
         enqueue(PUSH_TASK, report.pk)

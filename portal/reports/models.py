@@ -3,7 +3,8 @@
 ``Findings`` is the reviewer's worksheet (one per exam). Signing locks it; anything said
 after that is an ``Addendum`` with its own signer and time, and nothing signed is ever
 edited. Every signature produces a ``Report``: a PDF version kept in the institution's
-private media space and pushed to Clarius as durable work (``portal.work``).
+private media space and pushed to Clarius as durable work (``portal.work``). A version
+drawn from the findings starts *generating*: the worker draws its PDF, then pushes it.
 """
 
 from django.conf import settings
@@ -92,9 +93,13 @@ class Report(TenantOwned, Work):
         UPLOADED = "uploaded", "Uploaded"
 
     class State(models.TextChoices):
+        GENERATING = "generating", "Making the PDF"
         PENDING = "pending", "Sending to Clarius"
         PUSHED = "pushed", "Sent to Clarius"
         FAILED = "failed", "Failed"
+
+    # Still on its way: its PDF is being made, or it is being sent.
+    UNDER_WAY = [State.GENERATING, State.PENDING]
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="reports")
     submission = models.ForeignKey(
@@ -106,9 +111,16 @@ class Report(TenantOwned, Work):
     version = models.PositiveIntegerField()
     name = models.CharField(max_length=200, help_text="The name Clarius shows.")
     file = models.CharField(max_length=300, help_text="Path under PORTAL_MEDIA_ROOT.")
-    size = models.BigIntegerField(null=True, blank=True)
+    size = models.BigIntegerField(
+        null=True, blank=True, help_text="Empty until the PDF is made (or the upload stored)."
+    )
     sha256 = models.CharField(max_length=64, blank=True)
     source = models.CharField(max_length=20, choices=Source.choices)
+    addenda_included = models.PositiveIntegerField(
+        default=0,
+        help_text="How many addenda this version carries: the PDF, drawn later by the "
+        "worker, shows those and not the ones signed after this version was issued.",
+    )
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     pushed_at = models.DateTimeField(null=True, blank=True)
     clarius_id = models.CharField(
@@ -136,14 +148,19 @@ class Report(TenantOwned, Work):
         return f"ultrasound-report-{str(self.exam.exam_uuid)[:8]}-v{self.version}.pdf"
 
     @property
+    def has_pdf(self):
+        """Whether the file is there to download and push (``size`` is set once it is)."""
+        return self.size is not None
+
+    @property
     def can_retry(self):
         """Failed, or waiting out a backoff: "retry now" may start it at once.
 
-        A row a worker holds right now is not offered, so a push never runs twice.
+        A row a worker holds right now is not offered, so a build or push never runs twice.
         """
         if self.state == self.State.FAILED:
             return True
-        return self.state == self.State.PENDING and bool(self.last_error) and not self.is_claimed
+        return self.state in self.UNDER_WAY and bool(self.last_error) and not self.is_claimed
 
     @property
     def is_claimed(self):

@@ -2,8 +2,13 @@
 
 One function, ``render_report``, writes the whole document: institution, patient, exam
 and submission ids, operator, the signed findings with the QA block, a few key images,
-the signature, every addendum, and "Page n of m" on each page. Built-in PDF fonts only,
-so nothing is fetched or embedded from outside the portal.
+the signature, the addenda the version carries, and "Page n of m" on each page. Built-in
+PDF fonts only, so nothing is fetched or embedded from outside the portal.
+
+It runs in the worker, never in a request. What people typed is drawn as plain text
+(``TextBlock``), not as reportlab paragraphs: a paragraph is parsed as markup and re-flowed
+each time it is split across a page, which made a long impression cost minutes; plain
+lines cost time in proportion to their length, and no typed text is ever read as markup.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 from reportlab.platypus import (
+    Flowable,
     Image,
     KeepTogether,
     Paragraph,
@@ -65,8 +72,12 @@ class NumberedCanvas(canvas.Canvas):
         super().save()
 
 
-def render_report(path: Path, *, exam, submission, version: int) -> None:
-    """Write the report of ``exam`` (its signed findings and addenda) to ``path``."""
+def render_report(path: Path, *, exam, submission, version: int, addenda: int | None = None):
+    """Write the report of ``exam`` (its signed findings and addenda) to ``path``.
+
+    ``addenda``: how many addenda the version carries (all of them when ``None``), so a
+    version drawn late shows what was signed when it was issued, not what came after.
+    """
     styles = _styles()
     findings = exam.findings
     story = [
@@ -85,11 +96,12 @@ def render_report(path: Path, *, exam, submission, version: int) -> None:
     quality = f"{findings.image_quality} / 5" if findings.image_quality else "not rated"
     story += _section("Quality assurance", f"Image quality: {quality}", styles)
     if findings.clinician_feedback:
-        story.append(
-            _paragraph(f"Feedback to the clinician: {findings.clinician_feedback}", styles)
-        )
+        story += _lines(f"Feedback to the clinician: {findings.clinician_feedback}", styles)
     story.append(_signature(findings.signed_by, findings.signed_at, styles))
-    for addendum in exam.addenda.select_related("signed_by").order_by("number"):
+    carried = exam.addenda.select_related("signed_by").order_by("number")
+    if addenda is not None:
+        carried = carried.filter(number__lte=addenda)
+    for addendum in carried:
         block = _section(f"Addendum {addendum.number}", addendum.text, styles)
         block.append(_signature(addendum.signed_by, addendum.signed_at, styles))
         story.append(KeepTogether(block))
@@ -133,8 +145,98 @@ def _paragraph(text: str, styles, style="Normal") -> Paragraph:
     return Paragraph(escape(text).replace("\n", "<br/>"), styles[style])
 
 
+class TextBlock(Flowable):
+    """Plain text in one font, wrapped at word boundaries, split across pages by lines.
+
+    Line breaks are kept; a word wider than the column is cut. Wrapping costs one
+    width measurement per line that fits (most do) or per word, and splitting costs a
+    slice: the whole block is drawn in time proportional to its length.
+    """
+
+    def __init__(self, text: str, style, lines: list[str] | None = None, width=None):
+        super().__init__()
+        self.text, self.style = text, style
+        self._lines, self._lines_width = lines, width
+
+    def wrap(self, avail_width, avail_height):
+        if self._lines is None or self._lines_width != avail_width:
+            self._lines = wrap_lines(self.text, self.style, avail_width)
+            self._lines_width = avail_width
+        self.width, self.height = avail_width, len(self._lines) * self.style.leading
+        return self.width, self.height
+
+    def split(self, avail_width, avail_height):
+        self.wrap(avail_width, avail_height)
+        fit = int(avail_height // self.style.leading)
+        if fit <= 0:
+            return []
+        if fit >= len(self._lines):
+            return [self]
+        head, tail = self._lines[:fit], self._lines[fit:]
+        return [
+            TextBlock("", self.style, head, avail_width),
+            TextBlock("", self.style, tail, avail_width),
+        ]
+
+    def draw(self):
+        text = self.canv.beginText(0, self.height - self.style.fontSize)
+        text.setFont(self.style.fontName, self.style.fontSize, self.style.leading)
+        for line in self._lines:
+            text.textLine(line)
+        self.canv.drawText(text)
+
+
+def wrap_lines(text: str, style, width: float) -> list[str]:
+    """``text`` as the lines that fit ``width`` in ``style``'s font."""
+
+    def measure(s):
+        return stringWidth(s, style.fontName, style.fontSize)
+
+    space = measure(" ")
+    out: list[str] = []
+    for raw in text.splitlines() or [""]:
+        if measure(raw) <= width:
+            out.append(raw)
+            continue
+        line, used = "", 0.0
+        for word in raw.split():
+            size = measure(word)
+            if line and used + space + size <= width:
+                line, used = f"{line} {word}", used + space + size
+                continue
+            if line:
+                out.append(line)
+            line, used = word, size
+            # A word wider than the column is cut; no more than ``most`` characters are
+            # ever measured at once, so a 40,000-character word costs linear time too.
+            most = int(width / space) + 1
+            while used > width:
+                cut = _fitting_prefix(line, width, measure, most)
+                out.append(line[:cut])
+                line = line[cut:]
+                used = measure(line) if len(line) <= most else width + 1
+        out.append(line)
+    return out
+
+
+def _fitting_prefix(word: str, width: float, measure, most: int) -> int:
+    """How many leading characters of ``word`` (``most`` at most) fit ``width``; at least 1."""
+    low, high = 1, min(len(word), most)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if measure(word[:middle]) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _lines(text: str, styles, style="Normal") -> list:
+    return [TextBlock(text, styles[style])]
+
+
 def _section(title: str, text: str, styles) -> list:
-    return [Paragraph(escape(title), styles["Section"]), _paragraph(text or "—", styles)]
+    return [Paragraph(escape(title), styles["Section"]), *_lines(text or "—", styles)]
 
 
 def _details_table(exam, submission, version: int, styles) -> Table:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from portal.exams.models import Exam
 from portal.reports.issuing import addendum_name, issue_generated_report, signed_name
+from portal.reports.limits import ADDENDA_LIMIT, ADDENDUM_LIMIT, findings_too_long, too_long
 from portal.reports.models import Addendum, Findings
 
 
@@ -56,6 +57,10 @@ def sign_findings(findings: Findings, user):
         _refuse_if_signed(findings)
         if not findings.impression.strip():
             raise ReviewRefused("Write an impression before signing.")
+        # The form checks the limits; a draft saved before they existed is checked here.
+        reason = findings_too_long(findings)
+        if reason:
+            raise ReviewRefused(f"{reason} Shorten it before signing.")
         now = timezone.now()
         findings.updated_by, findings.updated_at = user, now
         findings.signed_by, findings.signed_at = user, now
@@ -72,11 +77,18 @@ def add_addendum(exam, user, text: str):
     text = text.strip()
     if not text:
         raise ReviewRefused("An addendum needs some text.")
+    reason = too_long("The addendum", text, ADDENDUM_LIMIT)
+    if reason:
+        raise ReviewRefused(reason)
     with transaction.atomic():
         exam = Exam.objects.select_for_update().get(pk=exam.pk)
         if not Findings.objects.filter(exam=exam, signed_at__isnull=False).exists():
             raise ReviewRefused("The findings are not signed yet: edit them instead.")
         number = (exam.addenda.aggregate(top=Max("number"))["top"] or 0) + 1
+        if number > ADDENDA_LIMIT:
+            raise ReviewRefused(
+                f"This exam already has {ADDENDA_LIMIT} addenda, the most one exam may carry."
+            )
         addendum = Addendum.objects.create(
             institution_id=exam.institution_id,
             exam=exam,

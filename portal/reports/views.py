@@ -136,7 +136,7 @@ def findings_sign(request, pk):
     except (ReviewRefused, ReportRefused) as e:
         messages.error(request, str(e))
         return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
-    messages.success(request, f"Signed. “{report.name}” is being sent to Clarius.")
+    messages.success(request, f"Signed. “{report.name}” is being made, then it goes to Clarius.")
     return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
 
 
@@ -153,7 +153,9 @@ def addendum_add(request, pk):
         messages.error(request, str(e))
         return redirect(reverse("exam-detail", args=[exam.pk]) + "#addenda")
     messages.success(
-        request, f"Addendum {addendum.number} added. “{report.name}” is being sent to Clarius."
+        request,
+        f"Addendum {addendum.number} added. “{report.name}” is being made, "
+        "then it goes to Clarius.",
     )
     return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
 
@@ -180,7 +182,7 @@ def exam_reports_json(request, pk):
         {
             "review_state": exam.review_state,
             "review_state_label": exam.get_review_state_display(),
-            "pending": any(r["state"] == Report.State.PENDING for r in reports),
+            "pending": any(r["state"] in Report.UNDER_WAY for r in reports),
             "reports": reports,
         },
         headers={"Cache-Control": "no-store"},
@@ -199,4 +201,5 @@ def report_json(report):
         "next_attempt_at": report.next_attempt_at,
         "pushed_at": report.pushed_at,
         "can_retry": report.can_retry,
+        "has_pdf": report.has_pdf,
     }

@@ -1,5 +1,6 @@
 // The exam page: a full-size image viewer with zoom, and the report list kept up to date
-// while a report is on its way to Clarius (polling reports.json every 2 s, no reload).
+// while a report is on its way (its PDF being made, then sent to Clarius: polling
+// reports.json every 2 s, no reload).
 // Without JavaScript the page still works: images open in a tab, a reload shows states.
 (function () {
   "use strict";
@@ -35,7 +36,9 @@
   var POLL_MS = 2000;
 
   function anyPending() {
-    return document.querySelector('.report-item[data-state="pending"]') !== null;
+    return document.querySelector(
+      '.report-item[data-state="generating"], .report-item[data-state="pending"]'
+    ) !== null;
   }
 
   function field(item, name) {
@@ -62,6 +65,13 @@
       error.hidden = !report.last_error;
       var retry = field(item, "retry");
       if (retry) { retry.hidden = !report.can_retry; }
+      // The download link once the PDF is made; the name alone until then.
+      var download = field(item, "download");
+      var title = field(item, "title");
+      if (download && title) {
+        download.hidden = !report.has_pdf;
+        title.hidden = report.has_pdf;
+      }
     });
   }
 

@@ -11,9 +11,12 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from portal import work
 from portal.exams import media
 from portal.exams.models import Capture
+from portal.reports import tasks
 from portal.reports.forms import FindingsForm
+from portal.reports.models import Report
 from portal.reports.review import findings_of, sign_findings
 from tests.factories import make_exam
 
@@ -61,11 +64,22 @@ def login(client, users):
     return log_in
 
 
-def sign(exam, user, **fields):
-    """Sign ``exam``'s findings directly (not through a view); returns the report."""
+def sign(exam, user, *, build=True, **fields):
+    """Sign ``exam``'s findings directly (not through a view); returns the report, its PDF
+    made as the worker would (``build=False``: still *generating*)."""
     form = FindingsForm({**FINDINGS, **fields}, instance=findings_of(exam))
     assert form.is_valid(), form.errors
-    return sign_findings(form.instance, user)
+    report = sign_findings(form.instance, user)
+    return built(report) if build else report
+
+
+def built(report):
+    """Make the version's PDF as the worker does, without pushing it: *pending* after."""
+    claimed = work.claim(Report, report.pk, state=Report.State.GENERATING)
+    assert claimed is not None, "the version is not due to be drawn"
+    assert tasks.build_report(claimed) == "built"
+    report.refresh_from_db()
+    return report
 
 
 def add_jpeg_captures(exam, count):

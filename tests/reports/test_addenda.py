@@ -31,7 +31,7 @@ def test_it_adds_a_signed_addendum_and_a_new_report_version(login, signed, users
     newest = Report.objects.filter(exam=signed).order_by("-version").first()
     day = timezone.localdate(addendum.signed_at).isoformat()
     assert (newest.version, newest.name) == (2, f"Ultrasound report — addendum 1, {day}")
-    assert newest.state == "pending"
+    assert (newest.state, newest.addenda_included) == ("generating", 1)
 
 
 def test_it_numbers_addenda_and_versions_in_order(login, signed):

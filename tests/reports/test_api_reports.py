@@ -9,7 +9,7 @@ from rest_framework.authtoken.models import Token
 from portal.exams import media
 from portal.reports import issuing
 from portal.reports.models import Report
-from tests.reports.conftest import sign
+from tests.reports.conftest import built, sign
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -56,8 +56,11 @@ def test_it_generates_the_pdf_from_signed_findings_when_given_a_name_alone(
     assert response.status_code == 201
     report = Report.objects.get(pk=response.json()["id"])
     assert (report.source, report.version, report.name) == ("generated", 2, "Final report")
-    assert media.absolute(report.file).read_bytes().startswith(b"%PDF-")
+    assert response.json()["state"] == report.state == "generating"
     assert queued[-1] == ("portal.reports.tasks.push_report", report.pk)
+    # The worker makes the PDF (the task the queue was given).
+    report = built(report)
+    assert media.absolute(report.file).read_bytes().startswith(b"%PDF-")
 
 
 def test_it_accepts_json_for_a_name_alone(login, exams, users):
@@ -165,3 +168,95 @@ def test_the_read_api_lists_the_reports(login, exams, users):
     report = sign(exam, users["bob"])
     data = login("bob").get(reverse("api-exam-detail", args=[exam.pk])).json()
     assert data["reports"] == [{"id": report.pk, "name": report.name, "state": "pending"}]
+
+
+# Hostile requests: a 4xx with the reason, never a 5xx, and no row or file left behind.
+
+
+def stored_files(media_root):
+    """The files under any exam's reports folder."""
+    return sorted(p.name for p in media_root.glob("*/*/reports/*"))
+
+
+def test_it_refuses_an_empty_file(login, exams, media_root):
+    response = login("bob").post(url(exams["north"]), {"name": "R", "file": pdf_file(b"")})
+    assert response.status_code == 400
+    assert "empty" in response.json()["detail"]
+    assert not Report.objects.exists() and stored_files(media_root) == []
+
+
+def test_it_refuses_a_declared_body_over_the_cap_before_reading_it(login, exams, media_root):
+    client = login("bob")
+    response = client.post(
+        url(exams["north"]), {"name": "R", "file": pdf_file()}, CONTENT_LENGTH=str(10**12)
+    )
+    assert response.status_code == 413
+    assert "at most 20971520 bytes" in response.json()["detail"]
+    assert not Report.objects.exists() and stored_files(media_root) == []
+
+
+def test_it_takes_a_large_pdf_whose_name_has_a_very_long_extension(login, exams):
+    # Spooled to a temporary file (over 2.5 MB), which Django would name after the
+    # extension: "File name too long", a 500, before the name was ours to choose.
+    big = pdf_file(PDF + b"0" * (3 * 1024 * 1024), "report." + "é" * 250)
+    response = login("bob").post(url(exams["north"]), {"name": "Big", "file": big})
+    assert response.status_code == 201
+    report = Report.objects.get()
+    assert report.size == len(PDF) + 3 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a\x00b.pdf", "\u202efdp.exe", "con\x1b[31m.pdf", "../../etc/passwd", "x" * 5000 + ".pdf"],
+)
+def test_it_takes_a_pdf_whatever_its_file_name(login, exams, name, media_root):
+    response = login("bob").post(url(exams["north"]), {"name": "R", "file": pdf_file(name=name)})
+    assert response.status_code == 201
+    report = Report.objects.get()
+    assert media.absolute(report.file).read_bytes() == PDF
+    assert report.file.startswith(f"{report.institution_id}/{report.exam.exam_uuid}/reports/")
+
+
+def test_it_cleans_control_and_bidi_characters_out_of_the_report_name(login, exams):
+    name = "Cardio\x00logy\u202e read\x1b"
+    response = login("bob").post(url(exams["north"]), {"name": name, "file": pdf_file()})
+    assert response.status_code == 201
+    assert Report.objects.get().name == "Cardiology read"
+
+
+def test_it_refuses_a_name_of_control_characters_alone(login, exams):
+    response = login("bob").post(url(exams["north"]), {"name": "\x00\u202e", "file": pdf_file()})
+    assert response.status_code == 400
+    assert response.json() == {"name": ["A report needs a name."]}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("[1, 2]", "JSON object"),
+        ('{"name": ["R"]}', "must be text"),
+        ('{"name": 12}', "must be text"),
+        ('{"name": "R", "file": "JVBERi0xLjQ="}', "multipart file part"),
+        ("[" * 5000 + "]" * 5000, "nested too deeply"),
+        ('{"name": "R"', "JSON parse error"),
+        ('{"name": "\\ud800\\u0000"}', "needs a name"),
+    ],
+)
+def test_it_answers_a_malformed_json_body_with_400_and_the_reason(login, exams, body, reason):
+    client = login("bob")
+    response = client.post(url(exams["north"]), body, content_type="application/json")
+    assert response.status_code == 400
+    assert reason in response.content.decode()
+    assert not Report.objects.exists()
+
+
+def test_a_failure_after_the_file_is_placed_leaves_neither_row_nor_file(
+    login, exams, monkeypatch, media_root
+):
+    def fail(*args, **kwargs):
+        raise issuing.ReportRefused("stopped on purpose")
+
+    monkeypatch.setattr(issuing.work, "schedule_now", fail)
+    response = login("bob").post(url(exams["north"]), {"name": "R", "file": pdf_file()})
+    assert response.status_code == 400
+    assert not Report.objects.exists() and stored_files(media_root) == []

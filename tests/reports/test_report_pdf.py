@@ -7,7 +7,7 @@ from pypdf import PdfReader
 
 from portal.exams import media
 from portal.reports.review import add_addendum
-from tests.reports.conftest import FINDINGS, add_jpeg_captures, sign
+from tests.reports.conftest import FINDINGS, add_jpeg_captures, built, sign
 
 
 def pdf_text(report):
@@ -97,7 +97,7 @@ def test_it_adds_every_addendum_with_its_signer_to_new_versions(exams, users):
     sign(exam, users["bob"])
     add_addendum(exam, users["alice"], "Gallbladder wall re-measured: 2 mm.")
     _, report = add_addendum(exam, users["bob"], "Discussed with the referring physician.")
-    _, text = pdf_text(report)
+    _, text = pdf_text(built(report))
     text = flat(text)
     assert re.search(
         r"Addendum 1 Gallbladder wall re-measured: 2 mm\. "
