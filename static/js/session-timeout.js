@@ -13,7 +13,6 @@
   var timer = null;
   var ticker = null;
   var endsAt = 0; // Date.now() milliseconds at which the session ends
-  var warningMs = parseInt(config.warningSeconds, 10) * 1000;
 
   function clearTimers() {
     window.clearTimeout(timer);
@@ -27,8 +26,14 @@
     window.location.assign(config.expiredUrl + "?next=" + encodeURIComponent(here));
   }
 
+  var focusBefore = null; // where the keyboard was before the warning took it
+
   function hide() {
+    if (box.hidden) { return; }
+    var hadFocus = box.contains(document.activeElement);
     box.hidden = true;
+    if (hadFocus && focusBefore && document.contains(focusBefore)) { focusBefore.focus(); }
+    focusBefore = null;
   }
 
   function countdown() {
@@ -46,6 +51,7 @@
     countdown();
     ticker = window.setInterval(countdown, 1000);
     if (box.hidden) {
+      focusBefore = document.activeElement;
       box.hidden = false;
       if (!absolute) { stay.focus(); }
     }
@@ -55,7 +61,7 @@
   function plan(data) {
     clearTimers();
     if (!data || !data.authenticated || data.seconds_left <= 0) { leave(); return; }
-    warningMs = data.warning_seconds * 1000;
+    var warningMs = data.warning_seconds * 1000;
     endsAt = Date.now() + data.seconds_left * 1000;
     var untilWarning = data.seconds_left * 1000 - warningMs;
     if (untilWarning > 0) {
@@ -90,15 +96,12 @@
   }
 
   stay.addEventListener("click", function () {
-    stay.disabled = true;
     fetch(config.keepAliveUrl, {
       method: "POST",
       headers: { Accept: "application/json", "X-CSRFToken": config.csrfToken },
       credentials: "same-origin",
       cache: "no-store",
-    }).then(answer).then(plan).catch(retryLater).then(function () {
-      stay.disabled = false;
-    });
+    }).then(answer).then(plan).catch(retryLater);
   });
 
   plan({
