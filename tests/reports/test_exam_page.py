@@ -120,7 +120,7 @@ def test_it_shows_a_clinician_the_signed_findings_and_the_feedback(login, exams,
     assert "Cholelithiasis without cholecystitis." in page
     assert "Tilt the probe less." in page
     assert "4 / 5" in page
-    assert "Signed by Charlie Stranger" in page
+    assert "Signed by <bdi>Charlie Stranger</bdi>" in page
     assert reverse("exam-addendum", args=[exam.pk]) not in page
     assert reverse("report-retry", args=[exam.pk, exam.reports.get().pk]) not in page
 
