@@ -51,10 +51,13 @@ def touch(request, deadlines, *, force=False):
     session = request.session
     now = int(timezone.now().timestamp())
     last = session.get(policy.ACTIVE, 0)
-    if not force and now - last < policy.write_interval(deadlines.idle):
-        return deadlines
     current = policy.key_hash(session.session_key)
     recorded = session.get(policy.KEY_HASH)
+    # A new key (a password change cycles it) is followed at once, or this session's row
+    # would count among the "other sessions" until the next write.
+    rekeyed = recorded is not None and recorded != current
+    if not force and not rekeyed and now - last < policy.write_interval(deadlines.idle):
+        return deadlines
     fields = {
         "key_hash": current,
         "last_active_at": _at(now),
