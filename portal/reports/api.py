@@ -49,15 +49,18 @@ class ExamReports(InstitutionFromRequestMixin, APIView):
         # Before anything reads the body (the session's CSRF check reads a form's).
         declared = request.META.get("CONTENT_LENGTH") or "0"
         limit = issuing.MAX_UPLOAD_BYTES + BODY_SLACK
-        if not declared.isdigit() or len(declared) > 12 or int(declared) > limit:
+        if not (declared.isascii() and declared.isdigit()):
+            raise ParseError("The Content-Length header is not a whole number.")
+        if len(declared) > 12 or int(declared) > limit:
             raise TooLarge(
                 f"The request is larger than {limit} bytes; a report may be at "
                 f"most {issuing.MAX_UPLOAD_BYTES} bytes."
             )
-        request._request.upload_handlers = [
-            MemoryFileUploadHandler(request._request),
-            ShortNameTemporaryFileUploadHandler(request._request),
-        ]
+        if not hasattr(request._request, "_files"):  # unless a middleware read the body
+            request._request.upload_handlers = [
+                MemoryFileUploadHandler(request._request),
+                ShortNameTemporaryFileUploadHandler(request._request),
+            ]
         super().initial(request, *args, **kwargs)
 
     def post(self, request, pk):
