@@ -23,7 +23,7 @@ Printed: p50 and p95 of each case, the largest/tiny ratio of the medians against
 target (≤ 1.5: the answer must not depend on the PDF's size), the refusal's time and
 the worker's drawing time. Exit status 1 if the ratio misses its target, a signature
 does not answer 302, the sign request drew a PDF, or the 500 KB impression is not
-refused. Takes about 20 seconds.
+refused. Takes about 10 seconds.
 """
 
 from __future__ import annotations
