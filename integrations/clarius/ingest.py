@@ -88,10 +88,8 @@ def save_patient(exam: Exam, sent: types.Patient) -> Patient:
     extra = dict(sent.extra)
     values["date_of_birth"] = sent.date_of_birth
     raw_birth = extra.pop("date_of_birth", None)  # kept raw when it was not a plain date
-    if isinstance(raw_birth, str):
-        values["date_of_birth_text"] = column_text(Patient, "date_of_birth_text", raw_birth)
-    else:
-        values["date_of_birth_text"] = extra_value(raw_birth)[:50] if raw_birth else ""
+    birth_text = extra_value(raw_birth) if raw_birth not in (None, "") else ""
+    values["date_of_birth_text"] = column_text(Patient, "date_of_birth_text", birth_text)
     values["extra"] = capped_extra(extra)
     patient, _ = Patient.objects.update_or_create(
         exam=exam, defaults={"institution": exam.institution, **values}

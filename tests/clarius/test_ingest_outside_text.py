@@ -70,6 +70,19 @@ def test_each_patient_field_is_cut_to_its_column(clarius_sandbox, clinician):
     assert len(patient.identifier) == 200 and patient.identifier.endswith("…")
 
 
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [("02/01/1970\x00", "02/01/1970"), (19700102, "19700102"), ({"y": 1970}, '{"y": 1970}')],
+)
+def test_a_date_of_birth_that_is_not_a_date_is_kept_as_text(
+    clarius_sandbox, clinician, sent, shown
+):
+    request = upload(clarius_sandbox, clinician, {"date_of_birth": sent})
+    assert fetched(request).state == "fetched"
+    patient = Exam.objects.get().patient
+    assert (patient.date_of_birth, patient.date_of_birth_text) == (None, shown)
+
+
 def test_an_unknown_field_is_capped_but_kept_whole_in_the_raw_document(clarius_sandbox, clinician):
     huge = "W" * 100_000
     request = upload(clarius_sandbox, clinician, {"identifier": "MRN-1", "notes": huge})
