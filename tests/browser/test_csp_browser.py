@@ -20,7 +20,7 @@ from portal.exams import media
 from portal.exams.models import Capture
 from tests.browser.test_login_browser import log_in
 from tests.factories import make_exam
-from tests.reports.conftest import add_jpeg_captures
+from tests.reports.conftest import add_jpeg_captures, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,8 +84,9 @@ def test_the_watch_catches_a_violation_and_the_browser_reports_it(
 def test_a_reviewer_walks_the_dashboard_worklist_and_an_exam_with_a_playing_clip(
     page, live_server, bob, exam
 ):
+    sign(exam, bob)
     log_in(page, live_server, "bob@example.org")
-    for url in ("home", "worklist", "clarius-my-links", "password_change"):
+    for url in ("home", "worklist", "clarius-my-links", "password_change", "session-list"):
         visit(page, f"{live_server.url}{reverse(url)}")
 
     visit(page, f"{live_server.url}/exams/{exam.pk}/")
@@ -112,6 +113,7 @@ def test_an_admin_walks_the_institution_pages(page, live_server, alice, bob):
     log_in(page, live_server, "alice@example.org")
     for url in (
         reverse("member-list"),
+        reverse("institution-settings"),
         reverse("member-detail", args=[bob.memberships.get().pk]),
         reverse("clarius-institution-links"),
         reverse("audit-log"),
