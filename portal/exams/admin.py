@@ -1,4 +1,7 @@
+import json
+
 from django.contrib import admin
+from django.utils.html import format_html
 
 from portal.exams.models import AuditEvent, Capture, Exam, Patient, Submission
 from portal.exams.templatetags.display import isolated
@@ -11,6 +14,39 @@ class SubmissionInline(admin.TabularInline):
     fields = ["request_uuid", "submitted_at", "fetched_at"]
     readonly_fields = fields
     can_delete = False
+    show_change_link = True  # the submission's page shows the raw exam document
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    """Read-only: a submission is what Clarius sent, kept as it was."""
+
+    list_display = ["request_uuid", "exam", "institution", "submitted_at", "fetched_at"]
+    list_filter = ["institution"]
+    search_fields = ["=request_uuid", "=exam__exam_uuid"]
+    list_select_related = ["exam", "institution"]
+    exclude = ["raw_document", "download_url"]
+    readonly_fields = [
+        "request_uuid",
+        "exam",
+        "institution",
+        "submitted_at",
+        "fetched_at",
+        "document",
+    ]
+
+    @admin.display(description="Raw exam document")
+    def document(self, submission):
+        # Every non-ASCII character escaped: a bidi override in a value cannot reorder
+        # the page, and the unknown fields are shown whole, as Clarius sent them.
+        text = json.dumps(submission.raw_document, indent=2, ensure_ascii=True)
+        return format_html("<pre>{}</pre>", text)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class CaptureInline(admin.TabularInline):

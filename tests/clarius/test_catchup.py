@@ -80,3 +80,39 @@ def test_reconcile_repairs_drift_both_ways(
     pending.refresh_from_db()
     assert (stale.state, pending.state) == ("pending", "confirmed")
     assert tasks.confirm_link(stale.pk) == "confirmed"
+
+
+GOOD = {
+    "request_uuid": "5b0c1c3e-8a52-4a36-9d0e-0f4d5a0b6c11",
+    "exam_uuid": "6c1d2d4f-9b63-4b47-8e1f-1a5e6b1c7d22",
+    "download_url": "{api}exams/download-requests/5b0c1c3e/data/",
+    "submitted_at": "2026-11-28T08:00:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({}, None),
+        ({"customer_id": "tok\x00en-of-someone"}, "customer_id is not a customer token"),
+        ({"download_url": "{api}x\ud800/data/"}, "control or invisible characters"),
+        ({"download_url": "{api}x\u202e/data/"}, "control or invisible characters"),
+        ({"submitted_at": "0001-01-01T00:00:00+05:00"}, "out of range"),
+    ],
+)
+def test_an_accessible_exam_no_column_can_hold_is_skipped_not_a_crash(
+    linked, settings, change, reason
+):
+    from integrations.clarius.catchup import item_refusal, record_unseen
+    from integrations.clarius.types import ExamDownload
+
+    sent = {**GOOD, "customer_id": linked.customer_token, **change}
+    sent["download_url"] = sent["download_url"].replace("{api}", settings.CLARIUS_API_URL)
+    item = ExamDownload.from_json(sent)
+    if reason is None:
+        assert item_refusal(item) is None
+        assert record_unseen([item])["new"] == 1
+        return
+    assert reason in item_refusal(item)
+    assert record_unseen([item]) == {"new": 0, "unassigned": 0, "rejected": 1}
+    assert not NotificationReceipt.objects.exists()

@@ -78,6 +78,8 @@ def test_it_parses_the_reference_blob():
         ("[1, 2]", "not a JSON object"),
         (json.dumps({"sections": "nope"}), "sections is not a list"),
         (json.dumps({"sections": [{"streams": [1]}]}), "stream is not an object"),
+        ("[" * 5000 + "]" * 5000, "nested deeper than 64 levels"),
+        ('{"id": 1e999, "x": ' + "1" * 5000 + "}", "out of range"),
     ],
 )
 def test_a_malformed_blob_keeps_the_raw_string_and_the_reason(blob, reason):
@@ -153,3 +155,16 @@ def test_an_api_key_repr_masks_the_secret():
     )
     assert "aToALr2FC8A7toD11Cj902BLtTuLSZEr" not in repr(key)
     assert "ghhni3x8.***" in repr(key)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["[" * 5000 + "]" * 5000, '{"request_uuid": "a", "request_uuid": "b"}', '{"x": NaN}'],
+)
+def test_a_logged_body_the_webhook_would_refuse_is_not_a_notification(content):
+    from integrations.clarius.records import download_of, request_uuid_of
+    from integrations.clarius.types import NotificationRecord
+
+    record = NotificationRecord.from_json({"event": {"request": {"content": content}}})
+    assert request_uuid_of(record.event) is None
+    assert download_of(record) is None

@@ -210,3 +210,17 @@ def test_a_capture_link_with_a_lone_surrogate_is_stored_cleaned(clarius_sandbox,
     serve_document(clarius_sandbox, request, document)
     assert fetched(request).state == "fetched"
     assert Capture.objects.get().source_url == "https://media.example/ab"
+
+
+def test_the_admin_shows_the_raw_document_whole_and_escaped(clarius_sandbox, clinician, client):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    request = upload(clarius_sandbox, clinician, {"notes": "\u202e" + "W" * 5000})
+    assert fetched(request).state == "fetched"
+    client.force_login(get_user_model().objects.create_superuser(email="root@example.org"))
+    submission = Submission.objects.get()
+    page = client.get(reverse("admin:exams_submission_change", args=[submission.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "\\u202e" + "W" * 5000 in html and "\u202e" not in html
