@@ -193,6 +193,13 @@ STORAGES = {
     },
 }
 
+# Large uploads are spooled to temporary files named by the portal, never after the
+# client's file name (see portal/reports/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "portal.reports.uploads.ShortNameTemporaryFileUploadHandler",
+]
+
 # Email: the console in development, SMTP in production.
 if DEBUG and not env_str("DJANGO_EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

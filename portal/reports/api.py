@@ -9,7 +9,6 @@ a 404. Anything refused is a 4xx with the reason, and leaves no row and no file.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -30,18 +29,6 @@ class TooLarge(APIException):
     default_code = "too_large"
 
 
-class ShortNameTemporaryFileUploadHandler(TemporaryFileUploadHandler):
-    """Spools a large upload to a temporary file named by us, not by the client.
-
-    Django names the temporary file after the upload's extension, so a name with an
-    extension of hundreds of characters would fail with "File name too long". The
-    client's file name is never used for anything.
-    """
-
-    def new_file(self, field_name, file_name, *args, **kwargs):
-        super().new_file(field_name, "upload.pdf", *args, **kwargs)
-
-
 class ExamReports(InstitutionFromRequestMixin, APIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
@@ -56,11 +43,6 @@ class ExamReports(InstitutionFromRequestMixin, APIView):
                 f"The request is larger than {limit} bytes; a report may be at "
                 f"most {issuing.MAX_UPLOAD_BYTES} bytes."
             )
-        if not hasattr(request._request, "_files"):  # unless a middleware read the body
-            request._request.upload_handlers = [
-                MemoryFileUploadHandler(request._request),
-                ShortNameTemporaryFileUploadHandler(request._request),
-            ]
         super().initial(request, *args, **kwargs)
 
     def post(self, request, pk):
