@@ -20,6 +20,7 @@ from portal.exams import media
 from portal.exams.models import Capture
 from tests.browser.test_login_browser import log_in
 from tests.factories import make_exam
+from tests.many_captures import add_captures
 from tests.reports.conftest import add_jpeg_captures, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -162,3 +163,11 @@ def test_a_superuser_walks_every_admin_changelist_and_a_change_form(
     ]
     for url in urls:
         visit(page, f"{live_server.url}{url}")
+
+
+def test_a_reviewer_pages_through_the_gallery_of_a_long_exam(page, live_server, bob, exam):
+    add_captures(exam, 60)
+    log_in(page, live_server, "bob@example.org")
+    visit(page, f"{live_server.url}/exams/{exam.pk}/")
+    page.locator(".gallery-pager a").last.click()
+    assert "Page 2 of 2" in page.locator(".gallery-pager").inner_text()
