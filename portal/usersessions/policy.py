@@ -112,9 +112,11 @@ def request_ip(request) -> str | None:
     """The client address for the list of sessions, or ``None`` if it is not an address."""
     value = client_ip(request)
     try:
-        return str(ipaddress.ip_address(value)) if value else None
+        address = ipaddress.ip_address(value) if value else None
     except ValueError:
         return None
+    # A zone (fe80::1%eth0) is not an address PostgreSQL stores.
+    return str(address) if address and "%" not in str(address) else None
 
 
 class _KeyHash(SHA256):

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -57,12 +57,14 @@ def expired(request):
     page shows), unless another tab kept it alive: then back to the page.
     """
     next_url = request.GET.get("next", "")
-    if not url_has_allowed_host_and_scheme(
+    # A path on this site, as the warning sends it: nothing relative, no other host.
+    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         next_url = "/"
     if request.user.is_authenticated:
-        return redirect(next_url)
+        # A URL, never a view name: redirect("0") would look "0" up as one.
+        return HttpResponseRedirect(next_url)
     return redirect_to_login(next_url)
 
 

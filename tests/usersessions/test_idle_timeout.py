@@ -237,3 +237,10 @@ def test_the_exam_page_script_marks_its_polling_as_background():
 
     script = (Path(__file__).resolve().parents[2] / "static/js/exam.js").read_text()
     assert '"X-Portal-Background": "1"' in script
+
+
+@pytest.mark.parametrize("next_url", ["0", "worklist", "//evil.example/", "/\\evil.example"])
+def test_the_expired_page_goes_back_only_to_a_path_on_this_site(client, bob, next_url):
+    sign_in(client, bob.email)
+    response = client.get(reverse("session-expired"), {"next": next_url})
+    assert response.status_code == 302 and response.url == "/"
