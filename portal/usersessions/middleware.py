@@ -31,7 +31,10 @@ def session_activity(mode):
 
 
 def is_background(request) -> bool:
-    return request.headers.get(BACKGROUND_HEADER, "") == "1"
+    """Sent by a script on its own, or by the browser itself (a CSP violation report)."""
+    if request.headers.get(BACKGROUND_HEADER, "") == "1":
+        return True
+    return request.headers.get("Sec-Fetch-Dest", "") == "report"
 
 
 def _duration(seconds: int) -> str:

@@ -244,3 +244,16 @@ def test_the_expired_page_goes_back_only_to_a_path_on_this_site(client, bob, nex
     sign_in(client, bob.email)
     response = client.get(reverse("session-expired"), {"next": next_url})
     assert response.status_code == 302 and response.url == "/"
+
+
+def test_reports_the_browser_sends_by_itself_are_not_activity(client, bob):
+    sign_in(client, bob.email)
+    age_session(client, idle=29 * 60)
+    client.post(
+        "/csp-report/",
+        data=b'{"csp-report": {}}',
+        content_type="application/csp-report",
+        HTTP_SEC_FETCH_DEST="report",
+    )
+    age_session(client, idle=2 * 60)
+    assert client.get(reverse("home")).status_code == 302
