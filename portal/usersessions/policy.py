@@ -14,6 +14,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.db.models.functions import SHA256
+from django.utils import timezone
 
 from portal.accounts.throttle import client_ip
 from portal.tenants.middleware import memberships_of
@@ -149,6 +150,12 @@ def delete_stored_sessions(hashes) -> int:
     if not hasattr(store, "get_model_class"):
         return 0
     model = store.get_model_class()
-    matching = model.objects.alias(key_hash=_KeyHash("session_key")).filter(key_hash__in=hashes)
+    # Only sessions not yet expired (an indexed column) are hashed: those saved within
+    # SESSION_COOKIE_AGE, few however long the table grows without `clearsessions`.
+    matching = (
+        model.objects.filter(expire_date__gt=timezone.now())
+        .alias(key_hash=_KeyHash("session_key"))
+        .filter(key_hash__in=hashes)
+    )
     deleted, _ = matching.delete()
     return deleted
