@@ -54,20 +54,26 @@ def record_unseen(items) -> dict:
             "request_uuid", flat=True
         )
     }
-    unseen = [item for item in items if normalised_uuid(item.request_uuid) not in known]
-    links = dict(
-        ClariusLink.objects.filter(
-            token__in={item.customer_id for item in unseen if item.customer_id},
-            state=ClariusLink.State.CONFIRMED,
-        ).values_list("token", "pk")
-    )
-    receipts, counts = [], {"new": 0, "unassigned": 0, "rejected": 0}
-    for item in unseen:
+    counts = {"new": 0, "unassigned": 0, "rejected": 0}
+    acceptable = []
+    for item in items:
+        if normalised_uuid(item.request_uuid) in known:
+            continue
         refusal = item_refusal(item)
         if refusal:
             counts["rejected"] += 1
             logger.warning("catch-up: skipping %s: %s", item.request_uuid, refusal)
-            continue
+        else:
+            acceptable.append(item)
+    # Only checked tokens are looked up: a NUL in a query parameter fails on PostgreSQL.
+    links = dict(
+        ClariusLink.objects.filter(
+            token__in={item.customer_id for item in acceptable},
+            state=ClariusLink.State.CONFIRMED,
+        ).values_list("token", "pk")
+    )
+    receipts = []
+    for item in acceptable:
         receipt = NotificationReceipt(
             source=NotificationReceipt.Source.POLL,
             request_uuid=normalised_uuid(item.request_uuid),
