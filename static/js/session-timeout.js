@@ -104,6 +104,15 @@
     }).then(answer).then(plan).catch(retryLater);
   });
 
+  // Timers stall in a sleeping laptop, a hidden tab or the back-forward cache: look
+  // again as soon as the page is seen.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") { check(); }
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { check(); }
+  });
+
   plan({
     authenticated: true,
     seconds_left: parseInt(config.secondsLeft, 10),
