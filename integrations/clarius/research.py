@@ -28,6 +28,7 @@ from integrations.clarius.explain import vendor_reason
 from integrations.clarius.models import DicomExport, RawDataFile, ResearchAccount
 from integrations.clarius.queue import enqueue
 from portal import work
+from portal.text import clean_text
 
 
 class NotConnected(Exception):
@@ -182,7 +183,9 @@ def dicom_tags(path: Path, content_type: str) -> dict[str, str]:
         if value is None or value == "":
             continue
         name = getattr(value, "name", "")  # a UID: its registered name reads better
-        tags[keyword] = f"{name} ({value})" if name and name != str(value) else str(value)
+        shown = f"{name} ({value})" if name and name != str(value) else str(value)
+        # DICOM text may carry NUL padding or controls, which jsonb on PostgreSQL refuses.
+        tags[keyword] = clean_text(shown, max_length=500)
     return tags
 
 

@@ -21,6 +21,7 @@ from integrations.clarius.errors import ClariusError, MediaTooLarge, OriginRefus
 from integrations.clarius.models import DicomExport, RawDataFile
 from portal import work
 from portal.exams import media
+from portal.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def remove_leftovers(staging: Path) -> None:
 
 def failed(row, message: str, permanent: bool = True) -> str:
     """Record a failed attempt; retry later unless it is permanent or attempts ran out."""
-    gave_up, fields = work.fail(row, message, permanent=permanent)
+    gave_up, fields = work.fail(row, clean_text(message, multiline=True), permanent=permanent)
     if gave_up:
         row.state = row.State.FAILED
         fields.append("state")

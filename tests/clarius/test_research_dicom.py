@@ -264,3 +264,24 @@ def test_the_exam_page_panel_links_to_both_pages(scan, bob):
     html = render_to_string("clarius/research_panel.html", {"exam": exam, "user": bob})
     assert reverse("clarius-raw-data", args=[exam.pk]) in html
     assert reverse("clarius-dicom", args=[exam.pk]) in html
+
+
+def test_dicom_tags_are_cleaned_before_they_reach_a_column(tmp_path):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    from integrations.clarius.research import dicom_tags
+
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"
+    meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.PatientName = "Doe^\x07Jane\x00"
+    dataset.PatientID = "MRN\x00123"
+    path = tmp_path / "x.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    tags = dicom_tags(path, "application/dicom")
+    assert tags["PatientName"] == "Doe^Jane"
+    assert tags["PatientID"] == "MRN123"
