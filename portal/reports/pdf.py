@@ -194,7 +194,7 @@ def wrap_lines(text: str, style, width: float) -> list[str]:
 
     space = measure(" ")
     out: list[str] = []
-    for raw in text.splitlines() or [""]:
+    for raw in text.expandtabs(4).splitlines() or [""]:
         if measure(raw) <= width:
             out.append(raw)
             continue

@@ -116,3 +116,19 @@ def test_it_adds_every_addendum_with_its_signer_to_new_versions(exams, users):
 def test_the_first_version_has_no_addenda(exams, users):
     _, text = pdf_text(sign(exams["north"], users["bob"]))
     assert "Addendum" not in text
+
+
+def test_it_wraps_a_long_line_and_cuts_a_word_wider_than_the_page(exams, users):
+    words = "shadowing " * 200
+    report = sign(exams["north"], users["bob"], findings=words + "\n" + "x" * 3000)
+    _, text = pdf_text(report)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) < 200
+    assert sum(line.count("x") for line in lines if set(line) == {"x"}) == 3000
+    assert text.count("shadowing") == 200
+
+
+def test_it_keeps_line_breaks_blank_lines_and_indents(exams, users):
+    report = sign(exams["north"], users["bob"], findings="Liver:\n\n\tnormal\nSpleen: normal")
+    _, text = pdf_text(report)
+    assert re.search(r"Liver:\n.*normal\nSpleen: normal", text)
