@@ -14,4 +14,3 @@ class ShortNameTemporaryFileUploadHandler(TemporaryFileUploadHandler):
     def new_file(self, field_name, file_name, *args, **kwargs):
         super().new_file(field_name, "upload", *args, **kwargs)
         self.file.name = file_name  # shown as the upload's name, not used for the path
-

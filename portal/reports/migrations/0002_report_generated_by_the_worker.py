@@ -4,25 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reports', '0001_initial'),
+        ("reports", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='report',
-            name='addenda_included',
-            field=models.PositiveIntegerField(default=0, help_text='How many addenda this version carries: the PDF, drawn later by the worker, shows those and not the ones signed after this version was issued.'),
+            model_name="report",
+            name="addenda_included",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="How many addenda this version carries: the PDF, drawn later by the worker, shows those and not the ones signed after this version was issued.",
+            ),
         ),
         migrations.AlterField(
-            model_name='report',
-            name='size',
-            field=models.BigIntegerField(blank=True, help_text='Empty until the PDF is made (or the upload stored).', null=True),
+            model_name="report",
+            name="size",
+            field=models.BigIntegerField(
+                blank=True,
+                help_text="Empty until the PDF is made (or the upload stored).",
+                null=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='report',
-            name='state',
-            field=models.CharField(choices=[('generating', 'Making the PDF'), ('pending', 'Sending to Clarius'), ('pushed', 'Sent to Clarius'), ('failed', 'Failed')], default='pending', max_length=20),
+            model_name="report",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("generating", "Making the PDF"),
+                    ("pending", "Sending to Clarius"),
+                    ("pushed", "Sent to Clarius"),
+                    ("failed", "Failed"),
+                ],
+                default="pending",
+                max_length=20,
+            ),
         ),
     ]
