@@ -147,6 +147,32 @@ def test_malformed_filters_are_a_400_with_the_reason(client, trio, exams, param,
     assert message in str(response.json()[param])
 
 
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "0001-01-01T00:00:00"]
+)
+def test_a_timestamp_that_overflows_in_utc_is_a_400_not_a_crash(client, trio, exams, moment):
+    client.force_login(users(trio)["bob"])
+    response = client.get(reverse("api-exam-list"), {"submitted_after": moment})
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "out of range" in response.json()["submitted_after"]
+
+
+def test_an_offset_postgresql_cannot_hold_is_read_in_utc(client, trio, exams):
+    client.force_login(users(trio)["bob"])
+    response = client.get(reverse("api-exam-list"), {"submitted_after": "2000-01-01T00:00+23:59"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "99", "9" * 5000, "\x00"])
+def test_a_page_that_is_not_one_of_the_list_is_a_400_with_the_reason(client, trio, exams, page):
+    client.force_login(users(trio)["bob"])
+    response = client.get(reverse("api-exam-list"), {"page": page})
+    assert response.status_code == 400
+    assert "not a page of this list" in response.json()["page"]
+
+
 def test_the_list_is_paginated_in_a_constant_number_of_queries(
     client, trio, northside, django_assert_max_num_queries
 ):

@@ -1,11 +1,14 @@
 import uuid
+from datetime import UTC
 
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,13 +26,26 @@ from portal.exams.models import AuditEvent, Capture, Exam
 from portal.exams.serving import media_response
 
 
-class ExamPagination(PageNumberPagination):
+class ReasonedPagination(PageNumberPagination):
+    """DRF's page numbers, but a page that is not one of the list is a 400 with the
+    reason, as every other malformed query parameter is, rather than a bare 404."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound:
+            raise serializers.ValidationError(
+                {"page": "not a page of this list: a number from 1 to the last page, or 'last'"}
+            ) from None
+
+
+class ExamPagination(ReasonedPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
 
-class CapturePagination(PageNumberPagination):
+class CapturePagination(ReasonedPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
@@ -59,6 +75,29 @@ def exam_queryset(request, *, embedded_captures=EMBEDDED_CAPTURES):
     )
 
 
+def timestamp_param(name: str, text: str):
+    """A query parameter's ISO 8601 timestamp, in UTC; a 400 with the reason otherwise.
+
+    In UTC before it reaches the database: an offset such as -23:59 at the end of the
+    calendar overflows Python's conversion (SQLite) or PostgreSQL's range of offsets.
+    A naive timestamp is read in the current time zone, as Django would.
+    """
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise serializers.ValidationError({name: "not an ISO 8601 timestamp"})
+    try:
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise serializers.ValidationError(
+            {name: "out of range: a timestamp between the years 1 and 9999 in UTC"}
+        ) from None
+
+
 class ExamList(InstitutionFromRequestMixin, generics.ListAPIView):
     """The current institution's exams, newest first; filters status, exam_uuid, submitted_after."""
 
@@ -80,12 +119,7 @@ class ExamList(InstitutionFromRequestMixin, generics.ListAPIView):
             except ValueError:
                 raise serializers.ValidationError({"exam_uuid": "not a UUID"}) from None
         if submitted_after := params.get("submitted_after"):
-            try:
-                moment = parse_datetime(submitted_after)
-            except ValueError:
-                moment = None
-            if moment is None:
-                raise serializers.ValidationError({"submitted_after": "not an ISO 8601 timestamp"})
+            moment = timestamp_param("submitted_after", submitted_after)
             exams = exams.filter(last_submitted_at__gt=moment)
         return exams
 

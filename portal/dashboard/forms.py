@@ -4,7 +4,10 @@ Member choices come from one list of the institution's memberships, loaded once 
 page, so a filter never costs a query per option or per validation.
 """
 
+from datetime import date
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from portal.dashboard.queries import DEFAULT_SORT, SORTS
 from portal.exams.models import AuditEvent, Exam
@@ -16,6 +19,24 @@ DEFAULT_PAGE_SIZE = 25
 
 class DateInput(forms.DateInput):
     input_type = "date"
+
+
+# A filter's day becomes a moment in the current time zone, a day later for "to": at the
+# ends of the calendar (year 1, 9999) that arithmetic overflows, so days stay in between.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+class DayField(forms.DateField):
+    def __init__(self, **kwargs):
+        message = f"Choose a day between {FIRST_DAY:%Y} and {LAST_DAY:%Y}."
+        kwargs.setdefault("widget", DateInput)
+        super().__init__(
+            validators=[
+                MinValueValidator(FIRST_DAY, message=message),
+                MaxValueValidator(LAST_DAY, message=message),
+            ],
+            **kwargs,
+        )
 
 
 def member_choices(memberships):
@@ -50,8 +71,8 @@ class WorklistFilterForm(FilterForm):
     )
     operator = forms.TypedChoiceField(label="Clinician", required=False, coerce=int)
     reviewer = forms.ChoiceField(label="Reviewer", required=False)
-    submitted_from = forms.DateField(label="Submitted from", required=False, widget=DateInput)
-    submitted_to = forms.DateField(label="to", required=False, widget=DateInput)
+    submitted_from = DayField(label="Submitted from", required=False)
+    submitted_to = DayField(label="to", required=False)
     sort = forms.ChoiceField(
         required=False, choices=[(s, s) for s in SORTS], widget=forms.HiddenInput
     )
@@ -99,8 +120,8 @@ class AuditFilterForm(FilterForm):
     action = forms.ChoiceField(
         label="Action", required=False, choices=[("", "Any")] + AuditEvent.Action.choices
     )
-    date_from = forms.DateField(label="From", required=False, widget=DateInput)
-    date_to = forms.DateField(label="to", required=False, widget=DateInput)
+    date_from = DayField(label="From", required=False)
+    date_to = DayField(label="to", required=False)
 
     def __init__(self, data, *, memberships):
         super().__init__(data)

@@ -95,6 +95,15 @@ def test_it_pages_without_counting(client, trio, northside, ago):
     assert len(seen) == 60
 
 
+def test_a_day_at_the_end_of_the_calendar_is_a_form_error_not_a_crash(client, trio, log):
+    client.force_login(trio[0])
+    response = client.get(
+        reverse("audit-log"), {"date_from": "0001-01-01", "date_to": "9999-12-31"}
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"date_from", "date_to"}
+
+
 @pytest.mark.parametrize(
     "cursor",
     [

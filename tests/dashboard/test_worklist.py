@@ -146,6 +146,15 @@ def test_a_reversed_date_range_is_an_error_not_a_crash(client, trio, northside, 
     assert "submitted_to" in response.context["form"].errors
 
 
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_day_at_the_end_of_the_calendar_is_a_form_error_not_a_crash(client, trio, northside, day):
+    exam(northside, trio[0])
+    client.force_login(trio[1])
+    response = client.get(URL, {"submitted_from": day, "submitted_to": day})
+    assert response.status_code == 200
+    assert "Choose a day between 1900 and 2999" in str(response.context["form"].errors)
+
+
 def test_nonsense_parameters_fall_back_to_the_defaults(client, trio, northside):
     made = exam(northside, trio[0])
     client.force_login(trio[1])
