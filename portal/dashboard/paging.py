@@ -115,6 +115,8 @@ def _is_flat(raw: str) -> bool:
                 return False
         elif char in "]}":
             depth -= 1
+            if depth < 0:
+                return False
     return True
 
 

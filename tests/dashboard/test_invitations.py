@@ -9,6 +9,7 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -255,12 +256,17 @@ def test_an_account_made_meanwhile_for_the_address_is_not_made_twice(client, sen
     assert Invitation.objects.get().accepted_at is None
 
 
-def _join_concurrently(base_url, token, people):
-    """``people`` browsers open the same link, fill in the form, and submit at once."""
+def _join_concurrently(base_url, token, people, logged_in_as=None):
+    """``people`` browsers open the same link, fill in the form, and submit at once
+    (each logged in as ``logged_in_as`` in its own session, if given)."""
     accept_url = base_url + reverse("invitation-accept")
     browsers = []
     for _ in range(people):
         browser = requests.Session()
+        if logged_in_as is not None:
+            django_client = Client()
+            django_client.force_login(logged_in_as)
+            browser.cookies.update({k: morsel.value for k, morsel in django_client.cookies.items()})
         page = browser.get(f"{base_url}/invitations/{token}/", timeout=30)
         assert page.status_code == 200
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
@@ -298,4 +304,18 @@ def test_one_link_submitted_by_four_browsers_at_once_makes_one_member_and_three_
     assert list(Membership.objects.filter(user=dana).values_list("role", flat=True)) == ["reviewer"]
     invitation = Invitation.objects.get()
     assert invitation.accepted_by == dana
+    assert AuditEvent.objects.filter(action="accept_invitation").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_user_accepting_in_three_tabs_at_once_joins_once_and_the_others_get_410(
+    live_server, trio, northside
+):
+    from tests.conftest import make_user
+
+    dana = make_user("dana@example.org", "Dana")
+    _, token = invitations.invite(northside, "dana@example.org", "reviewer", trio[0])
+    answers = _join_concurrently(live_server.url, token, people=3, logged_in_as=dana)
+    assert sorted(status for status, _ in answers) == [302, 410, 410], answers
+    assert Membership.objects.filter(user=dana).count() == 1
     assert AuditEvent.objects.filter(action="accept_invitation").count() == 1
