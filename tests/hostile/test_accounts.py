@@ -13,6 +13,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal.accounts.addresses import normalise_email
 from portal.accounts.models import PasswordResetRequest
 from tests.conftest import PASSWORD, make_user
 
@@ -64,6 +65,13 @@ def rita(db):
     return make_user(RITA)
 
 
+@pytest.fixture
+def behind_a_proxy(settings):
+    """Set once per test, not per example: each assignment stacks another override."""
+    settings.PORTAL_TRUSTED_PROXY_COUNT = 1
+    settings.PORTAL_PASSWORD_RESET_PER_CLIENT = 1000
+
+
 ips = st.sampled_from(["10.0.0.1", "10.0.0.2", "2001:db8::1"])
 # What a proxy chain may forward, with the portal told to trust one proxy.
 forwarded = st.one_of(
@@ -82,9 +90,8 @@ forwarded = st.one_of(
     forwarded=forwarded,
 )
 def test_the_login_forms_never_fail_whatever_is_typed(
-    client, rita, settings, url, username, password, other, ip, forwarded
+    client, rita, behind_a_proxy, url, username, password, other, ip, forwarded
 ):
-    settings.PORTAL_TRUSTED_PROXY_COUNT = 1
     users = get_user_model().objects.count()
     body = form_body(username=username, password=password, next=other)
     response = post(client, reverse(url), body, ip, forwarded)
@@ -92,10 +99,7 @@ def test_the_login_forms_never_fail_whatever_is_typed(
     if response.status_code == 302:
         # Only the account's own address (in a spelling that normalises to it) gets in.
         assert password == PASSWORD.encode()
-        assert username.decode("utf-8", "replace").strip().casefold() in (
-            RITA,
-            "ｒｉｔａ@alpha.example",
-        )
+        assert normalise_email(username.decode("utf-8", "replace")) == RITA
         client.post(reverse("logout"))
     assert get_user_model().objects.count() == users
     assert all(len(a.username) <= 254 for a in AccessAttempt.objects.all())
@@ -107,10 +111,8 @@ def test_the_login_forms_never_fail_whatever_is_typed(
     forwarded=forwarded,
 )
 def test_the_reset_form_never_fails_whatever_is_typed(
-    client, rita, settings, django_capture_on_commit_callbacks, email, ip, forwarded
+    client, rita, behind_a_proxy, django_capture_on_commit_callbacks, email, ip, forwarded
 ):
-    settings.PORTAL_PASSWORD_RESET_PER_CLIENT = 1000
-    settings.PORTAL_TRUSTED_PROXY_COUNT = 1
     mail.outbox.clear()
     before = PasswordResetRequest.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
