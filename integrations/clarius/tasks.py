@@ -113,6 +113,31 @@ def download_capture(capture_id: int) -> str:
     if capture is None:
         return "not due"
     capture = Capture.objects.select_related("exam", "submission").get(pk=capture.pk)
+    if capture.attempts > work.MAX_ATTEMPTS:
+        # Each claim counts an attempt and every attempt that ends records its outcome, so
+        # a count past the limit means the last attempts ended with no outcome at all: the
+        # worker died (killed, or crashed in a media decoder on hostile bytes). Give up
+        # visibly instead of handing the capture out again on every lease.
+        discard_capture_files(capture)
+        return capture_failed(
+            capture,
+            f"gave up: attempt {capture.attempts - 1} of {work.MAX_ATTEMPTS} ended without "
+            "an outcome (the worker stopped during the download or while reading the media)",
+            permanent=True,
+        )
+    try:
+        return fetch_capture(capture)
+    except Exception as e:  # noqa: BLE001 - a capture must never be re-run unseen forever
+        # Anything not from Clarius (a full disk, a bug, a value the database refused):
+        # recorded on the capture, with no partial file left, and retried by the one
+        # policy until it gives up in the visible *failed* state.
+        logger.exception("could not store capture %s", capture.pk)
+        discard_capture_files(capture)
+        error = clean_text(f"could not store the capture: {type(e).__name__}: {e}", multiline=True)
+        return capture_failed(capture, error, permanent=False)
+
+
+def fetch_capture(capture: Capture) -> str:
     directory = media.media_root() / media.capture_dir(capture)
     directory.mkdir(parents=True, exist_ok=True)
     staging = directory / f"{capture.position:03d}.download"
@@ -143,17 +168,39 @@ def download_capture(capture_id: int) -> str:
     final = media.absolute(relpath)
     Path(result.path).replace(final)
     thumb_rel = media.thumbnail_relpath(capture)
-    size = media.make_preview(final, kind, media.absolute(thumb_rel))
+    # The media passed the size cap and its signature is one we keep, so it is what
+    # Clarius holds for this capture: a preview that cannot be made (damaged or hostile
+    # bytes, a codec the decoder lacks) does not fail it. The capture is kept and served
+    # as received, the exam can become ready, and the reason is shown on the capture.
+    try:
+        size, preview_error = media.make_preview(final, kind, media.absolute(thumb_rel)), ""
+    except media.PreviewFailed as e:
+        size, preview_error = None, clean_text(f"no preview could be made: {e}", multiline=True)
     capture.state = Capture.State.DONE
     capture.file, capture.content_type = relpath, kind
     capture.size, capture.sha256 = result.size, result.sha256
     capture.thumbnail = thumb_rel if size else ""
     capture.width, capture.height = size if size else (None, None)
     capture.downloaded_at = timezone.now()
+    work.finish(capture)
+    capture.last_error = preview_error[: work.ERROR_LIMIT]
     with transaction.atomic():
         capture.save()
         update_exam_status(capture.exam_id)
     return "done"
+
+
+def discard_capture_files(capture: Capture) -> None:
+    """Remove whatever an unfinished attempt left for this capture (partial download,
+    staged or moved file, thumbnail): a capture that is not done has no file."""
+    try:
+        directory = media.media_root() / media.capture_dir(capture)
+        names = [f"{capture.position:03d}.*", f".{capture.position:03d}.download.*.part"]
+        for pattern in names:
+            for path in directory.glob(pattern):
+                path.unlink(missing_ok=True)
+    except OSError:
+        logger.exception("could not remove the files of capture %s", capture.pk)
 
 
 def capture_failed(capture: Capture, error: str, *, permanent: bool, fresh_links=False) -> str:

@@ -51,11 +51,19 @@ def thumbnail_relpath(capture) -> str:
     return f"{capture_dir(capture)}/{capture.position:03d}.thumb.jpg"
 
 
-def make_preview(source: Path, content_type: str, dest: Path) -> tuple[int, int] | None:
-    """A JPEG thumbnail (images) or poster frame (clips); the media's size, or ``None``.
+class PreviewFailed(Exception):
+    """The media is kept, but no thumbnail or poster frame could be made of it."""
 
-    A preview is a convenience: failing to make one never fails the capture.
+
+def make_preview(source: Path, content_type: str, dest: Path) -> tuple[int, int] | None:
+    """A JPEG thumbnail (images) or poster frame (clips); the media's size, or ``None``
+    for a kind that has no preview (DICOM).
+
+    Raises ``PreviewFailed`` when the media cannot be decoded (hostile or damaged bytes
+    behind a valid signature, a codec PyAV lacks, an image too large to decode): the
+    caller keeps the media and records why it has no preview. No temporary file is left.
     """
+    tmp = dest.with_suffix(".tmp")
     try:
         image = _first_frame(source, content_type)
         if image is None:
@@ -63,13 +71,13 @@ def make_preview(source: Path, content_type: str, dest: Path) -> tuple[int, int]
         size = image.size
         image = image.convert("RGB")
         image.thumbnail(THUMBNAIL_SIZE)
-        tmp = dest.with_suffix(".tmp")
         image.save(tmp, "JPEG", quality=85)
         os.replace(tmp, dest)
         return size
-    except Exception:
-        logger.exception("could not make a preview of %s", source.name)
-        return None
+    except Exception as e:  # noqa: BLE001 - any decoder error means "no preview", nothing more
+        logger.warning("could not make a preview of %s: %s", source.name, e)
+        tmp.unlink(missing_ok=True)
+        raise PreviewFailed(f"{type(e).__name__}: {e}") from e
 
 
 def _first_frame(source: Path, content_type: str):
@@ -85,4 +93,5 @@ def _first_frame(source: Path, content_type: str):
         with av.open(str(source)) as container:
             for frame in container.decode(video=0):
                 return frame.to_image()
+        raise ValueError("the clip has no video frame that can be decoded")
     return None
