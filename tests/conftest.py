@@ -84,6 +84,27 @@ def trio(alice, bob, charlie):
     return alice, bob, charlie
 
 
+@pytest.fixture(autouse=True)
+def force_login_is_not_an_audited_sign_in(monkeypatch):
+    """``client.force_login`` is a test's set-up, not a sign-in: it writes no "login" event
+    to the audit log, so a test's log holds only what the test did. Signing in through
+    the login form (``tests/usersessions``) is audited as usual."""
+    from django.test import Client
+
+    from portal.exams.models import AuditEvent
+    from portal.usersessions import audit
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        unaudited = set(AuditEvent.Action.values) - {AuditEvent.Action.LOGIN}
+        with monkeypatch.context() as patch:
+            patch.setattr(audit, "audited_actions", lambda: unaudited)
+            return original(self, user, backend)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 # The Clarius sandbox fixtures, for every folder of tests.
 from tests.sandbox_fixtures import (  # noqa: E402, F401
     clarius_sandbox,

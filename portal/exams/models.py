@@ -201,6 +201,14 @@ class AuditEvent(TenantOwned):
         CHANGE_ROLE = "change_role", "Changed a member's role"
         REMOVE_MEMBER = "remove_member", "Removed a member"
         EXPORT_AUDIT_LOG = "export_audit_log", "Exported the audit log"
+        # Sign-ins and sign-outs (portal.usersessions.audit), one event per institution of
+        # the user; no password or session key is ever part of one.
+        LOGIN = "login", "Signed in"
+        LOGOUT = "logout", "Signed out"
+        IDLE_LOGOUT = "idle_logout", "Signed out after being idle"
+        SESSION_MAX_AGE = "session_max_age", "Signed out at the session's time limit"
+        END_SESSION = "end_session", "Ended one of their sessions"
+        SIGN_OUT_EVERYWHERE = "sign_out_everywhere", "Signed out everywhere"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

@@ -50,10 +50,8 @@ def test_sign_in_idle_sign_out_and_sign_out_everywhere_are_logged(client, bob, c
     assert not any(key in m for m in messages)
 
 
-def test_they_go_to_each_institutions_audit_log_once_it_lists_them(
-    client, alice, northside, southside, monkeypatch
-):
-    monkeypatch.setattr(audit, "audited_actions", lambda: SESSION_ACTIONS)
+def test_they_go_to_each_institutions_audit_log(client, alice, northside, southside):
+    assert audit.audited_actions() >= SESSION_ACTIONS
     sign_in(client, alice.email)
     events = AuditEvent.objects.filter(action=audit.LOGIN, user=alice)
     assert {e.institution_id for e in events} == {northside.pk, southside.pk}
@@ -63,12 +61,9 @@ def test_they_go_to_each_institutions_audit_log_once_it_lists_them(
     assert AuditEvent.objects.filter(action=audit.IDLE_LOGOUT, user=alice).count() == 2
 
 
-def test_an_administrator_ending_a_members_sessions_is_recorded(
-    client, alice, bob, northside, monkeypatch
-):
+def test_an_administrator_ending_a_members_sessions_is_recorded(client, alice, bob, northside):
     from portal.tenants.models import Membership
 
-    monkeypatch.setattr(audit, "audited_actions", lambda: SESSION_ACTIONS)
     sign_in(Client(), bob.email)
     sign_in(client, alice.email)
     member = Membership.objects.get(institution=northside, user=bob)
