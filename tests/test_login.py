@@ -86,9 +86,7 @@ def test_it_changes_the_password(client, bob):
     assert bob.check_password("a-brand-new-passphrase")
 
 
-def test_it_resets_a_forgotten_password_by_email(
-    client, bob, django_capture_on_commit_callbacks
-):
+def test_it_resets_a_forgotten_password_by_email(client, bob, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):  # the worker sends it
         response = client.post(reverse("password_reset"), {"email": "Bob@Example.org"})
     assert response.status_code == 302
