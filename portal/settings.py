@@ -77,6 +77,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Early, so every page made below (lockout, CSRF failure, errors) carries the policy.
     "portal.csp.PortalCSPMiddleware",
+    # Before anything stores or looks up a header (session cookie, axes, session list):
+    # header values lose the characters PostgreSQL cannot store (NUL, lone surrogates).
+    "portal.request_headers.StorableHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
