@@ -260,3 +260,16 @@ def test_a_failure_after_the_file_is_placed_leaves_neither_row_nor_file(
     response = login("bob").post(url(exams["north"]), {"name": "R", "file": pdf_file()})
     assert response.status_code == 400
     assert not Report.objects.exists() and stored_files(media_root) == []
+
+
+def test_it_answers_a_form_field_over_djangos_memory_limit_with_json_413(login, exams):
+    # A file part without a filename is read as a form field: past Django's in-memory
+    # limit that raised RequestDataTooBig, which became Django's HTML 400 page.
+    from tests.hostile.test_report_upload import multipart
+
+    body, body_type = multipart(b"R", b"", b"%PDF-1.4\n" + b"0" * 2_700_000, b"application/pdf")
+    client = login("bob")
+    response = client.post(url(exams["north"]), body, content_type=body_type)
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is larger than the portal accepts."}
+    assert not Report.objects.filter(exam=exams["north"]).exists()
