@@ -105,7 +105,7 @@ def member_detail(request, pk):
 def member_sign_out(request, pk):
     """End every session of a member (a lost device, someone leaving), except this one."""
     member = get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
-    count = sign_out_member(request, member.user)
+    count = sign_out_member(request, member.user, member.institution)
     messages.success(
         request,
         f"{member.user.email}: {count} session{'s' if count != 1 else ''} signed out.",

@@ -27,14 +27,20 @@ def audited_actions() -> set[str]:
     return set(AuditEvent.Action.values)
 
 
-def record(request, user, action, **detail):
+def record(request, user, action, *, institutions=None, **detail):
+    """Log ``action`` by ``user``, and write it to the audit log of ``institutions``:
+    by default every institution the user belongs to (their own sign-ins), but only
+    the institution acted in when an administrator acts on a member, so another
+    institution of the administrator never sees that member."""
     ip = request_ip(request) if request is not None else None
     logger.info("session %s: user %s from %s %s", action, user.pk, ip or "-", detail or "")
     if action not in audited_actions():
         return
-    for membership in memberships_of(user):
+    if institutions is None:
+        institutions = [membership.institution for membership in memberships_of(user)]
+    for institution in institutions:
         AuditEvent.objects.create(
-            institution=membership.institution,
+            institution=institution,
             user=user,
             action=action,
             object_type="user",

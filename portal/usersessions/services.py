@@ -114,9 +114,17 @@ def member_sessions(user):
     return list(live(user, policy.idle_seconds_for(memberships_of(user))))
 
 
-def sign_out_member(request, user) -> int:
-    """An administrator ends a member's sessions (their own current one excepted)."""
+def sign_out_member(request, user, institution) -> int:
+    """An administrator of ``institution`` ends a member's sessions (their own current
+    one excepted); the event goes to that institution's audit log only."""
     rows = UserSession.objects.filter(user=user).exclude(key_hash=current_hash(request))
     count = end(list(rows))
-    audit.record(request, request.user, audit.SIGN_OUT_EVERYWHERE, member=user.pk, sessions=count)
+    audit.record(
+        request,
+        request.user,
+        audit.SIGN_OUT_EVERYWHERE,
+        institutions=[institution],
+        member=user.pk,
+        sessions=count,
+    )
     return count

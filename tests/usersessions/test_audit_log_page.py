@@ -103,3 +103,22 @@ def test_charlies_institution_never_shows_northsides_sign_ins(
     assert filtered.status_code in (200, 400)
     if filtered.status_code == 200:
         assert not [e for e in filtered.context["page"].rows if e.user == bob]
+
+
+def test_an_admin_ending_a_members_sessions_is_only_in_that_institutions_log(
+    alice, bob, charlie, northside, southside
+):
+    # alice administers Northside and is a clinician at Southside: ending bob's
+    # sessions at Northside must not tell Southside (charlie's log) anything about bob.
+    from portal.tenants.models import Membership
+
+    member_client = Client()
+    sign_in(member_client, bob.email)
+    admin_client = Client()
+    sign_in(admin_client, alice.email)
+    membership = Membership.objects.get(user=bob, institution=northside)
+    response = admin_client.post(reverse("member-sign-out", args=[membership.pk]))
+    assert response.status_code == 302
+    ended = AuditEvent.objects.filter(action="sign_out_everywhere")
+    assert [e.institution_id for e in ended] == [northside.pk]
+    assert not AuditEvent.objects.for_institution(southside).filter(detail__member=bob.pk).exists()
