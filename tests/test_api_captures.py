@@ -66,10 +66,12 @@ def test_the_page_size_is_bounded(client, trio, big):
 
 
 @pytest.mark.parametrize("page", ["abc", "0", "999", "9" * 5000, "1e999"])
-def test_a_page_that_is_not_there_is_a_404(client, trio, big, page):
+def test_a_page_that_is_not_there_is_a_400_with_the_reason(client, trio, big, page):
+    # A 400, not DRF's 404: a 404 from the API means the exam is not yours to see.
     client.force_login(trio[1])
     response = client.get(reverse("api-exam-captures", args=[big.pk]), {"page": page})
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert response.json()["page"]
 
 
 def test_listing_captures_is_audited_as_a_view_of_the_exam(client, trio, big):
