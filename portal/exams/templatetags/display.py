@@ -63,9 +63,21 @@ def _as_text(value) -> str:
     if isinstance(value, str):
         return value
     try:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return json.dumps(_cleaned(value), ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError, RecursionError):
         return "(not shown)"
+
+
+def _cleaned(value):
+    """A JSON value with controls removed from its strings first: json.dumps would
+    otherwise show a NUL as the six characters \\u0000."""
+    if isinstance(value, str):
+        return clean_text(value, multiline=True)
+    if isinstance(value, dict):
+        return {_cleaned(str(k)): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cleaned(v) for v in value]
+    return value
 
 
 @register.simple_tag
