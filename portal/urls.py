@@ -12,9 +12,7 @@ urlpatterns = [
     path("", include("portal.dashboard.urls")),
     path("", include("portal.reports.urls")),
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
-    path(
-        "accounts/password_reset/", PortalPasswordResetView.as_view(), name="password_reset"
-    ),
+    path("accounts/password_reset/", PortalPasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/sessions/", include("portal.usersessions.urls")),
     path("", include("portal.tenants.urls")),

@@ -5,19 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0002_invitation'),
+        ("tenants", "0002_invitation"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='institution',
-            name='idle_timeout_minutes',
-            field=models.PositiveSmallIntegerField(default=30, help_text='Members are signed out after this many minutes without activity (5 to 720); they are warned a minute before.', validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(720)], verbose_name='idle timeout (minutes)'),
+            model_name="institution",
+            name="idle_timeout_minutes",
+            field=models.PositiveSmallIntegerField(
+                default=30,
+                help_text="Members are signed out after this many minutes without activity (5 to 720); they are warned a minute before.",
+                validators=[
+                    django.core.validators.MinValueValidator(5),
+                    django.core.validators.MaxValueValidator(720),
+                ],
+                verbose_name="idle timeout (minutes)",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='institution',
-            constraint=models.CheckConstraint(condition=models.Q(('idle_timeout_minutes__gte', 5), ('idle_timeout_minutes__lte', 720)), name='tenants_institution_idle_timeout_range'),
+            model_name="institution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("idle_timeout_minutes__gte", 5), ("idle_timeout_minutes__lte", 720)
+                ),
+                name="tenants_institution_idle_timeout_range",
+            ),
         ),
     ]
