@@ -4,7 +4,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from portal.accounts.addresses import normalise_email
-from portal.text import has_unstorable
+from portal.text import clean_text, has_unstorable
 
 
 class UserManager(BaseUserManager):
@@ -75,6 +75,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Whatever path made or changed the account (admin, shell, a command), it keeps
         # the one spelling that login, lookups and the throttle compare against.
         self.email = normalise_email(self.email)
+        # A name typed by the person (the invitation form) is shown to others on
+        # member pages and in the audit log: no control or bidi characters in it.
+        self.full_name = clean_text(self.full_name, max_length=150).strip()
         super().save(*args, **kwargs)
 
     def get_full_name(self):
