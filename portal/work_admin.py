@@ -19,7 +19,7 @@ class WorkAdminMixin:
 
     @admin.action(description="Retry now")
     def retry_now(self, request, queryset):
-        from integrations.clarius.queue import enqueue
+        from portal.enqueueing import enqueue
 
         ids = list(self.retryable(queryset).values_list("pk", flat=True))
         updated = queryset.model._default_manager.filter(pk__in=ids).update(

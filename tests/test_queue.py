@@ -4,7 +4,7 @@ import pytest
 from django.db import transaction
 from django_q.models import OrmQ
 
-from integrations.clarius.queue import enqueue
+from portal.enqueueing import enqueue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +17,7 @@ def orm_broker(settings, monkeypatch):
 
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False, "orm": "default"}
     monkeypatch.setattr(Conf, "ORM", "default")
-    monkeypatch.setattr("integrations.clarius.queue.broker", lambda: ORM(list_key="portal"))
+    monkeypatch.setattr("portal.enqueueing.broker", lambda: ORM(list_key="portal"))
 
 
 def test_on_the_orm_broker_the_task_commits_with_the_work(orm_broker):

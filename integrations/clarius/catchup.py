@@ -17,8 +17,8 @@ from django.db import transaction
 from integrations.clarius import linking
 from integrations.clarius.conf import api_url_refusal
 from integrations.clarius.models import ClariusLink, NotificationReceipt
-from integrations.clarius.queue import enqueue
 from portal import work
+from portal.enqueueing import enqueue
 from portal.text import clean_text
 
 logger = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from integrations.clarius.models import ClariusLink, NotificationReceipt
-from integrations.clarius.queue import enqueue
 from portal import work
+from portal.enqueueing import enqueue
 
 # The token transfer URL is a plain GET that any site can make a logged-in browser open
 # (a link, a redirect): it cannot tell Clarius' Connect from a planted token. A token kept

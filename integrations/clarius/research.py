@@ -26,8 +26,8 @@ from integrations.clarius.errors import (
 )
 from integrations.clarius.explain import vendor_reason
 from integrations.clarius.models import DicomExport, RawDataFile, ResearchAccount
-from integrations.clarius.queue import enqueue
 from portal import work
+from portal.enqueueing import enqueue
 from portal.text import clean_text
 
 

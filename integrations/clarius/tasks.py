@@ -25,8 +25,8 @@ from integrations.clarius.models import (
     NotificationReceipt,
     RawDataFile,
 )
-from integrations.clarius.queue import enqueue
 from portal import work
+from portal.enqueueing import enqueue
 from portal.exams import media
 from portal.exams.models import Capture
 from portal.reports.models import Report

@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from integrations.clarius.queue import enqueue
 from portal.accounts.models import PasswordResetRequest
+from portal.enqueueing import enqueue
 from portal.text import clean_text
 
 logger = logging.getLogger(__name__)

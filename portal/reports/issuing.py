@@ -20,8 +20,8 @@ from django.db import transaction
 from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 
-from integrations.clarius.queue import enqueue
 from portal import work
+from portal.enqueueing import enqueue
 from portal.exams import media
 from portal.exams.models import Exam
 from portal.reports.limits import REPORT_NAME_LIMIT
