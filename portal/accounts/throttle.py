@@ -32,12 +32,14 @@ def client_ip(request):
         hops = [h for h in hops if h]
         if len(hops) >= proxies and _is_ip(hops[-proxies]):
             return hops[-proxies]
-    return request.META.get("REMOTE_ADDR") or None
+    remote = request.META.get("REMOTE_ADDR") or ""
+    return remote if _is_ip(remote) else None
 
 
 def _is_ip(value: str) -> bool:
-    """Whether a proxy's entry is an address; anything else (a misconfigured proxy count,
-    a forged entry) is not written to the throttle's and the audit log's address columns."""
+    """Whether a value is an address; anything else (a misconfigured proxy count, a forged
+    entry, a server's odd REMOTE_ADDR) is not written to the throttle's, the audit log's
+    and the session list's address columns."""
     try:
         ipaddress.ip_address(value)
     except ValueError:

@@ -8,9 +8,9 @@ members' sessions. Until then (and always) they go to the ``portal.sessions`` lo
 
 import logging
 
+from portal.accounts.throttle import client_ip
 from portal.exams.models import AuditEvent
 from portal.tenants.middleware import memberships_of
-from portal.usersessions.policy import request_ip
 
 logger = logging.getLogger("portal.sessions")
 
@@ -32,7 +32,7 @@ def record(request, user, action, *, institutions=None, **detail):
     by default every institution the user belongs to (their own sign-ins), but only
     the institution acted in when an administrator acts on a member, so another
     institution of the administrator never sees that member."""
-    ip = request_ip(request) if request is not None else None
+    ip = client_ip(request) if request is not None else None
     logger.info("session %s: user %s from %s %s", action, user.pk, ip or "-", detail or "")
     if action not in audited_actions():
         return

@@ -7,7 +7,6 @@ under (the key changes on a password change; the row follows it).
 """
 
 import hashlib
-import ipaddress
 import math
 from dataclasses import dataclass
 from importlib import import_module
@@ -16,7 +15,6 @@ from django.conf import settings
 from django.db.models.functions import SHA256
 from django.utils import timezone
 
-from portal.accounts.throttle import client_ip
 from portal.tenants.middleware import memberships_of
 
 STARTED = "_portal_session_started"
@@ -107,17 +105,6 @@ def deadlines(request) -> Deadlines | None:
         return None
     idle = idle_seconds(request)
     return Deadlines(idle=idle, idle_at=active + idle, absolute_at=started + max_seconds())
-
-
-def request_ip(request) -> str | None:
-    """The client address for the list of sessions, or ``None`` if it is not an address."""
-    value = client_ip(request)
-    try:
-        address = ipaddress.ip_address(value) if value else None
-    except ValueError:
-        return None
-    # A zone (fe80::1%eth0) is not an address PostgreSQL stores.
-    return str(address) if address and "%" not in str(address) else None
 
 
 class _KeyHash(SHA256):

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.accounts.throttle import client_ip
 from portal.tenants.middleware import memberships_of
 from portal.text import clean_text
 from portal.usersessions import audit, policy
@@ -35,7 +36,7 @@ def start(request, user) -> None:
         defaults={
             "user": user,
             "user_agent": _user_agent(request),
-            "ip_address": policy.request_ip(request),
+            "ip_address": client_ip(request),
             "created_at": _at(now),
             "last_active_at": _at(now),
         },
@@ -61,7 +62,7 @@ def touch(request, deadlines, *, force=False):
     fields = {
         "key_hash": current,
         "last_active_at": _at(now),
-        "ip_address": policy.request_ip(request),
+        "ip_address": client_ip(request),
         "user_agent": _user_agent(request),
     }
     # The key changes on a password change (cycle_key): the row follows it.

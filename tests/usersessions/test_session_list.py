@@ -5,6 +5,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
+from portal.accounts.throttle import client_ip
 from portal.usersessions import policy
 from portal.usersessions.models import UserSession
 from tests.usersessions.conftest import SAFARI_IPHONE, age_session, sign_in
@@ -56,8 +57,8 @@ def test_the_address_is_the_client_behind_the_trusted_proxy(client, bob, setting
 def test_an_address_that_is_not_one_is_kept_as_unknown(rf, settings):
     settings.PORTAL_TRUSTED_PROXY_COUNT = 1
     request = rf.get("/", HTTP_X_FORWARDED_FOR="<script>", REMOTE_ADDR="<script>")
-    assert policy.request_ip(request) is None
-    assert policy.request_ip(rf.get("/", HTTP_X_FORWARDED_FOR="2001:db8::1")) == "2001:db8::1"
+    assert client_ip(request) is None
+    assert client_ip(rf.get("/", HTTP_X_FORWARDED_FOR="2001:db8::1")) == "2001:db8::1"
 
 
 def test_the_list_shows_only_sessions_that_can_still_be_used(client, bob):
