@@ -7,7 +7,6 @@ handlers are refused outright. A browser that refuses something posts a report t
 :func:`report`, which logs it (masked, capped) so a page broken by the policy is seen.
 """
 
-import json
 import logging
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from portal import safejson
 from portal.log_masking import mask
 from portal.text import clean_text
 
@@ -125,8 +125,9 @@ def report(request):
     if len(body) > MAX_REPORT_BYTES:
         return HttpResponse("Report too large.", status=413)
     try:
-        reports = _reports(json.loads(body))
-    except (ValueError, RecursionError):
+        # A report is an object, or (Reporting API) a list of objects holding one.
+        reports = _reports(safejson.loads(body, max_depth=4, duplicates="last"))
+    except ValueError:  # safejson.RefusedJSON included
         return HttpResponse("Not a CSP violation report.", status=400)
     for one in reports:
         _record(one)

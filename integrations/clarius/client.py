@@ -45,8 +45,6 @@ from integrations.clarius.errors import (
     redact_url,
 )
 from integrations.clarius.origin import OriginGuard
-from integrations.clarius.safejson import RefusedJSON
-from integrations.clarius.safejson import loads as load_json
 from integrations.clarius.transport import (
     MultipartBody,
     RetryPolicy,
@@ -67,6 +65,8 @@ from integrations.clarius.types import (
     ReportReceipt,
     ServiceSettings,
 )
+from portal.safejson import RefusedJSON
+from portal.safejson import loads as load_json
 
 T = TypeVar("T")
 

@@ -14,8 +14,8 @@ from itertools import islice
 from integrations.clarius.catchup import normalised_uuid, record_unseen
 from integrations.clarius.errors import InvalidResponse
 from integrations.clarius.models import NotificationReceipt
-from integrations.clarius.safejson import loads as load_json
 from integrations.clarius.types import ExamDownload, NotificationRecord
+from portal.safejson import loads as load_json
 
 PAGE_SIZE = 50
 

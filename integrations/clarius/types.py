@@ -22,8 +22,8 @@ from datetime import date, datetime
 from typing import Any
 
 from integrations.clarius.errors import InvalidResponse, mask_secret
-from integrations.clarius.safejson import RefusedJSON
-from integrations.clarius.safejson import loads as load_json
+from portal.safejson import RefusedJSON
+from portal.safejson import loads as load_json
 
 Extra = dict[str, Any]
 BLOB_MAX_DEPTH = 64

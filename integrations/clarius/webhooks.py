@@ -20,8 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from integrations.clarius.conf import api_url_refusal
 from integrations.clarius.models import ClariusLink, NotificationEndpoint, NotificationReceipt
-from integrations.clarius.safejson import RefusedJSON, loads
 from portal.enqueueing import enqueue
+from portal.safejson import RefusedJSON, loads
 from portal.text import clean_text, storable
 
 logger = logging.getLogger(__name__)

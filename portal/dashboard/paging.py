@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from operator import or_
 from django.db import models
 from django.db.models import Q
 
+from portal import safejson
 from portal.text import has_unstorable
 
 
@@ -85,50 +85,14 @@ def decode_cursor(cursor: str, keys: list[SortKey]) -> list:
         ).decode("utf-8")
     except (ValueError, binascii.Error):
         raise BadCursor("The page link is not encoded as the portal encodes it.") from None
-    if not _is_flat(raw):
-        raise BadCursor("The page link holds nested values.")
     try:
-        values = json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise BadCursor("The page link is not valid JSON.") from None
+        # One level: a flat list of values, never nested, measured without recursion.
+        values = safejson.loads(raw, max_depth=1)
+    except safejson.RefusedJSON as e:
+        raise BadCursor(f"The page link {e}.") from None
     if not isinstance(values, list) or len(values) != len(keys):
         raise BadCursor("The page link does not match the page's order.")
     return [_value(key, value) for key, value in zip(keys, values, strict=True)]
-
-
-def _is_flat(raw: str) -> bool:
-    """At most one bracket level outside strings, found by a loop, never by recursion."""
-    depth, in_string, escaped = 0, False, False
-    for char in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > 1:
-                return False
-        elif char in "]}":
-            depth -= 1
-            if depth < 0:
-                return False
-    return True
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("not a finite number")
-    return value
-
-
-def _no_constant(text: str):
-    raise ValueError(f"{text} is not a value")
 
 
 def _value(key: SortKey, value):

@@ -28,8 +28,8 @@ from integrations.clarius.ingest import (
     PATIENT_FIELDS,
 )
 from integrations.clarius.models import ClariusLink, NotificationReceipt
-from integrations.clarius.safejson import RefusedJSON
 from portal.exams.models import Capture, Exam, Patient, Submission
+from portal.safejson import RefusedJSON
 from portal.text import clean_text, storable
 
 pytestmark = pytest.mark.hostile

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from integrations.clarius.safejson import RefusedJSON, loads, nesting_depth
+from portal.safejson import RefusedJSON, loads, nesting_depth
 
 
 @pytest.mark.parametrize(

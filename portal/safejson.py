@@ -1,4 +1,5 @@
-"""Reading JSON that comes from outside (notifications, Clarius documents) safely.
+"""Reading JSON that comes from outside (notifications, Clarius documents, page links,
+browser reports) safely.
 
 ``json.loads`` on its own is not safe for outside input: a thousand nested ``[`` raise
 ``RecursionError`` (not ``ValueError``, so nothing catches it), a number of 5,000 digits
