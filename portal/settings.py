@@ -197,10 +197,10 @@ STORAGES = {
 }
 
 # Large uploads are spooled to temporary files named by the portal, never after the
-# client's file name (see portal/reports/uploads.py).
+# client's file name (see portal/uploads.py).
 FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
-    "portal.reports.uploads.ShortNameTemporaryFileUploadHandler",
+    "portal.uploads.ShortNameTemporaryFileUploadHandler",
 ]
 
 # Email: the console in development, SMTP in production.
