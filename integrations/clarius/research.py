@@ -171,12 +171,26 @@ def dicom_tags(path: Path, content_type: str) -> dict[str, str]:
                     raise ValueError("the archive is empty")
                 with archive.open(members[0]) as member:
                     dataset = pydicom.dcmread(member, stop_before_pixels=True)
-                tags = {"FilesInArchive": str(len(members))}
+                    tags = {"FilesInArchive": str(len(members))}
+                    tags.update(_main_tags(dataset))
         else:
-            dataset = pydicom.dcmread(path, stop_before_pixels=True)
-            tags = {}
+            tags = _main_tags(pydicom.dcmread(path, stop_before_pixels=True))
+    except ValueError:
+        raise
     except (InvalidDicomError, zipfile.BadZipFile, OSError, EOFError) as e:
         raise ValueError(f"not a readable DICOM file: {e}") from None
+    except Exception as e:
+        # pydicom reads elements lazily and, on a mangled file, raises what the damaged
+        # bytes lead it to (NotImplementedError for an unknown VR, struct.error,
+        # KeyError...): all of them mean the same thing for an export.
+        reason = clean_text(f"{type(e).__name__}: {e}", max_length=300)
+        raise ValueError(f"not a readable DICOM file: {reason}") from None
+    return tags
+
+
+def _main_tags(dataset) -> dict[str, str]:
+    """``MAIN_TAGS`` of a dataset as cleaned text; reading them parses their elements."""
+    tags = {}
     for keyword in MAIN_TAGS:
         holder = dataset.file_meta if keyword == "TransferSyntaxUID" else dataset
         value = getattr(holder, keyword, None) if holder is not None else None

@@ -285,3 +285,16 @@ def test_dicom_tags_are_cleaned_before_they_reach_a_column(tmp_path):
     tags = dicom_tags(path, "application/dicom")
     assert tags["PatientName"] == "Doe^Jane"
     assert tags["PatientID"] == "MRN123"
+
+
+def test_a_dicom_file_with_an_unknown_value_representation_is_a_reason_not_a_crash(tmp_path):
+    # pydicom raised NotImplementedError for it, which no caller caught.
+    from integrations.clarius.research import dicom_tags
+    from tests.hostile.test_dicom_files import VALID
+
+    tag = b"\x02\x00\x10\x00UI"  # (0002,0010) Transfer Syntax UID, VR "UI"
+    assert tag in VALID
+    path = tmp_path / "x.dcm"
+    path.write_bytes(VALID.replace(tag, b"\x02\x00\x10\x00U.", 1))
+    with pytest.raises(ValueError, match="not a readable DICOM file: NotImplementedError"):
+        dicom_tags(path, "application/dicom")
