@@ -51,7 +51,7 @@ def test_sign_in_idle_sign_out_and_sign_out_everywhere_are_logged(client, bob, c
 
 
 def test_they_go_to_each_institutions_audit_log(client, alice, northside, southside):
-    assert audit.audited_actions() >= SESSION_ACTIONS
+    assert set(AuditEvent.Action.values) >= SESSION_ACTIONS
     sign_in(client, alice.email)
     events = AuditEvent.objects.filter(action=audit.LOGIN, user=alice)
     assert {e.institution_id for e in events} == {northside.pk, southside.pk}
