@@ -40,7 +40,7 @@ RUNS = 3
 # downloaders need as one JSON line, then serve until its stdin closes.
 SANDBOX = """
 import json, sys
-from integrations.clarius.sandbox import Sandbox
+from clarius_sandbox import Sandbox
 
 sandbox = Sandbox(notification_workers=False).start()
 user = sandbox.add_user("Bench")
@@ -127,7 +127,7 @@ def download_plain(url: str, destination: Path, *, hash_and_sync: bool = False) 
 
 
 def download_client(job: dict, destination: Path) -> int:
-    from integrations.clarius.client import ServiceClient
+    from integrations.clarius.api.client import ServiceClient
 
     client = ServiceClient(
         job["api_url"],
@@ -143,7 +143,7 @@ def worker(mode: str, job: dict) -> None:
     """One measured download in this (fresh) process; prints a JSON result line."""
     import requests  # noqa: F401 - imported before the baseline, as in a real worker
 
-    import integrations.clarius.client  # noqa: F401
+    import integrations.clarius.api.client  # noqa: F401
 
     destination = Path(job["directory"]) / f"{mode}.bin"
     maxrss_before = max_rss_bytes()
@@ -190,7 +190,7 @@ def _median_run(runs: list[dict]) -> dict:
 
 
 def capture_url(info: dict) -> str:
-    from integrations.clarius.client import ServiceClient
+    from integrations.clarius.api.client import ServiceClient
 
     client = ServiceClient(
         info["api_url"], info["api_key"], media_origins=[info["media_origin"]], allow_http=True

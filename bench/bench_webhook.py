@@ -602,8 +602,8 @@ def setup_django(env: dict) -> None:
 def seed(sandbox_token: str) -> dict:
     from django.utils import timezone
 
+    from integrations.clarius.account.registration import active_endpoint
     from integrations.clarius.models import ClariusLink
-    from integrations.clarius.registration import active_endpoint
     from portal.accounts.models import User
     from portal.tenants.models import Institution, Membership
 
@@ -989,7 +989,7 @@ def main(argv: list[str]) -> int:
                 else:
                     log("redis-server not installed: measuring the ORM broker only")
 
-            from integrations.clarius.sandbox import Sandbox
+            from clarius_sandbox import Sandbox
 
             sandbox = Sandbox().start()
             stack.callback(sandbox.stop)

@@ -10,7 +10,7 @@ from pathlib import Path
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from integrations.clarius.secrets import parse_encryption_keys
+from portal.encryption import parse_encryption_keys
 from portal.env import (
     env_bool,
     env_int,

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from integrations.clarius.sandbox import Sandbox
+from clarius_sandbox import Sandbox
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@ import logging
 
 from django.urls import reverse
 
-from integrations.clarius.registration import active_endpoint
+from integrations.clarius.account.registration import active_endpoint
 from portal.log_masking import mask
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from integrations.clarius import account_admin
+from integrations.clarius.account import admin_views as account_admin
 from integrations.clarius.models import (
     AccountSettings,
     ClariusLink,
@@ -224,11 +224,11 @@ class ResearchWorkAdmin(WorkAdminMixin, admin.ModelAdmin):
 
 @admin.register(DicomExport)
 class DicomExportAdmin(ResearchWorkAdmin):
-    retry_task = "integrations.clarius.research_tasks.run_dicom_export"
+    retry_task = "integrations.clarius.research.tasks.run_dicom_export"
     list_display = ["__str__", "institution", "state", "attempts", "last_error_short"]
 
 
 @admin.register(RawDataFile)
 class RawDataFileAdmin(ResearchWorkAdmin):
-    retry_task = "integrations.clarius.research_tasks.download_raw_data"
+    retry_task = "integrations.clarius.research.tasks.download_raw_data"
     list_display = ["__str__", "institution", "state", "attempts", "last_error_short"]

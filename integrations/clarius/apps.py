@@ -12,8 +12,8 @@ class ClariusConfig(AppConfig):
 
         post_migrate.connect(ensure_schedules, sender=self)
 
+        from integrations.clarius.ingestion.webhooks import forget_active_secret
         from integrations.clarius.models import NotificationEndpoint
-        from integrations.clarius.webhooks import forget_active_secret
 
         # A new or retired secret takes effect at once in this process (others: SECRET_TTL).
         for signal in (post_save, post_delete):

@@ -2,8 +2,8 @@
 
 from django.conf import settings
 
-from integrations.clarius.errors import OriginRefused
-from integrations.clarius.origin import OriginGuard
+from integrations.clarius.api.errors import OriginRefused
+from integrations.clarius.api.origin import OriginGuard
 
 
 def origin_guard() -> OriginGuard:

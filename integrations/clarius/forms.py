@@ -9,8 +9,8 @@ from functools import lru_cache
 from django import forms
 from django.core.validators import RegexValidator
 
-from integrations.clarius import presets
-from integrations.clarius.client import DICOM_DEMOGRAPHICS, DICOM_SYNTAXES, dicom_parameters
+from integrations.clarius.account import presets
+from integrations.clarius.api.client import DICOM_DEMOGRAPHICS, DICOM_SYNTAXES, dicom_parameters
 
 # --- service account ------------------------------------------------------------------
 

@@ -201,7 +201,7 @@ class ServiceApiKey(models.Model):
 
     @property
     def key(self) -> str:
-        from integrations.clarius.secrets import decrypt
+        from portal.encryption import decrypt
 
         if not self.key_encrypted:
             raise ValueError(f"the secret of {self.masked_key} is no longer kept")
@@ -269,7 +269,7 @@ class ResearchAccount(models.Model):
 
     @property
     def token(self) -> str:
-        from integrations.clarius.secrets import decrypt
+        from portal.encryption import decrypt
 
         return decrypt(self.token_encrypted)
 

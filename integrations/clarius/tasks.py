@@ -15,10 +15,10 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.clarius import linking
-from integrations.clarius.client import ServiceClient
-from integrations.clarius.errors import ClariusError, MediaTooLarge, NotFound, OriginRefused
-from integrations.clarius.ingest import exam_status, ingest_exam_data, refresh_captures
+from integrations.clarius.api.client import ServiceClient
+from integrations.clarius.api.errors import ClariusError, MediaTooLarge, NotFound, OriginRefused
+from integrations.clarius.ingestion import linking
+from integrations.clarius.ingestion.ingest import exam_status, ingest_exam_data, refresh_captures
 from integrations.clarius.models import (
     ClariusLink,
     DicomExport,
@@ -249,14 +249,14 @@ def update_exam_status(exam_id: int) -> None:
 
 
 def poll() -> dict:
-    from integrations.clarius.catchup import poll_accessible
+    from integrations.clarius.ingestion.catchup import poll_accessible
 
     with closing(service_client()) as client:
         return poll_accessible(client)
 
 
 def reconcile() -> dict:
-    from integrations.clarius.catchup import reconcile_links
+    from integrations.clarius.ingestion.catchup import reconcile_links
 
     with closing(service_client()) as client:
         return reconcile_links(client)
@@ -274,12 +274,12 @@ SWEPT = [
     (
         DicomExport,
         {"state": DicomExport.State.PENDING},
-        "integrations.clarius.research_tasks.run_dicom_export",
+        "integrations.clarius.research.tasks.run_dicom_export",
     ),
     (
         RawDataFile,
         {"state": RawDataFile.State.PENDING},
-        "integrations.clarius.research_tasks.download_raw_data",
+        "integrations.clarius.research.tasks.download_raw_data",
     ),
 ]
 SWEEP_BATCH = 500

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from integrations.clarius import research_views, views, webhooks
+from integrations.clarius import views
+from integrations.clarius.ingestion import webhooks
+from integrations.clarius.research import views as research_views
 
 urlpatterns = [
     path("connect/<str:token>/", views.connect, name="clarius-connect"),

@@ -6,10 +6,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from integrations.clarius import linking
-from integrations.clarius.linking import LinkRefused, link_token, unlink
+from integrations.clarius.ingestion import linking
+from integrations.clarius.ingestion.linking import LinkRefused, link_token, unlink
+from integrations.clarius.ingestion.webhooks import TOKEN_RE
 from integrations.clarius.models import ClariusLink
-from integrations.clarius.webhooks import TOKEN_RE
 from portal.tenants.models import Membership
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
 

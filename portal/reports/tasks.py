@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 from contextlib import closing
 
-from integrations.clarius.client import ServiceClient
-from integrations.clarius.errors import ClariusError
+from integrations.clarius.api.client import ServiceClient
+from integrations.clarius.api.errors import ClariusError
 from portal import work
 from portal.exams import media
 from portal.reports.issuing import (

@@ -111,7 +111,7 @@ def remove_member(membership: Membership) -> None:
     Their exams stay with the institution; their links are unlinked so that new exams
     they upload stop arriving in an institution they no longer belong to.
     """
-    from integrations.clarius.linking import unlink
+    from integrations.clarius.ingestion.linking import unlink
     from integrations.clarius.models import ClariusLink
 
     with transaction.atomic():

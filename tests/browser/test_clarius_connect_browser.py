@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from integrations.clarius.client import ServiceClient
+from integrations.clarius.account.registration import wanted_settings
+from integrations.clarius.api.client import ServiceClient
 from integrations.clarius.models import ClariusLink
-from integrations.clarius.registration import wanted_settings
 from portal.exams.models import Exam
 from portal.tenants.models import Membership
 from tests.conftest import PASSWORD, make_user

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from integrations.clarius.sandbox.video import encode_clip
+from clarius_sandbox.video import encode_clip
 from portal.exams import media
 from portal.exams.models import Capture
 from tests.browser.test_login_browser import log_in

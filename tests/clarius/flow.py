@@ -6,9 +6,9 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations.clarius import tasks
-from integrations.clarius.linking import link_token
+from integrations.clarius.account.registration import active_endpoint
+from integrations.clarius.ingestion.linking import link_token
 from integrations.clarius.models import NotificationReceipt
-from integrations.clarius.registration import active_endpoint
 from portal.exams.models import Capture
 
 

@@ -9,8 +9,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
 
-from integrations.clarius import keys
-from integrations.clarius.client import ServiceClient
+from integrations.clarius.account import keys
+from integrations.clarius.api.client import ServiceClient
 from integrations.clarius.models import ServiceApiKey
 
 pytestmark = pytest.mark.django_db

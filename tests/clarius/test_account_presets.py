@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from integrations.clarius import presets
+from clarius_sandbox.catalogue import APPLICATIONS
+from integrations.clarius.account import presets
 from integrations.clarius.models import PresetChange
-from integrations.clarius.sandbox.catalogue import APPLICATIONS
 
 CARDIAC = next(a for a in APPLICATIONS if a["name"] == "Cardiac")["uuid"]
 GOOD = {"title": "Side", "labels": ["Left", "Right"], "linked": True}

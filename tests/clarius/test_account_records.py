@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from integrations.clarius import records
+from integrations.clarius.account import records
 from integrations.clarius.models import NotificationReceipt
 from portal.exams.models import Exam
 from tests.clarius.flow import deliver, link_confirmed
@@ -125,7 +125,7 @@ def test_staff_who_are_not_superusers_are_refused(client, alice, clarius_setting
 def test_a_record_that_is_not_a_notification_cannot_be_ingested(
     root_client, clarius_sandbox, clarius_settings
 ):
-    from integrations.clarius.sandbox.state import NotificationRecord, now
+    from clarius_sandbox.state import NotificationRecord, now
 
     clarius_sandbox.state.add_record(
         NotificationRecord("?", "https://x.example/", "{not json", now(), now(), None, "timed out")

@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from integrations.clarius import keys, secrets
+from integrations.clarius.account import keys
 from integrations.clarius.models import ResearchAccount, ServiceApiKey
+from portal import encryption as secrets
 from tests.conftest import make_user
 from tests.subprocesses import clean_env, run_manage
 

@@ -8,8 +8,12 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
+from integrations.clarius.account.registration import (
+    active_endpoint,
+    notification_url,
+    wanted_settings,
+)
 from integrations.clarius.models import NotificationEndpoint
-from integrations.clarius.registration import active_endpoint, notification_url, wanted_settings
 
 pytestmark = pytest.mark.django_db
 PAGE = "admin:clarius_accountsettings_changelist"

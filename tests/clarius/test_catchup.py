@@ -8,9 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from integrations.clarius import tasks
-from integrations.clarius.catchup import poll_accessible, reconcile_links
-from integrations.clarius.client import ServiceClient
-from integrations.clarius.linking import link_token
+from integrations.clarius.api.client import ServiceClient
+from integrations.clarius.ingestion.catchup import poll_accessible, reconcile_links
+from integrations.clarius.ingestion.linking import link_token
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from tests.clarius.flow import deliver, link_confirmed, run_due_work
 
@@ -103,8 +103,8 @@ GOOD = {
 def test_an_accessible_exam_no_column_can_hold_is_skipped_not_a_crash(
     linked, settings, change, reason
 ):
-    from integrations.clarius.catchup import item_refusal, record_unseen
-    from integrations.clarius.types import ExamDownload
+    from integrations.clarius.api.documents import ExamDownload
+    from integrations.clarius.ingestion.catchup import item_refusal, record_unseen
 
     sent = {**GOOD, "customer_id": linked.customer_token, **change}
     sent["download_url"] = sent["download_url"].replace("{api}", settings.CLARIUS_API_URL)

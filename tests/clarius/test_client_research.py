@@ -5,15 +5,15 @@ import tarfile
 import pytest
 import requests
 
-from integrations.clarius.client import DICOM_DEMOGRAPHICS, DICOM_SYNTAXES, ResearchClient
-from integrations.clarius.errors import (
+from integrations.clarius.api.client import DICOM_DEMOGRAPHICS, DICOM_SYNTAXES, ResearchClient
+from integrations.clarius.api.errors import (
     BadRequest,
     Forbidden,
     InvalidParameter,
     NotFound,
     Unauthorized,
 )
-from integrations.clarius.transport import RetryPolicy
+from integrations.clarius.api.transport import RetryPolicy
 
 
 @pytest.fixture

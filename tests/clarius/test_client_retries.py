@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from integrations.clarius.client import ServiceClient
-from integrations.clarius.errors import (
+from integrations.clarius.api.client import ServiceClient
+from integrations.clarius.api.errors import (
     BadRequest,
     ClariusError,
     Forbidden,
@@ -16,7 +16,7 @@ from integrations.clarius.errors import (
     TransportError,
     Unauthorized,
 )
-from integrations.clarius.transport import RetryPolicy, Timeouts, parse_retry_after
+from integrations.clarius.api.transport import RetryPolicy, Timeouts, parse_retry_after
 
 SETTINGS = r"^services/settings/$"
 
@@ -210,7 +210,7 @@ def test_an_echoed_key_is_scrubbed_from_the_excerpt(clarius_sandbox, sleeps):
 
 
 def test_a_non_json_answer_is_an_invalid_response(clarius_sandbox, sleeps):
-    from integrations.clarius.errors import InvalidResponse
+    from integrations.clarius.api.errors import InvalidResponse
 
     client = make_client(clarius_sandbox, sleeps, retries=0)
     clarius_sandbox.inject(SETTINGS, "GET", status=200, body="<html>maintenance</html>")

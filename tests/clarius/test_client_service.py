@@ -7,15 +7,15 @@ import types
 import pytest
 import requests
 
-from integrations.clarius.client import ServiceClient
-from integrations.clarius.errors import (
+from integrations.clarius.api.client import ServiceClient
+from integrations.clarius.api.documents import AnnotationGroup, ApiKey, ExamData, ExamDownload
+from integrations.clarius.api.errors import (
     BadRequest,
     InvalidParameter,
     NotFound,
     OriginRefused,
 )
-from integrations.clarius.transport import RetryPolicy, Timeouts
-from integrations.clarius.types import AnnotationGroup, ApiKey, ExamData, ExamDownload
+from integrations.clarius.api.transport import RetryPolicy, Timeouts
 
 
 class CountingSession(requests.Session):

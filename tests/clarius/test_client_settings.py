@@ -2,8 +2,8 @@
 
 import pytest
 
-from integrations.clarius.client import ResearchClient, ServiceClient
-from integrations.clarius.errors import InvalidParameter, OriginRefused
+from integrations.clarius.api.client import ResearchClient, ServiceClient
+from integrations.clarius.api.errors import InvalidParameter, OriginRefused
 
 
 def test_it_builds_a_service_client_from_settings(clarius_settings, clarius_sandbox):

@@ -5,8 +5,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from integrations.clarius.errors import InvalidResponse
-from integrations.clarius.types import (
+from integrations.clarius.api.documents import (
     ApiKey,
     ExamData,
     ExamDownload,
@@ -14,6 +13,7 @@ from integrations.clarius.types import (
     RawDataCapture,
     parse_capture_metadata,
 )
+from integrations.clarius.api.errors import InvalidResponse
 
 BLOB = {
     "id": "{a821fa45-0000-4000-8000-000000000001}",
@@ -162,8 +162,8 @@ def test_an_api_key_repr_masks_the_secret():
     ["[" * 5000 + "]" * 5000, '{"request_uuid": "a", "request_uuid": "b"}', '{"x": NaN}'],
 )
 def test_a_logged_body_the_webhook_would_refuse_is_not_a_notification(content):
-    from integrations.clarius.records import download_of, request_uuid_of
-    from integrations.clarius.types import NotificationRecord
+    from integrations.clarius.account.records import download_of, request_uuid_of
+    from integrations.clarius.api.documents import NotificationRecord
 
     record = NotificationRecord.from_json({"event": {"request": {"content": content}}})
     assert request_uuid_of(record.event) is None

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from integrations.clarius.registration import active_endpoint, rotate_endpoint
+from integrations.clarius.account.registration import active_endpoint, rotate_endpoint
 from tests.clarius.flow import deliver, link_confirmed
 
 

@@ -14,16 +14,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from integrations.clarius.client import ServiceClient
-from integrations.clarius.download import declared_content_type, sniff_media_type
-from integrations.clarius.errors import (
+from integrations.clarius.api.client import ServiceClient
+from integrations.clarius.api.download import declared_content_type, sniff_media_type
+from integrations.clarius.api.errors import (
     MediaTooLarge,
     NotFound,
     OriginRefused,
     TransportError,
     UnexpectedRedirect,
 )
-from integrations.clarius.transport import RetryPolicy, Timeouts
+from integrations.clarius.api.transport import RetryPolicy, Timeouts
 
 KEY = "Q4nmtzH5.mvIzWOlklcrFJ3iWaJTFESYCzCe8j6TQ"
 
@@ -377,7 +377,7 @@ def test_a_relative_next_link_is_followed_on_the_api_origin(api_server, media_se
 def test_a_next_link_pointing_at_itself_stops(api_server, media_server):
     self_link = f"{api_server.origin}/api/public/v0/exams/accessible/"
     api_server.routes["/api/public/v0/exams/accessible/"] = page(self_link, "r1")
-    from integrations.clarius.errors import InvalidResponse
+    from integrations.clarius.api.errors import InvalidResponse
 
     with pytest.raises(InvalidResponse):
         list(make_client(api_server, media_server).iter_accessible_exams())

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from integrations.clarius.client import ServiceClient
-from integrations.clarius.errors import Forbidden, MediaTooLarge, TransportError
-from integrations.clarius.transport import RetryPolicy, Timeouts
+from integrations.clarius.api.client import ServiceClient
+from integrations.clarius.api.errors import Forbidden, MediaTooLarge, TransportError
+from integrations.clarius.api.transport import RetryPolicy, Timeouts
 
 MB = 1024 * 1024
 CAPTURES = r"^/clarius-exports/captures/"
@@ -46,7 +46,7 @@ def capture_url(client, sandbox, **upload):
 MEASURE = """
 import json, sys, tracemalloc
 from pathlib import Path
-from integrations.clarius.client import ServiceClient
+from integrations.clarius.api.client import ServiceClient
 args = json.loads(sys.argv[1])
 client = ServiceClient(args["api_url"], args["api_key"], media_origins=[args["media"]],
                        allow_http=True)

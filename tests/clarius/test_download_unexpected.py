@@ -54,7 +54,7 @@ def files_of(capture):
 def test_it_keeps_an_image_that_cannot_be_decoded_and_says_it_has_no_preview(
     one_capture, monkeypatch
 ):
-    monkeypatch.setattr("integrations.clarius.sandbox.media.jpeg_cache", Garbage())
+    monkeypatch.setattr("clarius_sandbox.media.jpeg_cache", Garbage())
     capture = one_capture(captures=1, videos=0)
     assert tasks.download_capture(capture.pk) == "done"
     capture.refresh_from_db()

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.clarius import tasks
-from integrations.clarius.linking import link_token
+from integrations.clarius.ingestion.linking import link_token
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal.exams import media
 from portal.exams.models import Capture, Exam

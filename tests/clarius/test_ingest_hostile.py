@@ -10,8 +10,8 @@ import requests
 from django.urls import reverse
 
 from integrations.clarius import tasks
+from integrations.clarius.account.registration import active_endpoint
 from integrations.clarius.models import ClariusLink, NotificationReceipt
-from integrations.clarius.registration import active_endpoint
 from tests.clarius.flow import deliver
 
 
@@ -104,7 +104,7 @@ def test_ten_concurrent_deliveries_of_one_request_make_one_receipt_and_one_fetch
         with lock:
             enqueued.append((func, args))
 
-    monkeypatch.setattr("integrations.clarius.webhooks.enqueue", record)
+    monkeypatch.setattr("integrations.clarius.ingestion.webhooks.enqueue", record)
     request_uuid = str(uuid.uuid4())
     body = json.dumps(
         {

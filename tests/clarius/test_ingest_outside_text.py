@@ -166,7 +166,7 @@ def test_an_unexpected_error_is_recorded_on_the_receipt_and_retried(
 
 
 def test_an_error_midway_leaves_no_half_written_exam(clarius_sandbox, clinician, monkeypatch):
-    from integrations.clarius import ingest
+    from integrations.clarius.ingestion import ingest
 
     def broken(exam, submission, links):
         raise RuntimeError("after the exam, before its captures")

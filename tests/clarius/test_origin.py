@@ -2,8 +2,8 @@
 
 import pytest
 
-from integrations.clarius.errors import OriginRefused
-from integrations.clarius.origin import Origin, OriginGuard, parse_origin
+from integrations.clarius.api.errors import OriginRefused
+from integrations.clarius.api.origin import Origin, OriginGuard, parse_origin
 
 API = "https://cloud.clarius.com/api/public/v0/"
 MEDIA = ["https://*.amazonaws.com", "https://media.example.org:8443"]

@@ -8,9 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
-from integrations.clarius import research, research_tasks
-from integrations.clarius.client import DICOM_DEMOGRAPHICS, DICOM_SYNTAXES
+from integrations.clarius.api.client import DICOM_DEMOGRAPHICS, DICOM_SYNTAXES
 from integrations.clarius.models import DicomExport, ResearchAccount
+from integrations.clarius.research import service as research
+from integrations.clarius.research import tasks as research_tasks
 from portal.exams import media
 from portal.exams.models import AuditEvent, Exam
 from portal.tenants.models import Membership
@@ -169,7 +170,7 @@ def test_still_processing_is_retried_later_and_the_user_told(
     assert waiting.state == "pending"
     assert waiting.next_attempt_at > timezone.now()
     assert "still processing" in waiting.last_error
-    nudge = Schedule.objects.get(func="integrations.clarius.research_tasks.run_dicom_export")
+    nudge = Schedule.objects.get(func="integrations.clarius.research.tasks.run_dicom_export")
     assert (nudge.args, nudge.schedule_type) == (f"({waiting.pk},)", Schedule.ONCE)
     assert nudge.next_run == waiting.next_attempt_at
     assert "tries again automatically" in member.get(url(exam)).content.decode()
@@ -270,7 +271,7 @@ def test_dicom_tags_are_cleaned_before_they_reach_a_column(tmp_path):
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian
 
-    from integrations.clarius.research import dicom_tags
+    from integrations.clarius.research.service import dicom_tags
 
     meta = FileMetaDataset()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -289,7 +290,7 @@ def test_dicom_tags_are_cleaned_before_they_reach_a_column(tmp_path):
 
 def test_a_dicom_file_with_an_unknown_value_representation_is_a_reason_not_a_crash(tmp_path):
     # pydicom raised NotImplementedError for it, which no caller caught.
-    from integrations.clarius.research import dicom_tags
+    from integrations.clarius.research.service import dicom_tags
     from tests.hostile.test_dicom_files import VALID
 
     tag = b"\x02\x00\x10\x00UI"  # (0002,0010) Transfer Syntax UID, VR "UI"

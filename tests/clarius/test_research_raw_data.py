@@ -4,8 +4,8 @@ and the tenant and role rules."""
 import pytest
 from django.urls import reverse
 
-from integrations.clarius import research
 from integrations.clarius.models import RawDataFile
+from integrations.clarius.research import service as research
 from portal.exams import media
 from portal.exams.models import AuditEvent, Exam
 from portal.tenants.models import Membership

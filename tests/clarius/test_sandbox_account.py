@@ -2,7 +2,7 @@
 
 import pytest
 
-from integrations.clarius.sandbox.catalogue import APPLICATIONS
+from clarius_sandbox.catalogue import APPLICATIONS
 
 # --- §5 settings ---------------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ def test_an_unknown_application_is_404(sandbox_api, method):
 
 
 def test_an_oversized_report_is_413(clarius_sandbox, sandbox_api, monkeypatch):
-    monkeypatch.setattr("integrations.clarius.sandbox.service_api.REPORT_MAX_BYTES", 1000)
+    monkeypatch.setattr("clarius_sandbox.service_api.REPORT_MAX_BYTES", 1000)
     submission = clarius_sandbox.upload_exam(clarius_sandbox.add_user("Ann"), notify=False)
     r = sandbox_api.post(
         f"services/requests/{submission.request_uuid}/reports/",

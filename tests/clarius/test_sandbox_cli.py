@@ -1,4 +1,4 @@
-"""``python -m integrations.clarius.sandbox``: runs without Django, prints its URLs, stops on ^C."""
+"""``python -m clarius_sandbox``: runs without Django, prints its URLs, stops on ^C."""
 
 import os
 import signal
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def start(*args):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     return subprocess.Popen(
-        [sys.executable, "-m", "integrations.clarius.sandbox", *args],
+        [sys.executable, "-m", "clarius_sandbox", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -2,7 +2,7 @@
 
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.clarius.sandbox.patients import EXTRA_FIELDS
+from clarius_sandbox.patients import EXTRA_FIELDS
 
 HUMAN_FIELDS = {"identifier", "date_of_birth", "gender", "first_name", "middle_name", "last_name"}
 ANIMAL_FIELDS = {

@@ -5,7 +5,7 @@ import time
 import pytest
 import requests
 
-from integrations.clarius.sandbox.control import _is_loopback
+from clarius_sandbox.control import _is_loopback
 
 
 def test_a_status_fault_answers_count_times_then_recovers(clarius_sandbox, sandbox_api):
@@ -70,7 +70,7 @@ def test_reset_clears_pending_faults(clarius_sandbox, sandbox_api):
 
 
 def test_a_fault_needs_an_effect():
-    from integrations.clarius.sandbox.faults import Fault
+    from clarius_sandbox.faults import Fault
 
     with pytest.raises(ValueError):
         Fault("x")

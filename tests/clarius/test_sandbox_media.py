@@ -11,7 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
-from integrations.clarius.sandbox import video
+from clarius_sandbox import video
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 import json
 
-from integrations.clarius.sandbox import Sandbox
-from integrations.clarius.sandbox.notifications import DROPPED
+from clarius_sandbox import Sandbox
+from clarius_sandbox.notifications import DROPPED
 from tests.services import closed_port
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from integrations.clarius.research import dicom_tags
+from integrations.clarius.research.service import dicom_tags
 from portal.text import has_unstorable
 
 pytestmark = pytest.mark.hostile

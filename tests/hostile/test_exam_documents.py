@@ -19,8 +19,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from integrations.clarius import tasks
-from integrations.clarius.client import ServiceClient, parse_document
-from integrations.clarius.ingest import (
+from integrations.clarius.api.client import ServiceClient, parse_document
+from integrations.clarius.ingestion.ingest import (
     EXTRA_KEY_LENGTH,
     EXTRA_MAX_FIELDS,
     EXTRA_VALUE_LENGTH,

@@ -17,8 +17,8 @@ from django.urls import reverse
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from integrations.clarius.ingestion.webhooks import REJECTED_BODY_KEPT
 from integrations.clarius.models import ClariusLink, NotificationEndpoint, NotificationReceipt
-from integrations.clarius.webhooks import REJECTED_BODY_KEPT
 
 pytestmark = pytest.mark.hostile
 
@@ -147,7 +147,8 @@ def webhook(db, monkeypatch, bob, northside):
     )
     queued = []
     monkeypatch.setattr(
-        "integrations.clarius.webhooks.enqueue", lambda func, *args: queued.append((func, args))
+        "integrations.clarius.ingestion.webhooks.enqueue",
+        lambda func, *args: queued.append((func, args)),
     )
     return reverse("clarius-notifications", args=[endpoint.secret]), queued
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.clarius.linking import SESSION_CONNECT_TOKEN
+from integrations.clarius.ingestion.linking import SESSION_CONNECT_TOKEN
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal.tenants.models import Membership
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.clarius.account import mask_secret_url
-from integrations.clarius.errors import ClariusError, NotFound
-from integrations.clarius.explain import vendor_reason
+from integrations.clarius.account.service_settings import mask_secret_url
+from integrations.clarius.api.errors import ClariusError, NotFound
+from integrations.clarius.api.explain import vendor_reason
 
 
 class Command(BaseCommand):
@@ -59,7 +59,7 @@ class Command(BaseCommand):
         reset.add_argument("uuid")
 
     def handle(self, *args, action, **options):
-        from integrations.clarius.keys import service_client
+        from integrations.clarius.account.keys import service_client
 
         try:
             if action == "keys" and options["key_action"] == "rotate":
@@ -72,7 +72,7 @@ class Command(BaseCommand):
             raise CommandError(str(e)) from None
 
     def register(self, client, **options):
-        from integrations.clarius.account import register
+        from integrations.clarius.account.service_settings import register
 
         current = register(client)
         self.stdout.write("Registered with Clarius:")
@@ -80,7 +80,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  token_transfer_url  {current.token_transfer_url}")
 
     def settings(self, client, **options):
-        from integrations.clarius.account import compare_settings
+        from integrations.clarius.account.service_settings import compare_settings
 
         rows = compare_settings(client)
         for row in rows:
@@ -92,7 +92,7 @@ class Command(BaseCommand):
             self.stdout.write("Run `python manage.py clarius register` to fix.")
 
     def poll(self, client, customer_id=None, **options):
-        from integrations.clarius.catchup import poll_accessible
+        from integrations.clarius.ingestion.catchup import poll_accessible
 
         counts = poll_accessible(client, customer_id=customer_id)
         self.stdout.write(
@@ -101,8 +101,8 @@ class Command(BaseCommand):
         )
 
     def records(self, client, limit=50, failures=False, ingest=None, **options):
-        from integrations.clarius.records import CannotIngest, record_rows
-        from integrations.clarius.records import ingest as ingest_record
+        from integrations.clarius.account.records import CannotIngest, record_rows
+        from integrations.clarius.account.records import ingest as ingest_record
 
         if ingest:
             try:
@@ -129,7 +129,7 @@ class Command(BaseCommand):
         getattr(self, f"keys_{key_action}")(client, **options)
 
     def keys_list(self, client, **options):
-        from integrations.clarius.keys import list_keys
+        from integrations.clarius.account.keys import list_keys
 
         for row in list_keys(client):
             created = row.created.isoformat(timespec="seconds") if row.created else "?"
@@ -138,7 +138,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{mark}{row.prefix}.***  {created}  {row.name or ''}{state}")
 
     def keys_create(self, client, name, **options):
-        from integrations.clarius.keys import create_key
+        from integrations.clarius.account.keys import create_key
 
         created = create_key(client, name)
         self.stdout.write(
@@ -148,7 +148,7 @@ class Command(BaseCommand):
         self.stdout.write("The portal does not use it (`clarius keys rotate` replaces its own).")
 
     def keys_revoke(self, client, prefix, **options):
-        from integrations.clarius.keys import KeyRefused, revoke_key
+        from integrations.clarius.account.keys import KeyRefused, revoke_key
 
         try:
             revoke_key(client, prefix)
@@ -157,7 +157,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Revoked {prefix}.*** at Clarius.")
 
     def keys_rotate(self, name=None, **options):
-        from integrations.clarius.keys import KeyRefused, rotate
+        from integrations.clarius.account.keys import KeyRefused, rotate
 
         try:
             report = rotate(name)
@@ -180,14 +180,14 @@ class Command(BaseCommand):
             raise CommandError("Clarius has no such application.") from None
 
     def applications_list(self, client, **options):
-        from integrations.clarius.presets import applications
+        from integrations.clarius.account.presets import applications
 
         for row in applications(client):
             groups = ", ".join(f"{g.title} ({len(g.labels)})" for g in row.groups) or "-"
             self.stdout.write(f"{row.uuid}  {row.name:<14} {groups}")
 
     def applications_show(self, client, uuid, **options):
-        from integrations.clarius.presets import current
+        from integrations.clarius.account.presets import current
 
         customisation = current(client, uuid)
         document = {
@@ -198,7 +198,7 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(document, indent=2, ensure_ascii=False))
 
     def applications_set(self, client, uuid, file, **options):
-        from integrations.clarius.presets import save, validate
+        from integrations.clarius.account.presets import save, validate
 
         try:
             document = json.loads(Path(file).read_text())
@@ -213,7 +213,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Saved {len(result.annotations)} group(s) for {result.name}.")
 
     def applications_reset(self, client, uuid, **options):
-        from integrations.clarius.presets import reset
+        from integrations.clarius.account.presets import reset
 
         result = reset(client, uuid, via="command")
         self.stdout.write(f"Reset {result.name}: this service has no groups for it now.")

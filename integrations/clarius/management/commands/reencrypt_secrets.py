@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from integrations.clarius.models import ResearchAccount, ServiceApiKey
-from integrations.clarius.secrets import SecretUnreadable, reencrypt
+from portal.encryption import SecretUnreadable, reencrypt
 
 # Every encrypted column: (model, field). A new one must be listed here.
 ENCRYPTED = [(ServiceApiKey, "key_encrypted"), (ResearchAccount, "token_encrypted")]

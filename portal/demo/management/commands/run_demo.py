@@ -41,7 +41,7 @@ class Command(BaseCommand):
                 [
                     sys.executable,
                     "-m",
-                    "integrations.clarius.sandbox",
+                    "clarius_sandbox",
                     "--quiet",
                     "--host",
                     api.hostname,
@@ -75,8 +75,8 @@ class Command(BaseCommand):
 
     def register_with_sandbox(self):
         """What `manage.py clarius register` does, so Connect and Upload exam just work."""
-        from integrations.clarius.client import ServiceClient
-        from integrations.clarius.registration import wanted_settings
+        from integrations.clarius.account.registration import wanted_settings
+        from integrations.clarius.api.client import ServiceClient
 
         with ServiceClient.from_settings() as client:
             client.update_settings(**wanted_settings())

@@ -2,7 +2,7 @@
 
 Both servers are threaded werkzeug WSGI servers running in background threads of the
 current process, so a test session can start one sandbox and talk to it over real HTTP,
-and ``python -m integrations.clarius.sandbox`` can run it in the foreground for the demo.
+and ``python -m clarius_sandbox`` can run it in the foreground for the demo.
 No Django anywhere: the sandbox must start without settings.
 """
 

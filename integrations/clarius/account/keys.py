@@ -20,11 +20,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.clarius import secrets
-from integrations.clarius.errors import ClariusError, InvalidResponse, NotFound
-from integrations.clarius.explain import vendor_reason
+from integrations.clarius.api.documents import ApiKey
+from integrations.clarius.api.errors import ClariusError, InvalidResponse, NotFound
+from integrations.clarius.api.explain import vendor_reason
 from integrations.clarius.models import ServiceApiKey
-from integrations.clarius.types import ApiKey
+from portal import encryption as secrets
 
 logger = logging.getLogger(__name__)
 State = ServiceApiKey.State
@@ -82,7 +82,7 @@ def adopt(key: str, *, source=ServiceApiKey.Source.ENVIRONMENT, name="") -> Serv
 
 
 def service_client(**overrides):
-    from integrations.clarius.client import ServiceClient
+    from integrations.clarius.api.client import ServiceClient
 
     return ServiceClient.from_settings(**overrides)
 

@@ -2,7 +2,7 @@
 
 See ``README.md`` beside this file. ``Sandbox`` is the entry point::
 
-    from integrations.clarius.sandbox import Sandbox
+    from clarius_sandbox import Sandbox
 
     with Sandbox() as sandbox:
         user = sandbox.add_user("Dr. Jane Doe")

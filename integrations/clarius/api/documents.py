@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from integrations.clarius.errors import InvalidResponse, mask_secret
+from integrations.clarius.api.errors import InvalidResponse, mask_secret
 from portal.safejson import RefusedJSON
 from portal.safejson import loads as load_json
 

@@ -16,9 +16,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from integrations.clarius import account, keys, presets, records
-from integrations.clarius.errors import ClariusError, NotFound
-from integrations.clarius.explain import vendor_reason
+from integrations.clarius.account import keys, presets, records
+from integrations.clarius.account import service_settings as account
+from integrations.clarius.account.registration import active_endpoint
+from integrations.clarius.api.errors import ClariusError, NotFound
+from integrations.clarius.api.explain import vendor_reason
 from integrations.clarius.forms import (
     AnnotationFormSet,
     IngestRecordForm,
@@ -28,7 +30,6 @@ from integrations.clarius.forms import (
     annotation_initial,
 )
 from integrations.clarius.models import NotificationEndpoint, PresetChange, ServiceApiKey
-from integrations.clarius.registration import active_endpoint
 
 CLARIUS_TROUBLE = (ClariusError, ImproperlyConfigured)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from integrations.clarius.errors import ClariusError
+from integrations.clarius.api.errors import ClariusError
 
 
 def vendor_reason(error: ClariusError) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import transaction
 
-from integrations.clarius import types
+from integrations.clarius.api import documents as types
 from integrations.clarius.models import NotificationReceipt
 from portal import work
 from portal.exams.models import Capture, Exam, Patient, Submission

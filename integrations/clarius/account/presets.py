@@ -7,8 +7,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from integrations.clarius.api.documents import AnnotationGroup, ApplicationCustomisation
 from integrations.clarius.models import PresetChange
-from integrations.clarius.types import AnnotationGroup, ApplicationCustomisation
 
 # Limits on what a clinician sees on a phone screen; Clarius states none, so these are
 # deliberately generous while refusing obvious mistakes (a pasted paragraph as a label).

@@ -1,4 +1,4 @@
-"""Run the sandbox in the foreground: ``python -m integrations.clarius.sandbox --help``."""
+"""Run the sandbox in the foreground: ``python -m clarius_sandbox --help``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SEED_NAMES = ["Dr. Ada Okafor", "Dr. Noah Novak", "Dr. Maya Lindqvist", "Dr. Lia
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m integrations.clarius.sandbox",
+        prog="python -m clarius_sandbox",
         description="A simulated Clarius Cloud (API server + media server) for development.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import islice
 
-from integrations.clarius.catchup import normalised_uuid, record_unseen
-from integrations.clarius.errors import InvalidResponse
+from integrations.clarius.api.documents import ExamDownload, NotificationRecord
+from integrations.clarius.api.errors import InvalidResponse
+from integrations.clarius.ingestion.catchup import normalised_uuid, record_unseen
 from integrations.clarius.models import NotificationReceipt
-from integrations.clarius.types import ExamDownload, NotificationRecord
 from portal.safejson import loads as load_json
 
 PAGE_SIZE = 50
@@ -25,7 +25,7 @@ def sent_json(event):
 
     Parsed as the webhook would parse it: bounded nesting, a key sent twice refused.
     """
-    from integrations.clarius.webhooks import MAX_DEPTH
+    from integrations.clarius.ingestion.webhooks import MAX_DEPTH
 
     return load_json(event.request.content, max_depth=MAX_DEPTH)
 

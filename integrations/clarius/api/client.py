@@ -1,8 +1,8 @@
 """Clients for the Clarius Cloud public API: :class:`ServiceClient` and :class:`ResearchClient`.
 
 Every endpoint of ``shared/clarius-cloud-api.md`` is a method here; every request goes
-through :class:`~integrations.clarius.transport.Transport` (timeouts, the one retry
-policy, error mapping) after :class:`~integrations.clarius.origin.OriginGuard` has
+through :class:`~integrations.clarius.api.transport.Transport` (timeouts, the one retry
+policy, error mapping) after :class:`~integrations.clarius.api.origin.OriginGuard` has
 accepted its URL. Paginated endpoints are generators that fetch one page at a time and
 check each ``next`` link with the guard before the credential is attached to it.
 
@@ -30,29 +30,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
-from integrations.clarius.download import (
-    CHUNK_SIZE,
-    DEFAULT_MAX_BYTES,
-    DownloadedMedia,
-    save_stream,
-)
-from integrations.clarius.errors import (
-    BadRequest,
-    InvalidParameter,
-    InvalidResponse,
-    Unauthorized,
-    mask_secret,
-    redact_url,
-)
-from integrations.clarius.origin import OriginGuard
-from integrations.clarius.transport import (
-    MultipartBody,
-    RetryPolicy,
-    Sleep,
-    Timeouts,
-    Transport,
-)
-from integrations.clarius.types import (
+from integrations.clarius.api.documents import (
     AnnotationGroup,
     ApiKey,
     ApplicationCustomisation,
@@ -64,6 +42,28 @@ from integrations.clarius.types import (
     RawDataCapture,
     ReportReceipt,
     ServiceSettings,
+)
+from integrations.clarius.api.download import (
+    CHUNK_SIZE,
+    DEFAULT_MAX_BYTES,
+    DownloadedMedia,
+    save_stream,
+)
+from integrations.clarius.api.errors import (
+    BadRequest,
+    InvalidParameter,
+    InvalidResponse,
+    Unauthorized,
+    mask_secret,
+    redact_url,
+)
+from integrations.clarius.api.origin import OriginGuard
+from integrations.clarius.api.transport import (
+    MultipartBody,
+    RetryPolicy,
+    Sleep,
+    Timeouts,
+    Transport,
 )
 from portal.safejson import RefusedJSON
 from portal.safejson import loads as load_json
@@ -284,7 +284,7 @@ class ServiceClient(_ClariusClient):
         constructor argument (e.g. ``api_key=`` to try a new key)."""
         kwargs: dict[str, Any] = cls._settings_kwargs()
         if "api_key" not in overrides:
-            from integrations.clarius.keys import api_key_in_use  # the store needs Django
+            from integrations.clarius.account.keys import api_key_in_use  # the store needs Django
 
             kwargs["api_key"] = api_key_in_use()
         kwargs.update(overrides)

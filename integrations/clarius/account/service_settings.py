@@ -7,8 +7,12 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from integrations.clarius.account.registration import (
+    notification_url,
+    rotate_endpoint,
+    wanted_settings,
+)
 from integrations.clarius.models import mask_token
-from integrations.clarius.registration import notification_url, rotate_endpoint, wanted_settings
 
 SETTING_NAMES = ("notification_url", "token_transfer_url")
 

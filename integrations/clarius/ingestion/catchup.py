@@ -14,8 +14,8 @@ from itertools import islice
 
 from django.db import transaction
 
-from integrations.clarius import linking
 from integrations.clarius.conf import api_url_refusal
+from integrations.clarius.ingestion import linking
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal import work
 from portal.enqueueing import enqueue
@@ -106,7 +106,7 @@ def record_unseen(items) -> dict:
 def item_refusal(item) -> str | None:
     """Why an accessible exam cannot be recorded as a receipt (the webhook's own checks:
     a customer token, a clean URL on the API origin, a time a database can hold)."""
-    from integrations.clarius.webhooks import TOKEN_RE
+    from integrations.clarius.ingestion.webhooks import TOKEN_RE
 
     if not (normalised_uuid(item.exam_uuid) and item.customer_id and item.submitted_at):
         return "incomplete"

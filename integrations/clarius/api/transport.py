@@ -37,7 +37,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from integrations.clarius.errors import (
+from integrations.clarius.api.errors import (
     InvalidParameter,
     RateLimited,
     TransportError,
@@ -46,7 +46,7 @@ from integrations.clarius.errors import (
     redact_url,
     scrub,
 )
-from integrations.clarius.origin import OriginGuard
+from integrations.clarius.api.origin import OriginGuard
 
 log = logging.getLogger(__name__)
 

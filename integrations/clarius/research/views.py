@@ -15,10 +15,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from integrations.clarius import research
-from integrations.clarius.errors import ClariusError, Unauthorized
+from integrations.clarius.api.errors import ClariusError, Unauthorized
 from integrations.clarius.forms import DicomExportForm, ResearchConnectForm
 from integrations.clarius.models import DicomExport, RawDataFile
+from integrations.clarius.research import service as research
 from portal.exams.access import audit, visible_exams
 from portal.exams.models import AuditEvent
 from portal.exams.serving import media_response

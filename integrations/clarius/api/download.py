@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import requests
 
-from integrations.clarius.errors import MediaTooLarge, TransportError, redact_url
+from integrations.clarius.api.errors import MediaTooLarge, TransportError, redact_url
 
 CHUNK_SIZE = 64 * 1024
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB: far above any capture, well below a disk

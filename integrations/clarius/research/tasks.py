@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.clarius import research
-from integrations.clarius.errors import ClariusError, MediaTooLarge, OriginRefused
+from integrations.clarius.api.errors import ClariusError, MediaTooLarge, OriginRefused
 from integrations.clarius.models import DicomExport, RawDataFile
+from integrations.clarius.research import service as research
 from portal import work
 from portal.exams import media
 from portal.text import clean_text
@@ -97,7 +97,7 @@ def nudge_at(row) -> None:
     from django_q.tasks import schedule
 
     schedule(
-        f"integrations.clarius.research_tasks.{TASKS[type(row)]}",
+        f"integrations.clarius.research.tasks.{TASKS[type(row)]}",
         row.pk,
         schedule_type=Schedule.ONCE,
         next_run=row.next_attempt_at,

@@ -11,7 +11,7 @@ Two questions, two methods:
   never the bare rest and never a look-alike such as ``evil-amazonaws.com``) or on the
   API origin.
 
-Both refuse, with :class:`~integrations.clarius.errors.OriginRefused` and before any
+Both refuse, with :class:`~integrations.clarius.api.errors.OriginRefused` and before any
 request is made: schemes other than http(s); ``http`` unless ``allow_http`` (DEBUG, tests,
 the sandbox); userinfo (``https://user@host``); whitespace or control characters; hosts
 that are not plain DNS names or IP literals; and dot segments (``..``) in the path, which
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from integrations.clarius.errors import OriginRefused, redact_url
+from integrations.clarius.api.errors import OriginRefused, redact_url
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
