@@ -3,6 +3,9 @@
 # which CI exercises without Docker (scripts/check-deploy-recipe.sh).
 #   docker build -t clarius-portal .
 #   docker run -e DJANGO_SECRET_KEY=... -e DATABASE_URL=... -p 127.0.0.1:8000:8000 clarius-portal
+# The image holds the portal only: .dockerignore keeps the Clarius sandbox (a development
+# tool), tests and benchmarks out of the context, and build.sh installs no extras, so
+# neither the sandbox nor its numpy/werkzeug is in it (the deploy check verifies both).
 # Clients reach it only through a buffering proxy (nginx, deploy/nginx/): gunicorn's sync
 # workers are held by slow clients otherwise. compose.yaml sets that up.
 

@@ -15,7 +15,7 @@ DEMO_ENV := env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=1 \
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,sandbox]'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the portal for production: a virtualenv with the package installed (no dev
-# extras) and the static files collected. The Dockerfile's builder stage runs this;
+# Build the portal for production: a virtualenv with the package installed (no extras:
+# neither `dev` nor `sandbox`, so no numpy, werkzeug or test tools) and the static files
+# collected. The Dockerfile's builder stage runs this;
 # CI runs it too (scripts/check-deploy-recipe.sh). Safe to run again.
 #
 #   scripts/build.sh [VENV_DIR]        VENV_DIR defaults to /opt/venv
@@ -31,7 +32,7 @@ cleanup_build() { rm -rf "$root/build" "$root"/*.egg-info; }
 trap cleanup_build EXIT
 cleanup_build
 
-log "installing the portal (pip install .)"
+log "installing the portal (pip install ., no extras)"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet "$root"
 

@@ -4,14 +4,19 @@
 # (DJANGO_DEBUG unset), against a throw-away SQLite database and the ORM broker, with
 # gunicorn behind the repo's nginx config (deploy/nginx/nginx.conf.template) as compose
 # runs it; every page is checked through nginx, and slow clients must not delay /healthz.
+# Like `docker build`, it builds from a copy of the build context (the repo minus
+# .dockerignore), and checks the image would carry no development tool: no Clarius
+# sandbox, no numpy or werkzeug (the sandbox's), no test or lint packages.
 # CI runs it from .ci/run; it needs python3, nginx and the package index.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo="$(pwd)"
 python="${PYTHON:-python3}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/portal-deploy-check.XXXXXX")"
 venv="$work/venv"
+context="$work/context"
 web_pid=""
 nginx_pid=""
 worker_pid=""
@@ -170,13 +175,113 @@ else
 fi
 
 # --- 2. build ----------------------------------------------------------------------------
+# The Dockerfile copies the build context (everything .dockerignore lets through) to /app
+# and runs scripts/build.sh there: so does this check, in $context, and everything below
+# runs from that copy, as the image does.
+log "copying the build context (the repo minus .dockerignore) to $context"
+"$python" - "$repo" "$context" <<'PY' || fail "could not copy the build context"
+import os
+import re
+import shutil
+import sys
+
+repo, context = sys.argv[1], sys.argv[2]
+
+
+def pattern_regex(pattern):
+    """A .dockerignore pattern (Go filepath.Match plus `**`) as a regex on relative paths."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif pattern[i] == "[":
+            end = pattern.index("]", i)
+            out, i = out + "[" + pattern[i + 1 : end].replace("!", "^", 1) + "]", end + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out)
+
+
+rules = []
+with open(os.path.join(repo, ".dockerignore")) as f:
+    for line in f:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = os.path.normpath(line.lstrip("!").strip()).lstrip("/")
+        rules.append((negate, pattern_regex(pattern)))
+can_prune = not any(negate for negate, _ in rules)
+
+
+def excluded(path):
+    """Docker's rule: the last matching pattern wins; a path matches via any parent."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    result = False
+    for negate, regex in rules:
+        if any(regex.fullmatch(p) for p in prefixes):
+            result = not negate
+    return result
+
+
+copied = 0
+for top, dirs, files in os.walk(repo):
+    rel_top = os.path.relpath(top, repo)
+    rel_top = "" if rel_top == "." else rel_top + "/"
+    if can_prune:
+        dirs[:] = [d for d in dirs if not excluded(rel_top + d)]
+    for name in files:
+        rel = rel_top + name
+        if excluded(rel):
+            continue
+        os.makedirs(os.path.join(context, rel_top), exist_ok=True)
+        shutil.copy2(os.path.join(top, name), os.path.join(context, rel), follow_symlinks=False)
+        copied += 1
+print(f"[deploy-check]   {copied} files in the build context")
+PY
+for needed in manage.py pyproject.toml README.md portal integrations templates static \
+    scripts/build.sh scripts/start-web.sh deploy/nginx/nginx.conf.template; do
+    [ -e "$context/$needed" ] || fail "$needed is not in the build context (.dockerignore)"
+done
+for unwanted in clarius_sandbox tests bench .venv .git; do
+    [ -e "$context/$unwanted" ] && fail "$unwanted/ is in the build context: .dockerignore must exclude it"
+done
+cd "$context"
+
 log "building into a fresh virtualenv: scripts/build.sh $venv"
 export DJANGO_STATIC_ROOT="$work/static"
 scripts/build.sh "$venv" || fail "scripts/build.sh failed"
 [ -f "$DJANGO_STATIC_ROOT/staticfiles.json" ] || fail "collectstatic wrote no manifest"
 [ -f "$DJANGO_STATIC_ROOT/css/portal.css" ] || fail "css/portal.css was not collected"
-"$venv/bin/python" -m pip show --quiet pytest >/dev/null 2>&1 \
-    && fail "dev extras (pytest) ended up in the production virtualenv"
+
+log "checking the production virtualenv carries no development tool"
+"$venv/bin/python" -m pip list --format=freeze >"$work/packages.txt" 2>/dev/null \
+    || fail "pip list failed in the production virtualenv"
+log "  $(wc -l <"$work/packages.txt") packages installed"
+# The sandbox's own dependencies, the dev extras, and anything named after the sandbox.
+for unwanted in numpy werkzeug pytest pytest-django playwright hypothesis ruff pypdf; do
+    if grep -qi "^$unwanted==" "$work/packages.txt"; then
+        fail "$unwanted is installed in the production virtualenv (sandbox or dev extra leaked)"
+    fi
+done
+grep -qi sandbox "$work/packages.txt" && fail "a sandbox package is installed in production"
+# Neither from the install nor from the working directory (/app in the image).
+for dir in "$context" "$work"; do
+    (cd "$dir" && "$venv/bin/python" -c '
+import importlib.util, sys
+for name in ("clarius_sandbox", "numpy", "werkzeug"):
+    if importlib.util.find_spec(name) is not None:
+        sys.exit(f"{name} is importable")
+') || fail "the production virtualenv can import a development module (from $dir)"
+done
+log "  ok   no sandbox, numpy, werkzeug, pytest, playwright, hypothesis, ruff, pypdf"
 
 log "running the build again (must be idempotent)"
 scripts/build.sh "$venv" >"$work/rebuild.log" 2>&1 || {
