@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for benchmarks: a fresh cluster in a temporary folder.
+"""A throwaway PostgreSQL server: a fresh cluster in a temporary folder.
 
     with TempPostgres() as pg:          # initdb + start on a free port of 127.0.0.1
         os.environ["DATABASE_URL"] = pg.url
@@ -17,11 +17,12 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from bench.lib.processes import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -41,12 +42,6 @@ def find_pg_bin() -> Path:
         "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; "
         "install them (Debian: apt-get install postgresql)"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TempPostgres:
