@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_q",
     "axes",
+    "portal.work",
     "portal.accounts",
     "portal.tenants",
     "portal.usersessions",

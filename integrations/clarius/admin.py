@@ -14,12 +14,11 @@ from integrations.clarius.models import (
     ResearchAccount,
     ServiceApiKey,
 )
-from portal.work_admin import WorkAdminMixin
+from portal.work.admin import WorkAdminMixin
 
 
 @admin.register(ClariusLink)
 class ClariusLinkAdmin(WorkAdminMixin, admin.ModelAdmin):
-    retry_task = "integrations.clarius.tasks.confirm_link"
     list_display = [
         "masked_token",
         "user",
@@ -53,7 +52,6 @@ class ClariusLinkAdmin(WorkAdminMixin, admin.ModelAdmin):
 
 @admin.register(NotificationReceipt)
 class NotificationReceiptAdmin(WorkAdminMixin, admin.ModelAdmin):
-    retry_task = "integrations.clarius.tasks.fetch_receipt"
     list_display = [
         "request_uuid",
         "state",
@@ -224,11 +222,9 @@ class ResearchWorkAdmin(WorkAdminMixin, admin.ModelAdmin):
 
 @admin.register(DicomExport)
 class DicomExportAdmin(ResearchWorkAdmin):
-    retry_task = "integrations.clarius.research.tasks.run_dicom_export"
     list_display = ["__str__", "institution", "state", "attempts", "last_error_short"]
 
 
 @admin.register(RawDataFile)
 class RawDataFileAdmin(ResearchWorkAdmin):
-    retry_task = "integrations.clarius.research.tasks.download_raw_data"
     list_display = ["__str__", "institution", "state", "attempts", "last_error_short"]

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_migrate, post_save
+from django.db.models.signals import post_delete, post_save
 
 
 class ClariusConfig(AppConfig):
@@ -8,12 +8,36 @@ class ClariusConfig(AppConfig):
     verbose_name = "Clarius Cloud"
 
     def ready(self):
-        from integrations.clarius.schedules import ensure_schedules
-
-        post_migrate.connect(ensure_schedules, sender=self)
-
+        from integrations.clarius import tasks
         from integrations.clarius.ingestion.webhooks import forget_active_secret
-        from integrations.clarius.models import NotificationEndpoint
+        from integrations.clarius.models import (
+            ClariusLink,
+            DicomExport,
+            NotificationEndpoint,
+            NotificationReceipt,
+            RawDataFile,
+        )
+        from integrations.clarius.research import tasks as research_tasks
+        from portal.exams.models import Capture
+        from portal.work import registry, schedules
+
+        # The durable work this integration does: rows in these states wait for the task.
+        registry.register(ClariusLink, tasks.confirm_link, state=ClariusLink.State.PENDING)
+        registry.register(
+            NotificationReceipt, tasks.fetch_receipt, state=NotificationReceipt.State.PENDING
+        )
+        # Captures are the core's rows; their media come from Clarius, so their task is ours.
+        registry.register(Capture, tasks.download_capture, state=Capture.State.PENDING)
+        registry.register(
+            DicomExport, research_tasks.run_dicom_export, state=DicomExport.State.PENDING
+        )
+        registry.register(
+            RawDataFile, research_tasks.download_raw_data, state=RawDataFile.State.PENDING
+        )
+        schedules.register(
+            "clarius: catch up on missed notifications", tasks.poll, "CLARIUS_POLL_MINUTES"
+        )
+        schedules.register("clarius: reconcile links", tasks.reconcile, 60)
 
         # A new or retired secret takes effect at once in this process (others: SECRET_TTL).
         for signal in (post_save, post_delete):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 
 from portal.tenants.scoping import TenantOwned
-from portal.work import Work
+from portal.work.models import Work
 
 
 def mask_token(token: str) -> str:

@@ -21,16 +21,14 @@ from integrations.clarius.ingestion import linking
 from integrations.clarius.ingestion.ingest import exam_status, ingest_exam_data, refresh_captures
 from integrations.clarius.models import (
     ClariusLink,
-    DicomExport,
     NotificationReceipt,
-    RawDataFile,
 )
 from portal import work
-from portal.enqueueing import enqueue
 from portal.exams import media
 from portal.exams.models import Capture
-from portal.reports.models import Report
 from portal.text import clean_text
+from portal.work.queueing import enqueue
+from portal.work.registry import nudge_pk
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +89,7 @@ def fetch_receipt(receipt_id: int) -> str:
     with transaction.atomic():
         receipt.save(update_fields=["state", "fetched_at", *work.finish(receipt)])
         for capture_id in due:
-            enqueue("integrations.clarius.tasks.download_capture", capture_id)
+            nudge_pk(Capture, capture_id)
     return "fetched"
 
 
@@ -214,7 +212,7 @@ def capture_failed(capture: Capture, error: str, *, permanent: bool, fresh_links
             update_exam_status(capture.exam_id)
     if fresh_links and not gave_up:
         # Media links are short-lived: the next attempt gets a fresh one.
-        enqueue("integrations.clarius.tasks.refresh_links", capture.submission_id)
+        enqueue(refresh_links, capture.submission_id)
     return "failed" if gave_up else "retry"
 
 
@@ -260,41 +258,3 @@ def reconcile() -> dict:
 
     with closing(service_client()) as client:
         return reconcile_links(client)
-
-
-# The sweeper -------------------------------------------------------------------------
-
-HERE = "integrations.clarius.tasks"
-# Every kind of durable work: its rows, when they are waiting, and the task that does it.
-SWEPT = [
-    (ClariusLink, {"state": ClariusLink.State.PENDING}, f"{HERE}.confirm_link"),
-    (NotificationReceipt, {"state": NotificationReceipt.State.PENDING}, f"{HERE}.fetch_receipt"),
-    (Capture, {"state": Capture.State.PENDING}, f"{HERE}.download_capture"),
-    (Report, {"state__in": Report.UNDER_WAY}, "portal.reports.tasks.push_report"),
-    (
-        DicomExport,
-        {"state": DicomExport.State.PENDING},
-        "integrations.clarius.research.tasks.run_dicom_export",
-    ),
-    (
-        RawDataFile,
-        {"state": RawDataFile.State.PENDING},
-        "integrations.clarius.research.tasks.download_raw_data",
-    ),
-]
-SWEEP_BATCH = 500
-
-
-def sweep() -> dict:
-    """Enqueue every row whose work is due and not held by a live claim."""
-    counts = {}
-    for model, filters, task in SWEPT:
-        ids = list(
-            work.due(model._default_manager.filter(**filters))
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )
-        for pk in ids:
-            enqueue(task, pk)
-        counts[model.__name__] = len(ids)
-    return counts

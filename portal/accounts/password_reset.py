@@ -22,8 +22,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from portal.accounts.models import PasswordResetRequest
-from portal.enqueueing import enqueue
 from portal.text import clean_text
+from portal.work.queueing import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ WINDOW = timedelta(hours=1)
 # Rows older than this are deleted as new requests come: long enough for an operator to
 # look into a burst, short enough that a flood of requests does not grow the table.
 RETENTION = timedelta(days=7)
-SEND_TASK = "portal.accounts.password_reset.send_reset_link"
 
 
 def request_reset(email: str, client: str | None) -> PasswordResetRequest:
@@ -50,7 +49,7 @@ def request_reset(email: str, client: str | None) -> PasswordResetRequest:
             email=email, client_ip=client, state=state, created_at=now
         )
         if state == State.QUEUED:
-            enqueue(SEND_TASK, reset.pk)
+            enqueue(send_reset_link, reset.pk)
         else:
             logger.warning(
                 "password reset request %s refused (%s) from %s",

@@ -5,7 +5,7 @@ from django.utils.html import format_html
 
 from portal.exams.models import AuditEvent, Capture, Exam, Patient, Submission
 from portal.exams.templatetags.display import isolated
-from portal.work_admin import WorkAdminMixin
+from portal.work.admin import WorkAdminMixin
 
 
 class SubmissionInline(admin.TabularInline):
@@ -81,7 +81,6 @@ class ExamAdmin(admin.ModelAdmin):
 
 @admin.register(Capture)
 class CaptureAdmin(WorkAdminMixin, admin.ModelAdmin):
-    retry_task = "integrations.clarius.tasks.download_capture"
     list_display = [
         "__str__",
         "institution",

@@ -7,7 +7,7 @@ from django.db import models
 
 from portal.tenants.scoping import TenantOwned
 from portal.text import clean_text
-from portal.work import Work
+from portal.work.models import Work
 
 
 class Exam(TenantOwned):

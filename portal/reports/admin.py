@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from portal.reports.issuing import retry_report
 from portal.reports.models import Addendum, Findings, Report
-from portal.work_admin import WorkAdminMixin
+from portal.work.admin import WorkAdminMixin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -36,7 +36,6 @@ class AddendumAdmin(ReadOnlyAdmin):
 
 @admin.register(Report)
 class ReportAdmin(WorkAdminMixin, admin.ModelAdmin):
-    retry_task = "portal.reports.tasks.push_report"
     list_display = [
         "name",
         "version",

@@ -21,15 +21,13 @@ from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 
 from portal import work
-from portal.enqueueing import enqueue
 from portal.exams import media
 from portal.exams.models import Exam
 from portal.reports.limits import REPORT_NAME_LIMIT
 from portal.reports.models import Findings, Report
 from portal.text import clean_text
+from portal.work.registry import nudge
 
-# The one task of a version: draw its PDF if it has none yet, then push it.
-PUSH_TASK = "portal.reports.tasks.push_report"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a report with a few images is well under 1 MB
 PDF_MAGIC = b"%PDF-"
 COPY_CHUNK = 1024 * 1024
@@ -170,7 +168,7 @@ def _new_version(exam, user, name: str, source: str, staged: Staged | None = Non
                 report.state = Report.State.PENDING
             work.schedule_now(report)
             report.save()
-            enqueue(PUSH_TASK, report.pk)
+            nudge(report)
     except BaseException:
         if placed is not None:
             placed.unlink(missing_ok=True)  # its row was never committed
@@ -272,5 +270,5 @@ def retry_report(report: Report) -> bool:
         )
     )
     if retried:
-        enqueue(PUSH_TASK, report.pk)
+        nudge(report)
     return bool(retried)

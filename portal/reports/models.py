@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from portal.exams.models import Exam, Submission
 from portal.tenants.scoping import TenantOwned
-from portal.work import Work
+from portal.work.models import Work
 
 
 class Findings(TenantOwned):

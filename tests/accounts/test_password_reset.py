@@ -65,7 +65,7 @@ def test_the_request_looks_no_account_up_and_does_the_same_work_for_any_address(
         ):
             assert ask(client, email).status_code == 302
         row = PasswordResetRequest.objects.get(email=email)
-        enqueue.assert_called_once_with(password_reset.SEND_TASK, row.pk)
+        enqueue.assert_called_once_with(password_reset.send_reset_link, row.pk)
         send.assert_not_called()  # no token made, no message rendered in the request
         work[email] = [shape(q["sql"]) for q in queries]
         assert not [sql for sql in work[email] if "accounts_user" in sql]

@@ -14,6 +14,7 @@ from integrations.clarius.models import NotificationReceipt
 from portal import work
 from portal.exams import media
 from portal.exams.models import Capture, Exam
+from portal.work import sweeper
 from tests.clarius.flow import deliver, link_confirmed
 
 
@@ -65,7 +66,7 @@ def test_it_keeps_an_image_that_cannot_be_decoded_and_says_it_has_no_preview(
     assert media.absolute(capture.file).stat().st_size == capture.size
     assert files_of(capture) == ["000.jpg"]  # no staging, partial or temporary file
     assert Exam.objects.get().status == "ready"
-    assert tasks.sweep()["Capture"] == 0
+    assert sweeper.sweep()["Capture"] == 0
 
 
 def test_it_keeps_a_clip_whose_poster_frame_fails(one_capture, monkeypatch):
@@ -106,7 +107,7 @@ def test_an_unexpected_error_is_recorded_retried_and_then_fails_visibly(
     assert "No space left on device" in capture.last_error
     assert "\x00" not in capture.last_error and "\u202e" not in capture.last_error
     assert Exam.objects.get().status == "incomplete"
-    assert tasks.sweep()["Capture"] == 0
+    assert sweeper.sweep()["Capture"] == 0
     assert tasks.download_capture(capture.pk) == "not due"
 
     root = get_user_model().objects.create_superuser(email="root@example.org", password="x")
@@ -131,4 +132,4 @@ def test_a_capture_whose_worker_dies_on_every_attempt_gives_up(one_capture):
     assert "ended without an outcome" in capture.last_error
     assert files_of(capture) == []
     assert Exam.objects.get().status == "incomplete"
-    assert tasks.sweep()["Capture"] == 0
+    assert sweeper.sweep()["Capture"] == 0

@@ -12,6 +12,8 @@ from django.urls import reverse
 from integrations.clarius import tasks
 from integrations.clarius.account.registration import active_endpoint
 from integrations.clarius.models import ClariusLink, NotificationReceipt
+from portal.work import sweeper
+from portal.work.queueing import task_path
 from tests.clarius.flow import deliver
 
 
@@ -61,7 +63,7 @@ def test_a_foreign_download_url_is_never_contacted(
     receipt = NotificationReceipt.objects.get()
     assert receipt.state == "rejected"
     assert "not the configured API origin" in receipt.rejection_reason
-    assert tasks.sweep()["NotificationReceipt"] == 0
+    assert sweeper.sweep()["NotificationReceipt"] == 0
     assert hits == []
 
 
@@ -102,9 +104,9 @@ def test_ten_concurrent_deliveries_of_one_request_make_one_receipt_and_one_fetch
 
     def record(func, *args):
         with lock:
-            enqueued.append((func, args))
+            enqueued.append((task_path(func), args))
 
-    monkeypatch.setattr("integrations.clarius.ingestion.webhooks.enqueue", record)
+    monkeypatch.setattr("portal.work.registry.enqueue", record)
     request_uuid = str(uuid.uuid4())
     body = json.dumps(
         {

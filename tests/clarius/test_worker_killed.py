@@ -14,6 +14,7 @@ from integrations.clarius import tasks
 from integrations.clarius.models import NotificationReceipt
 from portal.exams import media
 from portal.exams.models import Capture
+from portal.work import sweeper
 from tests.clarius.flow import deliver, link_confirmed
 from tests.subprocesses import ROOT
 
@@ -21,6 +22,7 @@ CHILD = """
 import sys, django
 django.setup()
 from integrations.clarius.tasks import download_capture
+
 download_capture(int(sys.argv[1]))
 """
 
@@ -76,7 +78,7 @@ def test_a_download_killed_midway_leaves_no_partial_file_and_completes_later(
 
     # The lease runs out; the sweeper hands the capture out again.
     Capture.objects.filter(pk=big.pk).update(claimed_until=timezone.now())
-    assert tasks.sweep()["Capture"] >= 1
+    assert sweeper.sweep()["Capture"] >= 1
     assert tasks.download_capture(big.pk) == "done"
     big.refresh_from_db()
     assert big.size == 300 * 1024 * 1024

@@ -81,7 +81,7 @@ def targets(db, bob, northside, monkeypatch):
     ClariusLink.objects.create(
         token=TOKEN, user=bob, institution=northside, state=ClariusLink.State.CONFIRMED
     )
-    monkeypatch.setattr("integrations.clarius.ingestion.webhooks.enqueue", lambda *args: None)
+    monkeypatch.setattr("portal.work.registry.enqueue", lambda *args: None)
     return {
         "webhook": reverse("clarius-notifications", args=[endpoint.secret]),
         "token": Token.objects.create(user=bob).key,

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from integrations.clarius.ingestion.webhooks import REJECTED_BODY_KEPT
 from integrations.clarius.models import ClariusLink, NotificationEndpoint, NotificationReceipt
+from portal.work.queueing import task_path
 
 pytestmark = pytest.mark.hostile
 
@@ -147,8 +148,8 @@ def webhook(db, monkeypatch, bob, northside):
     )
     queued = []
     monkeypatch.setattr(
-        "integrations.clarius.ingestion.webhooks.enqueue",
-        lambda func, *args: queued.append((func, args)),
+        "portal.work.registry.enqueue",
+        lambda func, *args: queued.append((task_path(func), args)),
     )
     return reverse("clarius-notifications", args=[endpoint.secret]), queued
 

@@ -8,12 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from integrations.clarius import tasks as clarius_tasks
 from portal.exams import media
 from portal.exams.models import Exam
 from portal.reports import tasks
 from portal.reports.models import Report
-from portal.work import MAX_ATTEMPTS
+from portal.work import MAX_ATTEMPTS, sweeper
 from tests.clarius.flow import deliver, link_confirmed, run_due_work
 from tests.reports.conftest import FINDINGS, sign
 
@@ -125,7 +124,7 @@ def test_it_retries_a_503_with_backoff_then_pushes(
 
     make_due(report)
     with django_capture_on_commit_callbacks(execute=True):
-        assert clarius_tasks.sweep()["Report"] == 1
+        assert sweeper.sweep()["Report"] == 1
     report.refresh_from_db()
     assert (report.state, report.attempts, report.last_error) == ("pushed", 2, "")
     assert [r["name"] for r in sandbox_reports(clarius_sandbox, request.request_uuid)] == [
@@ -162,7 +161,7 @@ def test_it_gives_up_after_the_last_attempt_and_a_person_retries(
         None,
     )
     assert "503" in report.last_error
-    assert clarius_tasks.sweep()["Report"] == 0  # a failed report waits for a person
+    assert sweeper.sweep()["Report"] == 0  # a failed report waits for a person
 
     page = client.get(reverse("exam-detail", args=[exam.pk])).content.decode()
     assert "Failed" in page and "503" in page

@@ -16,14 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from integrations.clarius import tasks as clarius_tasks
 from portal.exams import media
 from portal.reports import pdf, tasks
 from portal.reports.issuing import retry_report
 from portal.reports.limits import FINDINGS_LIMITS, LINE_LIMIT
 from portal.reports.models import Report
 from portal.reports.review import add_addendum
-from portal.work import MAX_ATTEMPTS
+from portal.work import MAX_ATTEMPTS, sweeper
 from tests.reports.conftest import FINDINGS, built, sign
 
 
@@ -146,7 +145,7 @@ def test_a_version_whose_nudge_was_lost_is_drawn_and_pushed_by_the_sweeper(
     # As after a crash between the commit and the enqueue: the row is all there is.
     report = sign(exams["north"], users["bob"], build=False)
     with django_capture_on_commit_callbacks(execute=True):
-        assert clarius_tasks.sweep()["Report"] == 1
+        assert sweeper.sweep()["Report"] == 1
     report.refresh_from_db()
     assert (report.state, report.has_pdf) == ("pushed", True)
     assert len(clarius.uploads) == 1
@@ -159,7 +158,7 @@ def test_a_worker_that_dies_while_drawing_leaves_the_version_to_the_sweeper(
     expired = timezone.now() - timedelta(seconds=1)
     Report.objects.filter(pk=report.pk).update(attempts=1, claimed_until=expired)
     with django_capture_on_commit_callbacks(execute=True):
-        assert clarius_tasks.sweep()["Report"] == 1
+        assert sweeper.sweep()["Report"] == 1
     report.refresh_from_db()
     assert report.state == "pushed"
 
@@ -195,7 +194,7 @@ def test_a_failed_drawing_is_retried_with_backoff_and_shown_with_its_error(
     monkeypatch.setattr(pdf, "render_report", real)
     make_due(report)
     with django_capture_on_commit_callbacks(execute=True):
-        assert clarius_tasks.sweep()["Report"] == 1
+        assert sweeper.sweep()["Report"] == 1
     report.refresh_from_db()
     assert (report.state, report.last_error, report.has_pdf) == ("pushed", "", True)
     assert report.attempts == 1  # the push counts its own attempts
@@ -218,7 +217,7 @@ def test_a_drawing_that_keeps_failing_gives_up_visibly_and_a_person_retries_it(
         None,
     )
     assert "ZeroDivisionError" in report.last_error
-    assert clarius_tasks.sweep()["Report"] == 0  # a failed version waits for a person
+    assert sweeper.sweep()["Report"] == 0  # a failed version waits for a person
     page = login("bob").get(reverse("exam-detail", args=[exam.pk])).content.decode()
     assert "Failed" in page and "ZeroDivisionError" in page
 

@@ -18,8 +18,8 @@ from integrations.clarius.conf import api_url_refusal
 from integrations.clarius.ingestion import linking
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal import work
-from portal.enqueueing import enqueue
 from portal.text import clean_text
+from portal.work.registry import nudge, nudge_pk
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -99,7 +99,7 @@ def record_unseen(items) -> dict:
             state=NotificationReceipt.State.PENDING,
         ).values_list("pk", flat=True)
         for pk in due:
-            enqueue("integrations.clarius.tasks.fetch_receipt", pk)
+            nudge_pk(NotificationReceipt, pk)
     return counts
 
 
@@ -149,7 +149,7 @@ def reconcile_links(client) -> dict:
         link.state = ClariusLink.State.PENDING
         link.attempts = 0
         link.save(update_fields=["state", "attempts", *work.schedule_now(link)])
-        enqueue("integrations.clarius.tasks.confirm_link", link.pk)
+        nudge(link)
         report["reconfirming"].append(link.masked_token)
     for link in ClariusLink.objects.filter(
         state=ClariusLink.State.PENDING, token__in=confirmed_there

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal import work
-from portal.enqueueing import enqueue
+from portal.work.registry import nudge, nudge_pk
 
 # The token transfer URL is a plain GET that any site can make a logged-in browser open
 # (a link, a redirect): it cannot tell Clarius' Connect from a planted token. A token kept
@@ -133,7 +133,7 @@ def link_token(user, institution, token: str) -> LinkResult:
             raise LinkRefused(
                 "This Clarius account was linked a moment ago by someone else."
             ) from None
-        enqueue("integrations.clarius.tasks.confirm_link", link.pk)
+        nudge(link)
     return LinkResult(link, created=True)
 
 
@@ -158,7 +158,7 @@ def mark_confirmed(link: ClariusLink) -> int:
             claimed_until=None,
         )
         for pk in waiting:
-            enqueue("integrations.clarius.tasks.fetch_receipt", pk)
+            nudge_pk(NotificationReceipt, pk)
     return len(waiting)
 
 

@@ -20,9 +20,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from integrations.clarius.conf import api_url_refusal
 from integrations.clarius.models import ClariusLink, NotificationEndpoint, NotificationReceipt
-from portal.enqueueing import enqueue
 from portal.safejson import RefusedJSON, loads
 from portal.text import clean_text, storable
+from portal.work.registry import nudge
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def accept(request, body: bytes, fields: dict) -> JsonResponse:
                 schedule_now(receipt)
             receipt.save()
             if link:
-                enqueue("integrations.clarius.tasks.fetch_receipt", receipt.pk)
+                nudge(receipt)
     except IntegrityError:
         # Clarius (or a replay) sent this request again; the first copy is what counts.
         return JsonResponse({"status": "duplicate"}, status=200)

@@ -27,8 +27,8 @@ from integrations.clarius.api.explain import vendor_reason
 from integrations.clarius.models import DicomExport, RawDataFile, ResearchAccount
 from portal import encryption as secrets
 from portal import work
-from portal.enqueueing import enqueue
 from portal.text import clean_text
+from portal.work.registry import nudge
 
 
 class NotConnected(Exception):
@@ -108,7 +108,7 @@ def request_raw_file(user, exam, capture_uuid) -> RawDataFile:
         if created or row.state == RawDataFile.State.FAILED:
             row.state, row.requested_by, row.attempts = RawDataFile.State.PENDING, user, 0
             row.save(update_fields=["state", "requested_by", "attempts", *work.schedule_now(row)])
-            enqueue("integrations.clarius.research.tasks.download_raw_data", row.pk)
+            nudge(row)
     return row
 
 
@@ -126,7 +126,7 @@ def request_dicom_export(user, exam, parameters: dict) -> DicomExport:
         )
         work.schedule_now(export)
         export.save()
-        enqueue("integrations.clarius.research.tasks.run_dicom_export", export.pk)
+        nudge(export)
     return export
 
 

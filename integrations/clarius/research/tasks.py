@@ -3,7 +3,7 @@
 Same policy as ``tasks.py``: claim the row, do the work, record the outcome with
 ``portal.work``. "Still being processed" is not a failure of ours: it is retried with
 the usual backoff, and a one-off django-q2 schedule wakes the row up when it is due.
-(``tasks.SWEPT`` should list both models too, for queue messages lost on Redis.)
+(Both kinds are registered with the sweeper, for queue messages lost on Redis.)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from integrations.clarius.research import service as research
 from portal import work
 from portal.exams import media
 from portal.text import clean_text
+from portal.work.registry import nudge_at
 
 logger = logging.getLogger(__name__)
 
@@ -86,22 +87,6 @@ def failed(row, message: str, permanent: bool = True) -> str:
         if not gave_up:
             nudge_at(row)
     return "failed" if gave_up else "retry"
-
-
-TASKS = {DicomExport: "run_dicom_export", RawDataFile: "download_raw_data"}
-
-
-def nudge_at(row) -> None:
-    """A one-off schedule that enqueues the row's task when its backoff has passed."""
-    from django_q.models import Schedule
-    from django_q.tasks import schedule
-
-    schedule(
-        f"integrations.clarius.research.tasks.{TASKS[type(row)]}",
-        row.pk,
-        schedule_type=Schedule.ONCE,
-        next_run=row.next_attempt_at,
-    )
 
 
 def download_raw_data(file_id: int) -> str:

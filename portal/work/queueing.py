@@ -9,6 +9,7 @@ due in the database and the sweeper hands it out.
 
 import logging
 import os
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -32,9 +33,18 @@ def queue_in_transaction() -> bool:
     return bool(q.get("orm")) and not q.get("sync") and connection.in_atomic_block
 
 
-def enqueue(func: str, *args) -> None:
+def task_path(func: Callable) -> str:
+    """The dotted path the broker carries: a task is named by its function, never by hand."""
+    if not callable(func):
+        raise TypeError(f"a task is a function, not {func!r}")
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def enqueue(func: Callable, *args) -> None:
+    """Queue ``func(*args)`` once the current transaction commits (see the module notes)."""
     from django_q.tasks import async_task
 
+    func = task_path(func)
     options = {"broker": broker(), "sync": bool(settings.Q_CLUSTER.get("sync"))}
 
     def send():

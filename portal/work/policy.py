@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -23,17 +22,6 @@ FIRST_RETRY = timedelta(seconds=20)  # the first retry comes well within a minut
 MAX_BACKOFF = timedelta(hours=1)
 LEASE = timedelta(minutes=10)  # longer than any single attempt may take
 ERROR_LIMIT = 2000
-
-
-class Work(models.Model):
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-
-    class Meta:
-        abstract = True
 
 
 def backoff(attempts: int, rng=random) -> timedelta:

@@ -8,7 +8,6 @@ class WorkAdminMixin:
     """For ModelAdmins of ``portal.work.Work`` rows; ``retry_state`` is the state to retry in."""
 
     retry_state = "pending"
-    retry_task = ""  # dotted path of the task to nudge
     work_readonly = [
         "attempts",
         "next_attempt_at",
@@ -19,7 +18,7 @@ class WorkAdminMixin:
 
     @admin.action(description="Retry now")
     def retry_now(self, request, queryset):
-        from portal.enqueueing import enqueue
+        from portal.work.registry import nudge_pk
 
         ids = list(self.retryable(queryset).values_list("pk", flat=True))
         updated = queryset.model._default_manager.filter(pk__in=ids).update(
@@ -29,7 +28,7 @@ class WorkAdminMixin:
             claimed_until=None,
         )
         for pk in ids:
-            enqueue(self.retry_task, pk)
+            nudge_pk(queryset.model, pk)
         self.message_user(request, f"{updated} queued to run again now.", messages.SUCCESS)
 
     def retryable(self, queryset):

@@ -1,0 +1,43 @@
+"""Durable work: the rows are the truth, queued tasks only nudges.
+
+- ``models``: ``Work``, the fields of every row of durable work;
+- ``policy``: claiming and the one retry policy;
+- ``queueing``: ``enqueue(task, *args)``, after the commit (or inside it, on the ORM broker);
+- ``registry``: every kind of work (its rows, when they wait, the task that does them),
+  registered by the app that owns it; ``nudge(row)`` queues a row's task;
+- ``sweeper``: re-queues every due row of every registered kind;
+- ``schedules``: the recurring tasks, registered by their apps and kept as django-q2
+  schedules after ``migrate``;
+- ``admin``: what every admin page of durable work shares ("retry now").
+
+The policy is re-exported here, so ``from portal import work`` then ``work.claim(...)``;
+nothing here imports a model, so the package is importable while apps load.
+"""
+
+from portal.work.policy import (
+    ERROR_LIMIT,
+    FIRST_RETRY,
+    LEASE,
+    MAX_ATTEMPTS,
+    MAX_BACKOFF,
+    backoff,
+    claim,
+    due,
+    fail,
+    finish,
+    schedule_now,
+)
+
+__all__ = [
+    "ERROR_LIMIT",
+    "FIRST_RETRY",
+    "LEASE",
+    "MAX_ATTEMPTS",
+    "MAX_BACKOFF",
+    "backoff",
+    "claim",
+    "due",
+    "fail",
+    "finish",
+    "schedule_now",
+]
