@@ -18,17 +18,22 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# Run as a script, this folder comes first on sys.path; its modules must only ever be
+# imported as bench.<name>.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
+
+from bench.lib import ROOT  # noqa: E402
+from bench.lib.meters import RssSampler, max_rss_bytes  # noqa: E402
+from bench.lib.report import Column, Table  # noqa: E402
 
 MB = 1024 * 1024
 CAPTURE_SIZE = 200 * MB
@@ -57,52 +62,6 @@ print(json.dumps({
 sys.stdin.read()
 sandbox.stop()
 """
-
-
-def max_rss_bytes() -> int:
-    # ru_maxrss is in KiB on Linux (bytes on macOS).
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
-class RssSampler:
-    """Samples the current RSS every few ms (Linux /proc); ``growth`` is max − start.
-
-    ru_maxrss alone would hide growth that stays under the peak reached while importing,
-    so the sampler is used where /proc exists and ru_maxrss is only a cross-check.
-    """
-
-    def __init__(self, interval: float = 0.002) -> None:
-        self.interval = interval
-        self.page = os.sysconf("SC_PAGE_SIZE")
-        self.start = self.peak = self.current()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def current(self) -> int:
-        try:
-            with open("/proc/self/statm") as statm:
-                return int(statm.read().split()[1]) * self.page
-        except OSError:
-            return max_rss_bytes()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.current())
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.current())
-
-    @property
-    def growth(self) -> int:
-        return max(0, self.peak - self.start)
 
 
 def download_plain(url: str, destination: Path, *, hash_and_sync: bool = False) -> int:
@@ -198,6 +157,16 @@ def capture_url(info: dict) -> str:
     return client.get_exam_data(info["download_url"]).captures[-1].url
 
 
+TABLE = Table(
+    Column("mode", 19, left=True),
+    Column("MB", 6, ".0f"),
+    Column("seconds", 8, ".2f"),
+    Column("MB/s", 8, ".1f"),
+    Column("RSS growth", 12, ".1f", suffix=" MB"),
+    Column("ru_maxrss growth", 17, ".1f", suffix=" MB"),
+)
+
+
 def main() -> int:
     sandbox = subprocess.Popen(
         [sys.executable, "-c", SANDBOX, str(CAPTURE_SIZE)],
@@ -232,17 +201,16 @@ def main() -> int:
         f"download of a {CAPTURE_SIZE // MB} MB capture from the sandbox: median of {RUNS} "
         "runs, each in a fresh process; RSS growth is the worst run"
     )
-    print(
-        f"{'mode':<19} {'MB':>6} {'seconds':>8} {'MB/s':>8} {'RSS growth':>12} "
-        f"{'ru_maxrss growth':>17}"
-    )
+    print(TABLE.header())
     for mode, result in results.items():
         rate = result["size"] / MB / result["seconds"]
         result["rate"] = rate
         print(
-            f"{mode:<19} {result['size'] / MB:>6.0f} {result['seconds']:>8.2f} {rate:>8.1f} "
-            f"{result['rss_growth'] / MB:>9.1f} MB {result['maxrss_growth'] / MB:>14.1f} MB"
-        )
+            TABLE.row(
+                mode, result["size"] / MB, result["seconds"], rate,
+                result["rss_growth"] / MB, result["maxrss_growth"] / MB,
+            )
+        )  # fmt: skip
     ratio = results["client"]["rate"] / results["plain"]["rate"]
     like_for_like = results["client"]["rate"] / results["plain+sha256+fsync"]["rate"]
     print(f"client/plain throughput ratio: {ratio:.2f}")

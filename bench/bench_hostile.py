@@ -20,10 +20,15 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Run as a script, this folder comes first on sys.path; its modules must only ever be
+# imported as bench.<name>.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
 
-from bench.pgtemp import PostgresUnavailable, TempPostgres  # noqa: E402
+from bench.lib import ROOT  # noqa: E402
+from bench.lib.pg import PostgresUnavailable, TempPostgres  # noqa: E402
 
 STATS = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid test cases?")
 PHASE = re.compile(r"^\s*- during (\w+) phase")

@@ -29,22 +29,21 @@ refused. Takes about 10 seconds.
 from __future__ import annotations
 
 import logging
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
-import warnings
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 # Run as a script, this folder comes first on sys.path; its modules must only ever be
 # imported as bench.<name>.
+HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
+
+from bench.lib import django_setup, seed  # noqa: E402
+from bench.lib.report import Column, Table, percentile  # noqa: E402
 
 RUNS = 15
 REFUSALS = 5
@@ -60,22 +59,9 @@ FINDINGS = {
 
 
 def setup_django(folder: Path) -> None:
-    os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
-    os.environ["PORTAL_MEDIA_ROOT"] = str(folder / "media")
-    os.environ["DJANGO_DEBUG"] = "1"  # the development secret key and storage
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
-    warnings.filterwarnings("ignore", message="No directory at")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
+    database_url = f"sqlite:///{folder / 'bench.sqlite3'}"
+    django_setup.in_process(database_url, PORTAL_MEDIA_ROOT=str(folder / "media"))
     logging.getLogger("django.request").setLevel(logging.ERROR)  # the 400s are expected
-    # As in production: with DEBUG on, Django would also keep every query in memory.
-    settings.DEBUG = False
 
 
 def largest_worksheet() -> dict:
@@ -86,46 +72,6 @@ def largest_worksheet() -> dict:
         line = ("echogenic focus with shadowing " * 4)[: limit // LINE_LIMIT - 1]
         fields[name] = "\n".join([line] * LINE_LIMIT)
     return fields
-
-
-def seed():
-    from django.contrib.auth import get_user_model
-
-    from portal.tenants.models import Institution, Membership
-
-    institution = Institution.objects.create(name="Bench Clinic", slug="bench-clinic")
-    reviewer = get_user_model().objects.create_user(email="reviewer@bench.example")
-    Membership.objects.create(institution=institution, user=reviewer, role=Membership.Role.REVIEWER)
-    return institution, reviewer
-
-
-def new_exam(institution, reviewer):
-    from django.utils import timezone
-
-    from portal.exams.models import Exam, Submission
-
-    now = timezone.now()
-    exam = Exam.objects.create(
-        institution=institution,
-        exam_uuid=uuid.uuid4(),
-        operator=reviewer,
-        status=Exam.Status.READY,
-        first_submitted_at=now,
-        last_submitted_at=now,
-    )
-    Submission.objects.create(
-        institution=institution,
-        exam=exam,
-        request_uuid=uuid.uuid4(),
-        submitted_at=now,
-        download_url="https://cloud.clarius.com/api/public/v0/x/",
-    )
-    return exam
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def sign_once(client, exam, data) -> float:
@@ -151,16 +97,18 @@ def run(institution, reviewer) -> dict:
     cases = {"tiny": FINDINGS, "largest": largest_worksheet()}
     times = {name: [] for name in cases}
     for data in cases.values():  # warm-up: caches, templates, the first connection
-        sign_once(client, new_exam(institution, reviewer), data)
+        sign_once(client, seed.exam_with_submission(institution, reviewer), data)
     for _ in range(RUNS):
         for name, data in cases.items():
-            times[name].append(sign_once(client, new_exam(institution, reviewer), data))
+            times[name].append(
+                sign_once(client, seed.exam_with_submission(institution, reviewer), data)
+            )
     pdf.render_report = real
 
     refused = []
     impression = ("Normal gallbladder; " * 25_600)[:511_999] + "."  # 512,000 characters
     for _ in range(REFUSALS):
-        exam = new_exam(institution, reviewer)
+        exam = seed.exam_with_submission(institution, reviewer)
         started = time.perf_counter()
         response = client.post(f"/exams/{exam.pk}/sign/", {**FINDINGS, "impression": impression})
         refused.append(((time.perf_counter() - started) * 1000, response.status_code))
@@ -185,17 +133,22 @@ def run(institution, reviewer) -> dict:
     }
 
 
+TABLE = Table(
+    Column("case", 10, left=True),
+    Column("characters", 10, ","),
+    Column("p50", 8, ".1f"),
+    Column("p95", 8, ".1f"),
+)
+
+
 def report(result, seconds) -> list[str]:
     times, problems = result["times"], []
     print(f"\nPOST /exams/<id>/sign/, {RUNS} requests per case after a warm-up; times in ms.")
-    print(f"{'case':<10} {'characters':>10} {'p50':>8} {'p95':>8}")
+    print(TABLE.header())
     sizes = {"tiny": sum(len(v) for v in FINDINGS.values())}
     sizes["largest"] = sum(len(v) for v in largest_worksheet().values())
     for name, values in times.items():
-        print(
-            f"{name:<10} {sizes[name]:>10,} {statistics.median(values):>8.1f} "
-            f"{percentile(values, 0.95):>8.1f}"
-        )
+        print(TABLE.row(name, sizes[name], statistics.median(values), percentile(values, 0.95)))
     ratio = statistics.median(times["largest"]) / statistics.median(times["tiny"])
     verdict = "OK" if ratio <= TARGET else "MISSED"
     print(f"largest/tiny p50 ratio: {ratio:.2f} (target ≤ {TARGET}): {verdict}")
@@ -220,12 +173,12 @@ def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-sign-") as folder:
         setup_django(Path(folder))
-        from django.core.management import call_command
         from django.db import connections
 
-        call_command("migrate", verbosity=0)
+        django_setup.migrate()
         print(f"migrated a fresh SQLite database in {time.monotonic() - started:.1f} s")
-        institution, reviewer = seed()
+        institution = seed.institution()
+        reviewer = seed.member(institution, "reviewer@bench.example", "reviewer")
         result = run(institution, reviewer)
         connections.close_all()
         problems = report(result, time.monotonic() - started)

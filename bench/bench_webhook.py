@@ -41,10 +41,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from bench.lib import BenchError, clarius, load, portal, processes  # noqa: E402
+from bench.lib import BenchError, clarius, django_setup, load, processes  # noqa: E402
 from bench.lib.meters import CpuMeter  # noqa: E402
 from bench.lib.pg import TempPostgres  # noqa: E402
-from bench.lib.report import NAN, Column, Table, log  # noqa: E402
+from bench.lib.report import NAN, Column, Table, log, median_or_nan  # noqa: E402
 
 TARGET = 0.5  # webhook throughput / bare-view throughput
 DURATION = 9.0  # seconds of measured load per endpoint
@@ -85,12 +85,6 @@ def notification(customer_id: str, api_url: str) -> load.Body:
     )
 
 
-def server_description(args) -> str:
-    if args.threads > 1:
-        return f"{args.workers} gthread workers x {args.threads} threads"
-    return f"{args.workers} sync workers"
-
-
 def throughput(label: str, gunicorn, base: str, redis_url, setup: Setup, args) -> dict:
     """Bare, insert and webhook endpoints in alternating rounds; the receipts checked."""
     endpoints = {
@@ -99,7 +93,7 @@ def throughput(label: str, gunicorn, base: str, redis_url, setup: Setup, args) -
         "webhook": f"/clarius/notifications/{setup.secret}/",
     }
     generator = load.Load(setup.client, base, setup.body, setup.tmp)
-    log(f"{label}: gunicorn {base} ({server_description(args)}); warming up")
+    log(f"{label}: gunicorn {base} ({args.server}); warming up")
     for path in endpoints.values():
         generator.run(path, WARMUP)
     clarius.settle(setup.load_token, redis_url)
@@ -110,11 +104,7 @@ def throughput(label: str, gunicorn, base: str, redis_url, setup: Setup, args) -
         f"{label}: {args.duration:.0f}s of load on each endpoint "
         f"({args.rounds} alternating rounds), {load.CONNECTIONS} connections"
     )
-    rounds: dict[str, list[dict]] = {name: [] for name in endpoints}
-    for _ in range(args.rounds):
-        # Alternating, so a noisy moment on the machine hits every endpoint alike.
-        for name, path in endpoints.items():
-            rounds[name].append(generator.run(path, args.duration / args.rounds, meter))
+    rounds = generator.alternate(endpoints, args.rounds, args.duration / args.rounds, meter)
     result = {name: load.combine(measured) for name, measured in rounds.items()}
     result["round_ratios"] = [
         w["rps"] / b["rps"] for b, w in zip(rounds["bare"], rounds["webhook"], strict=True)
@@ -127,13 +117,7 @@ def throughput(label: str, gunicorn, base: str, redis_url, setup: Setup, args) -
     stored, queued = clarius.settle(setup.load_token, redis_url)
     result["stored"] = stored
     result["queued"] = queued - before
-    if set(stored) - {"pending"}:
-        raise BenchError(f"{label}: unexpected receipt states {stored} (expected pending)")
-    webhook = result["webhook"]
-    if stored.get("pending", 0) < webhook["requests"] - webhook["errors"]:
-        raise BenchError(
-            f"{label}: {webhook['requests']} acknowledged, only {stored.get('pending', 0)} stored"
-        )
+    clarius.check_stored(label, stored, result["webhook"]["requests"] - result["webhook"]["errors"])
     clarius.clear_load(setup.load_token, redis_url)
     return result
 
@@ -197,15 +181,10 @@ EXAM_TABLE = Table(
 )
 
 
-def median_or_nan(values) -> float:
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else NAN
-
-
 def report(results: list[dict], client: str, args) -> bool:
     print()
     print(
-        f"webhook vs bare Django view: gunicorn {server_description(args)} + PostgreSQL "
+        f"webhook vs bare Django view: gunicorn {args.server} + PostgreSQL "
         f"({'fsync off' if args.no_fsync else 'fsync on'}), {os.cpu_count()} CPUs, "
         f"load generator {client}, {load.CONNECTIONS} connections, {args.duration:.0f}s each "
         f"in {args.rounds} alternating rounds (latency: the median round's)"
@@ -304,14 +283,11 @@ def start(stack: ExitStack, args, client: str) -> tuple[Setup, list[tuple]]:
         DJANGO_DEBUG="1",
         DJANGO_LOG_LEVEL="WARNING",
         DATABASE_URL=pg.url,
-        CLARIUS_API_URL=sandbox.api_url,
-        CLARIUS_API_KEY=sandbox.api_key,
-        CLARIUS_MEDIA_ORIGINS=sandbox.media_origin,
-        CLARIUS_ALLOW_HTTP="1",
         PORTAL_MEDIA_ROOT=str(tmp / "media"),
+        **clarius.sandbox_env(sandbox),
     )
     log(f"PostgreSQL on port {pg.port}; migrating")
-    portal.setup_with_env(env)
+    django_setup.with_env(env)
     user = sandbox.add_user("Bench Clinician")
     clarius.confirm_at_sandbox(sandbox, user.customer_token)
     seeded = clarius.seed_links(user.customer_token)
@@ -346,7 +322,9 @@ def parse(argv: list[str]):
         help="the WSGI application gunicorn serves (to try a variant of the portal)",
     )
     add("--log-dir", help="keep gunicorn's, the worker's and Redis' output here")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.server = processes.gunicorn_description(args.workers, args.threads)
+    return args
 
 
 def main(argv: list[str]) -> int:
@@ -371,7 +349,7 @@ def main(argv: list[str]) -> int:
         finally:
             processes.ignore_signals()
             log("tearing down")
-            portal.close_connections()
+            django_setup.close_connections()
     met = report(results, client, args)
     return 1 if args.strict and not met else 0
 

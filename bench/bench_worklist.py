@@ -3,12 +3,12 @@
 Run ``python bench/bench_worklist.py`` from the repository root (``make bench`` does). It
 sets everything up itself and removes it at the end, on an error or on Ctrl-C:
 
-1. a throwaway PostgreSQL (``bench/pgtemp.py``), migrated;
+1. a throwaway PostgreSQL (``bench/lib/pg.py``), migrated;
 2. 200 institutions with 7 members each (1 admin, 2 reviewers, 4 clinicians), and
    100,000 exams with their patients, made by ``INSERT ... SELECT generate_series`` in a
-   few seconds. Institutions are skewed as in real life: the largest holds about 7,000
-   exams, the smallest about 250. States, reviewers, submission and signature times are
-   random; 8 % of the patients are animals;
+   few seconds (``bench/lib/seed.py``). Institutions are skewed as in real life: the
+   largest holds about 7,000 exams, the smallest about 250. States, reviewers, submission
+   and signature times are random; 8 % of the patients are animals;
 3. for the largest, a middle-sized and the smallest institution, a reviewer's worklist
    is rendered in-process through Django's test ``Client`` (the whole stack: sessions,
    middleware, the ORM, the template) for several pages, filters and sorts, ``RUNS``
@@ -27,223 +27,28 @@ or the filters) or a page query scans the whole exam table; otherwise 0.
 from __future__ import annotations
 
 import html
-import os
 import re
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 # Run as a script, this folder comes first on sys.path; its modules must only ever be
 # imported as bench.<name>.
+HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
 
-from bench.pgtemp import PostgresUnavailable, TempPostgres  # noqa: E402
+from bench.lib import django_setup, seed  # noqa: E402
+from bench.lib.pg import PostgresUnavailable, TempPostgres  # noqa: E402
+from bench.lib.report import Column, Table, percentile  # noqa: E402
 
 INSTITUTIONS = 200
 EXAMS = 100_000
 RUNS = 25
 NEXT_LINK = re.compile(r'<a href="([^"]*)" rel="next">')
 ROW = 'data-label="Patient"'
-FIRST_NAMES = [
-    "Ada",
-    "Grace",
-    "Alan",
-    "Edsger",
-    "Barbara",
-    "Donald",
-    "Frances",
-    "John",
-    "Margaret",
-    "Ken",
-    "Radia",
-    "Tim",
-    "Katherine",
-    "Dennis",
-    "Hedy",
-    "Linus",
-    "Sophie",
-    "Niklaus",
-    "Anita",
-    "Guido",
-]
-LAST_NAMES = [
-    "Lovelace",
-    "Hopper",
-    "Turing",
-    "Dijkstra",
-    "Liskov",
-    "Knuth",
-    "Allen",
-    "Backus",
-    "Hamilton",
-    "Thompson",
-    "Perlman",
-    "Berners-Lee",
-    "Johnson",
-    "Ritchie",
-    "Lamarr",
-    "Torvalds",
-    "Wilson",
-    "Wirth",
-    "Borg",
-    "van Rossum",
-    "Smith",
-    "Smythe",
-    "Nguyen",
-    "Okafor",
-    "Garcia",
-    "Kowalski",
-    "Yamada",
-    "Schmidt",
-    "Dubois",
-    "Rossi",
-]
-ANIMALS = ["Biscuit", "Luna", "Max", "Bella", "Rocky", "Daisy", "Milo", "Coco"]
-
-
-def sql_array(values) -> str:
-    return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["DJANGO_DEBUG"] = "1"  # the development secret key and storage
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
-    # Static files are served from the finders here; there is no collectstatic output.
-    warnings.filterwarnings("ignore", message="No directory at")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    # As in production: with DEBUG on, Django would also keep every query in memory.
-    settings.DEBUG = False
-
-
-def seed() -> dict:
-    """The institutions, members, exams and patients; returns what the cases need."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.hashers import make_password
-    from django.db import connection, transaction
-
-    from portal.tenants.models import Institution, Membership
-
-    User = get_user_model()
-    password = make_password("bench-password-not-secret")  # hashed once, shared
-    with transaction.atomic():
-        institutions = Institution.objects.bulk_create(
-            Institution(name=f"Clinic {k:03d}", slug=f"clinic-{k:03d}")
-            for k in range(1, INSTITUTIONS + 1)
-        )
-        roles = ["admin", "reviewer", "reviewer"] + ["clinician"] * 4
-        users = User.objects.bulk_create(
-            User(
-                email=f"{role}{n}@{inst.slug}.bench",
-                full_name=f"{role.title()} {n} {inst.slug}",
-                password=password,
-            )
-            for inst in institutions
-            for n, role in enumerate(roles)
-        )
-        Membership.objects.bulk_create(
-            Membership(institution=inst, user=users[i * len(roles) + n], role=role)
-            for i, inst in enumerate(institutions)
-            for n, role in enumerate(roles)
-        )
-        staff = {
-            inst.pk: {
-                "index": i + 1,
-                "reviewers": [u.pk for u in users[i * len(roles) + 1 : i * len(roles) + 3]],
-                "clinicians": [u.pk for u in users[i * len(roles) + 3 : (i + 1) * len(roles)]],
-            }
-            for i, inst in enumerate(institutions)
-        }
-    rows = ", ".join(
-        f"({s['index']}, {pk}, ARRAY{s['reviewers']}::bigint[], ARRAY{s['clinicians']}::bigint[])"
-        for pk, s in staff.items()
-    )
-    with connection.cursor() as cursor, transaction.atomic():
-        cursor.execute(
-            "CREATE TEMP TABLE bench_staff "
-            "(idx int, institution_id bigint, reviewers bigint[], clinicians bigint[])"
-        )
-        cursor.execute("INSERT INTO bench_staff VALUES " + rows)  # noqa: S608 (our ids)
-        # power(random(), 2) skews exams towards the first institutions. These SQL
-        # strings are built from this module's constants and ids only.
-        cursor.execute(
-            f"""
-            WITH g AS MATERIALIZED (
-                SELECT n, 1 + floor({INSTITUTIONS} * power(random(), 2))::int AS idx,
-                       random() AS r_status, random() AS r_state, random() AS r_age,
-                       random() AS r_turn, random() AS r_resubmit
-                FROM generate_series(1, {EXAMS}) AS n
-            ), t AS (
-                SELECT g.*, s.*,
-                       now() - power(r_age, 1.5) * interval '400 days' AS submitted,
-                       CASE WHEN r_state < .30 THEN 'new' WHEN r_state < .50 THEN 'in_review'
-                            WHEN r_state < .70 THEN 'signed' ELSE 'reported' END AS state
-                FROM g JOIN bench_staff s USING (idx)
-            )
-            INSERT INTO exams_exam (institution_id, exam_uuid, status, review_state,
-                reviewer_id, signed_at, operator_id, first_submitted_at, last_submitted_at,
-                created_at, updated_at)
-            SELECT institution_id, gen_random_uuid(),
-                   CASE WHEN r_status < .02 THEN 'incomplete' WHEN r_status < .03
-                        THEN 'receiving' ELSE 'ready' END,
-                   state,
-                   CASE WHEN state = 'new' THEN NULL ELSE reviewers[1 + n % 2] END,
-                   CASE WHEN state IN ('signed', 'reported')
-                        THEN least(now(), submitted + r_turn * interval '72 hours') END,
-                   clinicians[1 + n % 4],
-                   submitted,
-                   submitted + CASE WHEN r_resubmit < .1 THEN interval '2 hours'
-                                    ELSE interval '0' END,
-                   now(), now()
-            FROM t
-            """  # noqa: S608
-        )
-        cursor.execute(
-            f"""
-            INSERT INTO exams_patient (institution_id, exam_id, identifier, first_name,
-                middle_name, last_name, date_of_birth_text, gender, animal_name,
-                animal_type, owner_name, extra)
-            SELECT institution_id, id, 'MRN-' || lpad(id::text, 7, '0'),
-                   CASE WHEN animal THEN '' ELSE
-                        ({sql_array(FIRST_NAMES)})[1 + (id * 7) % {len(FIRST_NAMES)}] END,
-                   '',
-                   CASE WHEN animal THEN '' ELSE
-                        ({sql_array(LAST_NAMES)})[1 + (id * 13) % {len(LAST_NAMES)}] END,
-                   '', '',
-                   CASE WHEN animal THEN
-                        ({sql_array(ANIMALS)})[1 + id % {len(ANIMALS)}] ELSE '' END,
-                   CASE WHEN animal THEN (ARRAY['Dog', 'Cat', 'Horse'])[1 + id % 3]
-                        ELSE '' END,
-                   CASE WHEN animal THEN 'Owner ' || id ELSE '' END,
-                   '{{}}'::jsonb
-            FROM (SELECT id, institution_id, random() < .08 AS animal FROM exams_exam) AS e
-            """  # noqa: S608
-        )
-        cursor.execute("ANALYZE")
-        cursor.execute(
-            "SELECT institution_id, count(*) FROM exams_exam GROUP BY institution_id "
-            "ORDER BY count(*) DESC, institution_id"
-        )
-        sizes = cursor.fetchall()
-    return {"sizes": sizes, "staff": staff}
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def page_query(captured: list[str]) -> str:
@@ -369,22 +174,34 @@ def run_cases(bare, seeded) -> tuple[list[dict], list[str]]:
     return results, problems
 
 
+TABLE = Table(
+    Column("institution", 12, left=True),
+    Column("case", 24, left=True),
+    Column("rows", 4),
+    Column("queries", 7),
+    Column("render p50", 10, ".2f", gap=2),
+    Column("p95", 7, ".2f"),
+    Column("bare p50", 8, ".2f", gap=2),
+    Column("p95", 6, ".2f"),
+    Column("render/bare", 11, ".1f", gap=2, suffix="×"),
+)
+
+
 def report(results, seconds) -> None:
     print(f"\nWorklist of a reviewer, {RUNS} renders per case after a warm-up; times in ms.")
     print("bare = the page's own SELECT (same WHERE, ORDER BY, LIMIT), plain psycopg")
-    header = (
-        f"{'institution':<12} {'case':<24} {'rows':>4} {'queries':>7}  {'render p50':>10} "
-        f"{'p95':>7}  {'bare p50':>8} {'p95':>6}  {'render/bare':>11}"
-    )
+    header = TABLE.header()
     print(header)
     print("-" * len(header))
     for r in results:
         p50, bare50 = statistics.median(r["render"]), statistics.median(r["bare"])
         print(
-            f"{r['institution']:<12} {r['case']:<24} {r['rows']:>4} {r['queries']:>7}  "
-            f"{p50:>10.2f} {percentile(r['render'], 0.95):>7.2f}  "
-            f"{bare50:>8.2f} {percentile(r['bare'], 0.95):>6.2f}  {p50 / bare50:>10.1f}×"
-        )
+            TABLE.row(
+                r["institution"], r["case"], r["rows"], r["queries"],
+                p50, percentile(r["render"], 0.95), bare50, percentile(r["bare"], 0.95),
+                p50 / bare50,
+            )
+        )  # fmt: skip
     print("\nIndexes in each page query's plan:")
     for r in results:
         print(f"  {r['institution']:<12} {r['case']:<24} {r['indexes']}")
@@ -416,13 +233,11 @@ def main() -> int:
         return 1
     try:
         print(f"PostgreSQL on 127.0.0.1:{pg.port} ({pg.root})", flush=True)
-        setup_django(pg.url)
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        django_setup.in_process(pg.url)
+        django_setup.migrate()
         print(f"migrated in {time.monotonic() - started:.1f} s", flush=True)
         seeding = time.monotonic()
-        seeded = seed()
+        seeded = seed.many_exams(INSTITUTIONS, EXAMS)
         biggest, smallest = seeded["sizes"][0][1], seeded["sizes"][-1][1]
         print(
             f"seeded {EXAMS:,} exams and patients over {INSTITUTIONS} institutions "

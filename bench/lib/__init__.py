@@ -7,11 +7,12 @@
   a JSON body with per-request UUIDs, rounds combined;
 * ``meters``: CPU seconds by process kind (``/proc``), peak RSS growth;
 * ``report``: percentiles, fixed-width tables, a prefixed log;
-* ``portal``: the portal in this process (Django set up, migrated) and seed data;
+* ``django_setup``: the portal in this process (Django set up, migrated);
+* ``seed``: institutions, members and exams, one by one or 100,000 at once by SQL;
 * ``clarius``: the Clarius side of the webhook benchmark: linked users, the sandbox's
   settings, receipts, queued tasks and exams as they become ready.
 
-Only ``portal`` and ``clarius`` import the project's modules (inside functions, after
+Only ``seed`` and ``clarius`` import the project's modules (inside functions, after
 Django is set up); everything else is plain Python.
 """
 

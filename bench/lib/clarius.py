@@ -36,6 +36,16 @@ def seed_links(sandbox_token: str) -> dict:
     return {"secret": active_endpoint().secret, "load_token": links["load"].token}
 
 
+def sandbox_env(sandbox) -> dict:
+    """The portal's settings to talk to the sandbox (plain HTTP on loopback)."""
+    return {
+        "CLARIUS_API_URL": sandbox.api_url,
+        "CLARIUS_API_KEY": sandbox.api_key,
+        "CLARIUS_MEDIA_ORIGINS": sandbox.media_origin,
+        "CLARIUS_ALLOW_HTTP": "1",
+    }
+
+
 def _sandbox_call(sandbox, method: str, path: str, body: dict):
     import requests
 
@@ -96,6 +106,16 @@ def settle(customer_id: str, redis_url: str | None) -> tuple[dict, int]:
             break
         counts = latest
     return latest
+
+
+def check_stored(label: str, stored: dict, acknowledged: int) -> None:
+    """Every acknowledged notification stored, and all still pending (no worker ran)."""
+    if set(stored) - {"pending"}:
+        raise BenchError(f"{label}: unexpected receipt states {stored} (expected pending)")
+    if stored.get("pending", 0) < acknowledged:
+        raise BenchError(
+            f"{label}: {acknowledged} acknowledged, only {stored.get('pending', 0)} stored"
+        )
 
 
 def clear_load(customer_id: str, redis_url: str | None) -> None:

@@ -9,7 +9,7 @@ import warnings
 from bench.lib.processes import PORTAL_VARS
 
 
-def setup_in_process(database_url: str, **environ: str) -> None:
+def in_process(database_url: str, **environ: str) -> None:
     """``portal.settings`` on ``database_url``, for requests through Django's test ``Client``.
 
     The development secret key and storage (``DJANGO_DEBUG=1``), but ``DEBUG`` itself off
@@ -32,7 +32,7 @@ def setup_in_process(database_url: str, **environ: str) -> None:
     settings.DEBUG = False
 
 
-def setup_with_env(env: dict) -> None:
+def with_env(env: dict) -> None:
     """Django in this process with exactly the portal variables of ``env`` (the same
     environment as the benchmark's servers), migrated."""
     for key in [k for k in os.environ if k.startswith(PORTAL_VARS)]:

@@ -131,6 +131,17 @@ class Load:
         result["cpu"] = cpu
         return result
 
+    def alternate(
+        self, paths: dict[str, str], rounds: int, seconds: float, meter: CpuMeter | None = None
+    ) -> dict[str, list[dict]]:
+        """``rounds`` runs of ``seconds`` on each of ``paths`` (name: path), in turn, so a
+        noisy moment on the machine hits every path alike; the runs by name."""
+        runs: dict[str, list[dict]] = {name: [] for name in paths}
+        for _ in range(rounds):
+            for name, path in paths.items():
+                runs[name].append(self.run(path, seconds, meter))
+        return runs
+
     def _wrk(self, path: str, seconds: float) -> dict:
         prefix = secrets.token_hex(4)
         script = self.tmp / f"wrk-{prefix}.lua"

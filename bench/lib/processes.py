@@ -161,6 +161,12 @@ def start_redis(tmp: Path, logs: Path) -> tuple[Child, str] | None:
     return child, url
 
 
+def gunicorn_description(workers: int, threads: int) -> str:
+    if threads > 1:
+        return f"{workers} gthread workers x {threads} threads"
+    return f"{workers} sync workers"
+
+
 def start_gunicorn(
     app: str, env: dict, logs: Path, name: str, *, workers: int, threads: int
 ) -> tuple[Child, str]:

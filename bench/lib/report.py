@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,12 @@ NAN = float("nan")
 def log(message: str) -> None:
     """A progress line, prefixed with the benchmark's name: ``[bench_webhook] ...``."""
     print(f"[{Path(sys.argv[0]).stem}] {message}", flush=True)
+
+
+def median_or_nan(values) -> float:
+    """The median of the values that are not None; NaN if there are none."""
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else NAN
 
 
 def percentile(values, fraction: float):
