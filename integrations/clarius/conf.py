@@ -1,17 +1,37 @@
 """The Clarius configuration of this installation, read from Django settings."""
 
+from typing import Any
+
 from django.conf import settings
 
 from integrations.clarius.api.errors import OriginRefused
 from integrations.clarius.api.origin import OriginGuard
+from integrations.clarius.api.transport import Timeouts
+
+
+def allow_http() -> bool:
+    """Whether plain http is allowed: ``CLARIUS_ALLOW_HTTP``, by default ``DEBUG``."""
+    return bool(getattr(settings, "CLARIUS_ALLOW_HTTP", settings.DEBUG))
+
+
+def client_options() -> dict[str, Any]:
+    """The constructor arguments both Clarius clients take from settings."""
+    return {
+        "api_url": settings.CLARIUS_API_URL,
+        "media_origins": list(settings.CLARIUS_MEDIA_ORIGINS),
+        "allow_http": allow_http(),
+        "timeouts": Timeouts(
+            connect=settings.CLARIUS_TIMEOUT_CONNECT,
+            read=settings.CLARIUS_TIMEOUT_READ,
+            download_read=settings.CLARIUS_TIMEOUT_DOWNLOAD_READ,
+        ),
+    }
 
 
 def origin_guard() -> OriginGuard:
     """The origin guard for ``CLARIUS_API_URL`` and ``CLARIUS_MEDIA_ORIGINS``."""
     return OriginGuard(
-        settings.CLARIUS_API_URL,
-        settings.CLARIUS_MEDIA_ORIGINS,
-        allow_http=settings.CLARIUS_ALLOW_HTTP,
+        settings.CLARIUS_API_URL, settings.CLARIUS_MEDIA_ORIGINS, allow_http=allow_http()
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.clarius.api.client import ServiceClient
+from integrations.clarius import clients
 from integrations.clarius.api.errors import ClariusError, MediaTooLarge, NotFound, OriginRefused
 from integrations.clarius.ingestion import linking
 from integrations.clarius.ingestion.ingest import exam_status, ingest_exam_data, refresh_captures
@@ -33,10 +33,6 @@ from portal.work.registry import nudge_pk
 logger = logging.getLogger(__name__)
 
 
-def service_client() -> ServiceClient:
-    return ServiceClient.from_settings()
-
-
 # Customer confirmation ---------------------------------------------------------------
 
 
@@ -45,7 +41,7 @@ def confirm_link(link_id: int) -> str:
     if link is None:
         return "not due"
     try:
-        with closing(service_client()) as client:
+        with closing(clients.service_client()) as client:
             client.confirm_customer(link.token)
     except NotFound:
         linking.mark_rejected(
@@ -72,7 +68,7 @@ def fetch_receipt(receipt_id: int) -> str:
     if receipt is None:
         return "not due"
     try:
-        with closing(service_client()) as client:
+        with closing(clients.service_client()) as client:
             data = client.get_exam_data(receipt.download_url)
         due = ingest_exam_data(receipt, data)
     except ClariusError as e:
@@ -144,7 +140,7 @@ def fetch_capture(capture: Capture) -> str:
     for leftover in directory.glob(f".{staging.name}.*.part"):
         leftover.unlink(missing_ok=True)
     try:
-        with closing(service_client()) as client:
+        with closing(clients.service_client()) as client:
             result = client.download_media(
                 capture.source_url, staging, max_bytes=media.MAX_CAPTURE_BYTES
             )
@@ -223,7 +219,7 @@ def refresh_links(submission_id: int) -> str:
     if submission is None:
         return "gone"
     try:
-        with closing(service_client()) as client:
+        with closing(clients.service_client()) as client:
             data = client.get_exam_data(submission.download_url)
     except ClariusError as e:
         logger.warning("could not refresh media links of %s: %s", submission, e)
@@ -249,12 +245,12 @@ def update_exam_status(exam_id: int) -> None:
 def poll() -> dict:
     from integrations.clarius.ingestion.catchup import poll_accessible
 
-    with closing(service_client()) as client:
+    with closing(clients.service_client()) as client:
         return poll_accessible(client)
 
 
 def reconcile() -> dict:
     from integrations.clarius.ingestion.catchup import reconcile_links
 
-    with closing(service_client()) as client:
+    with closing(clients.service_client()) as client:
         return reconcile_links(client)

@@ -9,8 +9,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
 
-from integrations.clarius.account import keys
-from integrations.clarius.api.client import ServiceClient
+from integrations.clarius import clients
+from integrations.clarius.account import keys, rotation
 from integrations.clarius.models import ServiceApiKey
 
 pytestmark = pytest.mark.django_db
@@ -63,14 +63,14 @@ def test_the_environment_key_seeds_the_store_once(account):
 
 def test_it_rotates_the_key_and_revokes_the_old_one(account, sandbox_api):
     old = prefix_of(account.api_key)
-    report = keys.rotate("next key")
+    report = rotation.rotate("next key")
     assert report.ok, report.steps
     new = keys.key_in_use()
     assert new.prefix == report.new_prefix != old
     assert keys_at_clarius(account) == {new.prefix}
     assert ServiceApiKey.objects.get(prefix=old).state == "revoked"
     assert sandbox_api.get("services/settings/").status_code == 401  # the old key is dead
-    with ServiceClient.from_settings() as client:  # the portal carries on with the new one
+    with clients.service_client() as client:  # the portal carries on with the new one
         assert client.masked_key == f"{new.prefix}.***"
         assert client.get_settings() is not None
     # Neither key, nor the secret half of either, is anywhere in the database.
@@ -80,7 +80,7 @@ def test_it_rotates_the_key_and_revokes_the_old_one(account, sandbox_api):
 
 
 def test_after_rotation_the_old_environment_key_is_not_used_again(account):
-    keys.rotate()
+    rotation.rotate()
     new = keys.key_in_use()
     assert keys.api_key_in_use() == new.key  # CLARIUS_API_KEY still holds the old one
 
@@ -95,21 +95,21 @@ def test_a_new_environment_key_replaces_the_stored_one(account, clarius_settings
 def test_a_failed_proof_leaves_the_portal_on_the_old_key(account):
     old = prefix_of(account.api_key)
     fail_next(account, "GET")
-    report = keys.rotate()
+    report = rotation.rotate()
     assert not report.ok
     assert keys.key_in_use().prefix == old
     assert keys_at_clarius(account) == {old}  # the unproven key was revoked again
     candidate = ServiceApiKey.objects.get(prefix=report.new_prefix)
     assert (candidate.state, candidate.key_encrypted) == ("discarded", "")
     assert any("failed its test call" in step for step in report.steps)
-    with ServiceClient.from_settings() as client:
+    with clients.service_client() as client:
         assert client.list_api_keys()
 
 
 def test_a_failed_proof_and_cleanup_say_which_key_to_revoke(account):
     fail_next(account, "GET")
     fail_next(account, "DELETE", path=r"services/api-keys/\w+/")
-    report = keys.rotate()
+    report = rotation.rotate()
     assert not report.ok
     assert keys.key_in_use().prefix == prefix_of(account.api_key)
     assert ServiceApiKey.objects.get(prefix=report.new_prefix).state == "candidate"
@@ -119,13 +119,13 @@ def test_a_failed_proof_and_cleanup_say_which_key_to_revoke(account):
 def test_a_failed_revoke_leaves_the_portal_on_the_new_key(account):
     old = prefix_of(account.api_key)
     fail_next(account, "DELETE", path=r"services/api-keys/\w+/")
-    report = keys.rotate()
+    report = rotation.rotate()
     assert not report.ok
     assert keys.key_in_use().prefix == report.new_prefix
     assert keys_at_clarius(account) == {old, report.new_prefix}
     assert ServiceApiKey.objects.get(prefix=old).state == "retired"
     assert f"clarius keys revoke {old}" in report.steps[-1]
-    with ServiceClient.from_settings() as client:
+    with clients.service_client() as client:
         keys.revoke_key(client, old)  # the operator finishes the job
     assert keys_at_clarius(account) == {report.new_prefix}
     retired = ServiceApiKey.objects.get(prefix=old)
@@ -134,7 +134,7 @@ def test_a_failed_revoke_leaves_the_portal_on_the_new_key(account):
 
 def test_a_failed_creation_changes_nothing(account):
     account.inject("services/api-keys/", "POST", status=503)
-    report = keys.rotate()
+    report = rotation.rotate()
     assert not report.ok
     assert ServiceApiKey.objects.count() == 1
     assert keys.key_in_use().prefix == prefix_of(account.api_key)
@@ -142,14 +142,14 @@ def test_a_failed_creation_changes_nothing(account):
 
 
 def test_revoking_the_key_in_use_is_refused(account):
-    with ServiceClient.from_settings() as client, pytest.raises(keys.KeyRefused) as info:
+    with clients.service_client() as client, pytest.raises(keys.KeyRefused) as info:
         keys.revoke_key(client, prefix_of(account.api_key))
     assert "refuses a key that revokes itself" in str(info.value)
     assert keys_at_clarius(account) == {prefix_of(account.api_key)}
 
 
 def test_revoking_an_unknown_key_says_so(account):
-    with ServiceClient.from_settings() as client, pytest.raises(keys.KeyRefused, match="no key"):
+    with clients.service_client() as client, pytest.raises(keys.KeyRefused, match="no key"):
         keys.revoke_key(client, "NoSuchK1")
 
 

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from integrations.clarius.account import keys
+from integrations.clarius.account import keys, rotation
 from integrations.clarius.models import ResearchAccount, ServiceApiKey
 from portal import encryption as secrets
 from tests.conftest import make_user
@@ -69,7 +69,7 @@ def test_production_without_a_key_uses_the_environment_and_stores_nothing(db, se
     assert keys.api_key_in_use() == KEY
     assert not ServiceApiKey.objects.exists()
     with pytest.raises(ImproperlyConfigured, match="PORTAL_ENCRYPTION_KEY: required"):
-        keys.rotate()
+        rotation.rotate()
 
 
 def test_production_refuses_to_read_a_stored_key_without_the_encryption_key(db, settings):

@@ -7,8 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from integrations.clarius import tasks
-from integrations.clarius.api.client import ServiceClient
+from integrations.clarius import clients, tasks
 from integrations.clarius.ingestion.catchup import poll_accessible, reconcile_links
 from integrations.clarius.ingestion.linking import link_token
 from integrations.clarius.models import ClariusLink, NotificationReceipt
@@ -49,7 +48,7 @@ def test_catch_up_over_a_thousand_exams_uses_a_bounded_number_of_queries(
     for _ in range(1000):
         clarius_sandbox.upload_exam(linked, captures=1, videos=0, notify=False)
     with (
-        ServiceClient.from_settings() as client,
+        clients.service_client() as client,
         CaptureQueriesContext(connection) as queries,
         django_capture_on_commit_callbacks(execute=False) as callbacks,
     ):
@@ -71,7 +70,7 @@ def test_reconcile_repairs_drift_both_ways(
         token=forgotten.customer_token, user=bob, institution=northside, state="confirmed"
     )
     pending = link_token(charlie, southside, already.customer_token).link
-    with ServiceClient.from_settings() as client:
+    with clients.service_client() as client:
         client.confirm_customer(already.customer_token)
         report = reconcile_links(client)
     assert report["reconfirming"] == [stale.masked_token]

@@ -2,26 +2,27 @@
 
 import pytest
 
-from integrations.clarius.api.client import ResearchClient, ServiceClient
+from integrations.clarius import clients
+from integrations.clarius.api.client import ServiceClient
 from integrations.clarius.api.errors import InvalidParameter, OriginRefused
 
 
 def test_it_builds_a_service_client_from_settings(clarius_settings, clarius_sandbox):
-    client = ServiceClient.from_settings()
+    client = clients.service_client()
     assert client.api_url == clarius_sandbox.api_url
     assert client.get_settings().notification_url == ""
     assert clarius_sandbox.api_key not in repr(client)
 
 
 def test_overrides_replace_settings(clarius_settings, clarius_sandbox):
-    created = ServiceClient.from_settings().create_api_key("rotated")
-    client = ServiceClient.from_settings(api_key=created.key)
+    created = clients.service_client().create_api_key("rotated")
+    client = clients.service_client(api_key=created.key)
     assert client.masked_key == f"{created.prefix}.***"
     assert client.list_api_keys()
 
 
 def test_a_research_client_from_settings(clarius_settings, clarius_sandbox):
-    client = ResearchClient.from_settings()
+    client = clients.research_client()
     client.authenticate(clarius_sandbox.research_username, clarius_sandbox.research_password)
     assert client.token
 
@@ -30,7 +31,7 @@ def test_http_is_refused_in_production(clarius_settings):
     clarius_settings.DEBUG = False
     clarius_settings.CLARIUS_ALLOW_HTTP = False
     with pytest.raises(OriginRefused, match="plain http"):
-        ServiceClient.from_settings()
+        clients.service_client()
 
 
 def test_http_media_is_refused_in_production(settings):
@@ -38,7 +39,7 @@ def test_http_media_is_refused_in_production(settings):
     settings.CLARIUS_API_KEY = "Q4nmtzH5.mvIzWOlklcrFJ3iWaJTFESYCzCe8j6TQ"
     settings.CLARIUS_MEDIA_ORIGINS = ["http://127.0.0.1:9000"]
     settings.CLARIUS_ALLOW_HTTP = False
-    client = ServiceClient.from_settings()
+    client = clients.service_client()
     with pytest.raises(OriginRefused):
         client.download_media("http://127.0.0.1:9000/x.jpg", "/nonexistent/x.jpg")
 
@@ -48,16 +49,16 @@ def test_allow_http_defaults_to_debug(settings):
     settings.CLARIUS_API_KEY = "Q4nmtzH5.mvIzWOlklcrFJ3iWaJTFESYCzCe8j6TQ"
     del settings.CLARIUS_ALLOW_HTTP
     settings.DEBUG = True
-    assert ServiceClient.from_settings().guard.allow_http is True
+    assert clients.service_client().guard.allow_http is True
     settings.DEBUG = False
     with pytest.raises(OriginRefused):
-        ServiceClient.from_settings()
+        clients.service_client()
 
 
 def test_a_missing_key_is_refused(settings):
     settings.CLARIUS_API_KEY = None
     with pytest.raises(InvalidParameter):
-        ServiceClient.from_settings()
+        clients.service_client()
 
 
 @pytest.mark.parametrize(

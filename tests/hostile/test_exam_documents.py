@@ -18,8 +18,8 @@ from django.utils import timezone
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from integrations.clarius import tasks
-from integrations.clarius.api.client import ServiceClient, parse_document
+from integrations.clarius import clients, tasks
+from integrations.clarius.api.client import parse_document
 from integrations.clarius.ingestion.ingest import (
     EXTRA_KEY_LENGTH,
     EXTRA_MAX_FIELDS,
@@ -148,9 +148,10 @@ def exam_answer(db, settings, monkeypatch, bob, northside):
         token=TOKEN, user=bob, institution=northside, state=ClariusLink.State.CONFIRMED
     )
     answer = {}
+    real_service_client = clients.service_client
 
     def client():
-        service = ServiceClient.from_settings(api_key="Q4nmtzH5.test-key-of-the-portal")
+        service = real_service_client(api_key="Q4nmtzH5.test-key-of-the-portal")
         response = requests.Response()
         response.status_code = 200
         response._content = answer["body"]
@@ -158,7 +159,7 @@ def exam_answer(db, settings, monkeypatch, bob, northside):
         service.transport.api = lambda method, url, **kwargs: response
         return service
 
-    monkeypatch.setattr(tasks, "service_client", client)
+    monkeypatch.setattr(clients, "service_client", client)
     return link, answer
 
 

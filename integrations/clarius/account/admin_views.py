@@ -16,7 +16,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from integrations.clarius.account import keys, presets, records
+from integrations.clarius import clients
+from integrations.clarius.account import keys, presets, records, rotation
 from integrations.clarius.account import service_settings as account
 from integrations.clarius.account.registration import active_endpoint
 from integrations.clarius.api.errors import ClariusError, NotFound
@@ -74,7 +75,7 @@ def trouble(error) -> str:
 def keys_page(request, model_admin):
     rows, error = [], None
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             rows = keys.list_keys(client)
     except CLARIUS_TROUBLE as e:
         error = trouble(e)
@@ -99,7 +100,7 @@ def key_create(request, model_admin):
         messages.error(request, "A new key needs a name (at most 100 characters).")
         return back_to(model_admin)
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             created = keys.create_key(client, form.cleaned_data["name"])
     except CLARIUS_TROUBLE as e:
         messages.error(request, f"No key was created. {trouble(e)}")
@@ -117,7 +118,7 @@ def key_rotate(request, model_admin):
     form = KeyRotateForm(request.POST)
     name = form.cleaned_data["name"] if form.is_valid() else ""
     try:
-        report = keys.rotate(name or None)
+        report = rotation.rotate(name or None)
     except (keys.KeyRefused, *CLARIUS_TROUBLE) as e:
         messages.error(request, f"Rotation did not start: {trouble(e)}")
         return back_to(model_admin)
@@ -136,7 +137,7 @@ def key_revoke(request, model_admin):
         return back_to(model_admin)
     prefix = form.cleaned_data["prefix"]
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             keys.revoke_key(client, prefix)
     except keys.KeyRefused as e:
         messages.error(request, str(e))
@@ -154,7 +155,7 @@ def key_revoke(request, model_admin):
 def settings_page(request, model_admin):
     rows, error = [], None
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             rows = account.compare_settings(client)
     except CLARIUS_TROUBLE as e:
         error = trouble(e)
@@ -176,7 +177,7 @@ def settings_page(request, model_admin):
 @superuser_only
 def settings_register(request, model_admin):
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             account.register(client)
     except CLARIUS_TROUBLE as e:
         messages.error(request, f"Not registered. {trouble(e)}")
@@ -189,7 +190,7 @@ def settings_register(request, model_admin):
 @superuser_only
 def settings_rotate_secret(request, model_admin):
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             account.rotate_webhook_secret(client)
     except CLARIUS_TROUBLE as e:
         messages.error(request, f"Nothing changed; the webhook URL is the same. {trouble(e)}")
@@ -212,7 +213,7 @@ def records_page(request, model_admin):
     failures = request.GET.get("failures") == "1"
     rows, more, error = [], False, None
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             rows, more = records.record_rows(
                 client,
                 offset=(number - 1) * records.PAGE_SIZE,
@@ -244,7 +245,7 @@ def records_ingest(request, model_admin):
         return back_to(model_admin)
     request_uuid = str(form.cleaned_data["request_uuid"])
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             counts = records.ingest(client, request_uuid)
     except records.CannotIngest as e:
         messages.error(request, str(e))
@@ -270,7 +271,7 @@ def records_ingest(request, model_admin):
 def presets_page(request, model_admin):
     rows, error = [], None
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             rows = presets.applications(client)
     except CLARIUS_TROUBLE as e:
         error = trouble(e)
@@ -289,7 +290,7 @@ def presets_page(request, model_admin):
 @superuser_only
 def preset_edit(request, model_admin, application_uuid):
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             current = presets.current(client, application_uuid)
             formset = AnnotationFormSet(
                 request.POST or None, initial=annotation_initial(current.annotations)
@@ -320,7 +321,7 @@ def preset_edit(request, model_admin, application_uuid):
 @superuser_only
 def preset_reset(request, model_admin, application_uuid):
     try:
-        with closing(keys.service_client()) as client:
+        with closing(clients.service_client()) as client:
             presets.reset(client, application_uuid, user=request.user, via="admin")
     except NotFound:
         messages.error(request, "Clarius has no such application.")

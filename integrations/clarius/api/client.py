@@ -6,7 +6,8 @@ policy, error mapping) after :class:`~integrations.clarius.api.origin.OriginGuar
 accepted its URL. Paginated endpoints are generators that fetch one page at a time and
 check each ``next`` link with the guard before the credential is attached to it.
 
-Construct from Django settings (``ServiceClient.from_settings()``) or explicitly::
+Nothing here reads Django settings: ``integrations.clarius.clients`` builds the clients
+of this installation from them. Constructed explicitly::
 
     client = ServiceClient("https://cloud.clarius.com/api/public/v0/", api_key,
                            media_origins=["https://*.amazonaws.com"])
@@ -151,21 +152,6 @@ class _ClariusClient:
         self.max_media_bytes = max_media_bytes
         self.max_redirects = max_redirects
 
-    @staticmethod
-    def _settings_kwargs() -> dict[str, Any]:
-        from django.conf import settings  # here: the client itself does not need Django
-
-        return {
-            "api_url": settings.CLARIUS_API_URL,
-            "media_origins": list(settings.CLARIUS_MEDIA_ORIGINS),
-            "allow_http": bool(getattr(settings, "CLARIUS_ALLOW_HTTP", settings.DEBUG)),
-            "timeouts": Timeouts(
-                connect=settings.CLARIUS_TIMEOUT_CONNECT,
-                read=settings.CLARIUS_TIMEOUT_READ,
-                download_read=settings.CLARIUS_TIMEOUT_DOWNLOAD_READ,
-            ),
-        }
-
     # --- lifecycle ------------------------------------------------------------------
 
     def close(self) -> None:
@@ -274,21 +260,6 @@ class ServiceClient(_ClariusClient):
         _check_credential(api_key, "ServiceClient needs a Service API key (CLARIUS_API_KEY)")
         super().__init__(api_url, **kwargs)
         self._api_key = api_key
-
-    @classmethod
-    def from_settings(cls, **overrides: Any) -> ServiceClient:
-        """A client for ``CLARIUS_API_URL`` / ``CLARIUS_MEDIA_ORIGINS`` with the key in use:
-        the one stored encrypted by the portal (seeded from ``CLARIUS_API_KEY``, replaced by
-        rotation; see ``keys.py``), else ``CLARIUS_API_KEY`` itself. http is allowed when
-        ``CLARIUS_ALLOW_HTTP`` (default ``DEBUG``) is set. ``overrides`` replace any
-        constructor argument (e.g. ``api_key=`` to try a new key)."""
-        kwargs: dict[str, Any] = cls._settings_kwargs()
-        if "api_key" not in overrides:
-            from integrations.clarius.account.keys import api_key_in_use  # the store needs Django
-
-            kwargs["api_key"] = api_key_in_use()
-        kwargs.update(overrides)
-        return cls(**kwargs)
 
     @property
     def masked_key(self) -> str:
@@ -487,13 +458,6 @@ class ResearchClient(_ClariusClient):
     def __init__(self, api_url: str, token: str | None = None, **kwargs: Any) -> None:
         super().__init__(api_url, **kwargs)
         self._token = _check_credential(token, "research token") if token is not None else None
-
-    @classmethod
-    def from_settings(cls, token: str | None = None, **overrides: Any) -> ResearchClient:
-        """A client for ``CLARIUS_API_URL`` and ``CLARIUS_MEDIA_ORIGINS``."""
-        kwargs: dict[str, Any] = {**cls._settings_kwargs(), "token": token}
-        kwargs.update(overrides)
-        return cls(**kwargs)
 
     @property
     def token(self) -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.clarius import clients
 from integrations.clarius.api.client import ResearchClient
 from integrations.clarius.api.errors import (
     AuthError,
@@ -40,7 +41,7 @@ class NotConnected(Exception):
 
 def connect(user, username: str, password: str) -> ResearchAccount:
     """Log in at Clarius and keep the token; ``Unauthorized`` for invalid credentials."""
-    with closing(ResearchClient.from_settings()) as client:
+    with closing(clients.research_client()) as client:
         token = client.authenticate(username, password)
     account, _ = ResearchAccount.objects.update_or_create(
         user=user,
@@ -67,7 +68,7 @@ def client_for(user) -> ResearchClient:
     account = account_of(user)
     if account is None:
         raise NotConnected("No research account is connected.")
-    return ResearchClient.from_settings(token=account.token)
+    return clients.research_client(token=account.token)
 
 
 def explain(error: ClariusError) -> str:

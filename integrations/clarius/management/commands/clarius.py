@@ -59,7 +59,7 @@ class Command(BaseCommand):
         reset.add_argument("uuid")
 
     def handle(self, *args, action, **options):
-        from integrations.clarius.account.keys import service_client
+        from integrations.clarius.clients import service_client
 
         try:
             if action == "keys" and options["key_action"] == "rotate":
@@ -157,7 +157,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Revoked {prefix}.*** at Clarius.")
 
     def keys_rotate(self, name=None, **options):
-        from integrations.clarius.account.keys import KeyRefused, rotate
+        from integrations.clarius.account.keys import KeyRefused
+        from integrations.clarius.account.rotation import rotate
 
         try:
             report = rotate(name)

@@ -76,9 +76,9 @@ class Command(BaseCommand):
     def register_with_sandbox(self):
         """What `manage.py clarius register` does, so Connect and Upload exam just work."""
         from integrations.clarius.account.registration import wanted_settings
-        from integrations.clarius.api.client import ServiceClient
+        from integrations.clarius.clients import service_client
 
-        with ServiceClient.from_settings() as client:
+        with service_client() as client:
             client.update_settings(**wanted_settings())
 
     def stop_all(self, processes):
