@@ -49,6 +49,9 @@ def make_patient(rng: random.Random, animal: bool) -> dict[str, Any]:
     if rng.random() < 0.25:
         key = rng.choice(sorted(EXTRA_FIELDS))
         patient[key] = rng.choice(EXTRA_FIELDS[key])
+    if animal and not patient.keys() & {"animal_name", "animal_type", "owner_name"}:
+        # Only the animal fields tell an animal from a human: one of them is always there.
+        patient["animal_type"] = rng.choice(ANIMAL_TYPES)
     return patient
 
 
