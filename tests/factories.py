@@ -59,3 +59,20 @@ def make_exam(institution, operator=None, *, patient_name="Pat Example", capture
         path.write_bytes(PNG)
         capture.save()
     return exam
+
+
+def mark_delivered(report):
+    """As if every destination took the version: its deliveries sent, the version settled."""
+    from portal.reports.delivering import settle
+    from portal.reports.issuing import plan_deliveries
+    from portal.reports.models import Delivery, Report
+
+    report = Report.objects.get(pk=report.pk)
+    if report.state == Report.State.GENERATING:
+        Report.objects.filter(pk=report.pk).update(state=Report.State.PENDING, size=1)
+        report.refresh_from_db()
+    plan_deliveries(report)
+    Delivery.objects.filter(report=report).update(
+        state=Delivery.State.SENT, sent_at=timezone.now(), next_attempt_at=None
+    )
+    settle(report)

@@ -8,7 +8,7 @@ class ClariusConfig(AppConfig):
     verbose_name = "Clarius Cloud"
 
     def ready(self):
-        from integrations.clarius import tasks
+        from integrations.clarius import reports, tasks
         from integrations.clarius.ingestion.webhooks import forget_active_secret
         from integrations.clarius.models import (
             ClariusLink,
@@ -19,7 +19,11 @@ class ClariusConfig(AppConfig):
         )
         from integrations.clarius.research import tasks as research_tasks
         from portal.exams.models import Capture
+        from portal.reports import destinations
         from portal.work import registry, schedules
+
+        # Signed reports go back to the exam's submission in Clarius.
+        destinations.register(reports.DESTINATION)
 
         # The durable work this integration does: rows in these states wait for the task.
         registry.register(ClariusLink, tasks.confirm_link, state=ClariusLink.State.PENDING)

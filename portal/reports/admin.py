@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from portal.reports.issuing import retry_report
-from portal.reports.models import Addendum, Findings, Report
+from portal.reports.models import Addendum, Delivery, Findings, Report
 from portal.work.admin import WorkAdminMixin
 
 
@@ -34,8 +34,20 @@ class AddendumAdmin(ReadOnlyAdmin):
     list_select_related = ["exam", "institution", "signed_by"]
 
 
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    can_delete = False
+    fields = ["destination", "state", "attempts", "next_attempt_at", "sent_at", "last_error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Report)
 class ReportAdmin(WorkAdminMixin, admin.ModelAdmin):
+    inlines = [DeliveryInline]
     list_display = [
         "name",
         "version",
@@ -64,7 +76,6 @@ class ReportAdmin(WorkAdminMixin, admin.ModelAdmin):
         "addenda_included",
         "state",
         "pushed_at",
-        "clarius_id",
         "created_by",
         "created_at",
         *WorkAdminMixin.work_readonly,
@@ -74,7 +85,7 @@ class ReportAdmin(WorkAdminMixin, admin.ModelAdmin):
         return False  # versions come from signing, addenda and the API
 
     def retryable(self, queryset):
-        # Pushing a delivered report again would show it twice in Clarius.
+        # Sending a delivered report again would show it twice at its destinations.
         return queryset.exclude(state=Report.State.PUSHED)
 
     @admin.action(description="Retry now")
@@ -83,3 +94,22 @@ class ReportAdmin(WorkAdminMixin, admin.ModelAdmin):
         # and a version a worker holds right now is left to it.
         done = sum(retry_report(report) for report in self.retryable(queryset))
         self.message_user(request, f"{done} queued to run again now.", messages.SUCCESS)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    """Each version's deliveries; "retry now" is on the version (it sends every due one)."""
+
+    list_display = [
+        "report",
+        "destination",
+        "institution",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    ]
+    list_filter = ["destination", "state", "institution"]
+    search_fields = ["=report__exam__exam_uuid", "=remote_id"]
+    list_select_related = ["report", "institution"]

@@ -1,11 +1,11 @@
-"""Report versions: issued (from the findings, or uploaded), drawn, stored, pushed.
+"""Report versions: issued (from the findings, or uploaded), drawn, stored, delivered.
 
 Issuing a version is quick: a ``Report`` row, due for its work as soon as the
 transaction that made it commits. A version drawn from the findings starts *generating*
 and the worker draws its PDF (``build_pdf``, ``mark_built``), so signing never waits on
-reportlab; an uploaded PDF is stored at once and starts *pending*. Then the push to
-Clarius, whose outcome is recorded here (``mark_pushed``, ``mark_push_failed``). Both
-steps use ``portal.work``'s retry policy.
+reportlab; an uploaded PDF is stored at once and starts *pending*. Then its deliveries,
+one per destination (``portal.reports.delivering``). Both steps use ``portal.work``'s
+retry policy.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from django.utils import timezone
 from portal import work
 from portal.exams import media
 from portal.exams.models import Exam
+from portal.reports import destinations
 from portal.reports.limits import REPORT_NAME_LIMIT
-from portal.reports.models import Findings, Report
+from portal.reports.models import Delivery, Findings, Report
 from portal.text import clean_text
 from portal.work.registry import nudge
 
@@ -168,6 +169,8 @@ def _new_version(exam, user, name: str, source: str, staged: Staged | None = Non
                 report.state = Report.State.PENDING
             work.schedule_now(report)
             report.save()
+            if report.state == Report.State.PENDING:
+                plan_deliveries(report)
             nudge(report)
     except BaseException:
         if placed is not None:
@@ -197,9 +200,10 @@ def build_pdf(report: Report) -> dict:
 
 
 def mark_built(report: Report, fingerprint: dict) -> bool:
-    """The PDF is there: the version is due for its push now, with attempts of its own."""
-    return bool(
-        Report.objects.filter(pk=report.pk, state=Report.State.GENERATING).update(
+    """The PDF is there: the version is due for its deliveries now, with attempts of their
+    own; the delivery rows are made in the same transaction."""
+    with transaction.atomic():
+        built = Report.objects.filter(pk=report.pk, state=Report.State.GENERATING).update(
             state=Report.State.PENDING,
             attempts=0,
             next_attempt_at=timezone.now(),
@@ -207,12 +211,19 @@ def mark_built(report: Report, fingerprint: dict) -> bool:
             last_error="",
             **fingerprint,
         )
-    )
+        if built:
+            plan_deliveries(report)
+    return bool(built)
 
 
 def mark_build_failed(report: Report, error: str) -> str:
-    """A failed drawing is retried like a failed push, then shown as *failed*."""
-    return mark_push_failed(report, f"making the PDF failed: {error}", permanent=False)
+    """A failed drawing is retried with the one policy, then shown as *failed*."""
+    gave_up, fields = work.fail(report, f"making the PDF failed: {error}")
+    if gave_up:
+        report.state = Report.State.FAILED
+        fields.append("state")
+    report.save(update_fields=fields)
+    return "failed" if gave_up else "retry"
 
 
 def _fingerprint(path: Path) -> dict:
@@ -223,52 +234,51 @@ def _fingerprint(path: Path) -> dict:
     return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
-# The push's outcome -----------------------------------------------------------------
-
-
-def mark_pushed(report: Report, receipt) -> None:
-    """Clarius has the report. The exam is *reported* once no version is still on its way."""
-    report.state = Report.State.PUSHED
-    report.pushed_at = timezone.now()
-    report.clarius_id = str((receipt.extra or {}).get("id", ""))[:100]
-    with transaction.atomic():
-        report.save(update_fields=["state", "pushed_at", "clarius_id", *work.finish(report)])
-        exam = Exam.objects.select_for_update().get(pk=report.exam_id)
-        still_under_way = exam.reports.filter(state__in=Report.UNDER_WAY).exists()
-        if not still_under_way and exam.review_state != Exam.ReviewState.REPORTED:
-            exam.review_state = Exam.ReviewState.REPORTED
-            exam.save(update_fields=["review_state", "updated_at"])
-
-
-def mark_push_failed(report: Report, error: str, *, permanent: bool) -> str:
-    """Record a failed attempt: back off and retry, or give up to the visible *failed*."""
-    gave_up, fields = work.fail(report, error, permanent=permanent)
-    if gave_up:
-        report.state = Report.State.FAILED
-        fields.append("state")
-    report.save(update_fields=fields)
-    return "failed" if gave_up else "retry"
-
-
 def retry_report(report: Report) -> bool:
     """Start again now (a person pressed "retry"). ``False`` if a worker holds it right now,
-    or it was pushed already: a version is never worked on twice at once, nor sent again
-    once done. A version whose PDF was never made goes back to *generating*."""
+    or it was delivered already: a version is never worked on twice at once, nor sent
+    again to a destination that has it. A version whose PDF was never made goes back to
+    *generating*; the others retry their failed or waiting deliveries."""
     now = timezone.now()
     not_held = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    retried = (
-        Report.objects.filter(pk=report.pk)
-        .filter(Q(state=Report.State.FAILED) | Q(not_held, state__in=Report.UNDER_WAY))
-        .update(
-            state=Case(
-                When(size__isnull=True, then=Value(Report.State.GENERATING)),
-                default=Value(Report.State.PENDING),
-            ),
-            attempts=0,
-            next_attempt_at=now,
-            claimed_until=None,
+    with transaction.atomic():
+        retried = (
+            Report.objects.filter(pk=report.pk)
+            .filter(Q(state=Report.State.FAILED) | Q(not_held, state__in=Report.UNDER_WAY))
+            .update(
+                state=Case(
+                    When(size__isnull=True, then=Value(Report.State.GENERATING)),
+                    default=Value(Report.State.PENDING),
+                ),
+                attempts=0,
+                next_attempt_at=now,
+                claimed_until=None,
+            )
         )
-    )
-    if retried:
-        nudge(report)
+        if retried:
+            Delivery.objects.filter(report_id=report.pk).exclude(state=Delivery.State.SENT).filter(
+                not_held
+            ).update(
+                state=Delivery.State.PENDING, attempts=0, next_attempt_at=now, claimed_until=None
+            )
+            if report.size is not None:
+                plan_deliveries(report)  # a destination added since it was issued
+            nudge(report)
     return bool(retried)
+
+
+def plan_deliveries(report: Report) -> None:
+    """One delivery per destination that accepts this version, due now (idempotent)."""
+    now = timezone.now()
+    Delivery.objects.bulk_create(
+        [
+            Delivery(
+                institution_id=report.institution_id,
+                report_id=report.pk,
+                destination=destination.key,
+                next_attempt_at=now,
+            )
+            for destination in destinations.for_report(report)
+        ],
+        ignore_conflicts=True,
+    )

@@ -3,8 +3,10 @@
 ``Findings`` is the reviewer's worksheet (one per exam). Signing locks it; anything said
 after that is an ``Addendum`` with its own signer and time, and nothing signed is ever
 edited. Every signature produces a ``Report``: a PDF version kept in the institution's
-private media space and pushed to Clarius as durable work (``portal.work``). A version
-drawn from the findings starts *generating*: the worker draws its PDF, then pushes it.
+private media space and delivered to every destination the installation has (Clarius
+first; see ``portal.reports.destinations``), each delivery a ``Delivery`` row of durable
+work (``portal.work``). A version drawn from the findings starts *generating*: the worker
+draws its PDF, then delivers it; the version's state sums up its deliveries.
 """
 
 from django.conf import settings
@@ -86,7 +88,7 @@ class Addendum(TenantOwned):
 
 
 class Report(TenantOwned, Work):
-    """One PDF version of an exam's report, and its push to Clarius."""
+    """One PDF version of an exam's report, and the summary of its deliveries."""
 
     class Source(models.TextChoices):
         GENERATED = "generated", "Generated from the findings"
@@ -94,8 +96,8 @@ class Report(TenantOwned, Work):
 
     class State(models.TextChoices):
         GENERATING = "generating", "Making the PDF"
-        PENDING = "pending", "Sending to Clarius"
-        PUSHED = "pushed", "Sent to Clarius"
+        PENDING = "pending", "Sending"
+        PUSHED = "pushed", "Sent"
         FAILED = "failed", "Failed"
 
     # Still on its way: its PDF is being made, or it is being sent.
@@ -122,9 +124,8 @@ class Report(TenantOwned, Work):
         "worker, shows those and not the ones signed after this version was issued.",
     )
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
-    pushed_at = models.DateTimeField(null=True, blank=True)
-    clarius_id = models.CharField(
-        max_length=100, blank=True, help_text="The id Clarius gave the report, if it said one."
+    pushed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last of its deliveries was made."
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -148,6 +149,16 @@ class Report(TenantOwned, Work):
         return f"ultrasound-report-{str(self.exam.exam_uuid)[:8]}-v{self.version}.pdf"
 
     @property
+    def state_label(self):
+        """The state as staff read it: where it is being sent, or was ("Sent to Clarius")."""
+        from portal.reports.destinations import registered
+
+        where = " and ".join(d.label for d in registered())
+        if where and self.state in (self.State.PENDING, self.State.PUSHED):
+            return f"{self.get_state_display()} to {where}"
+        return self.get_state_display()
+
+    @property
     def has_pdf(self):
         """Whether the file is there to download and push (``size`` is set once it is)."""
         return self.size is not None
@@ -165,3 +176,47 @@ class Report(TenantOwned, Work):
     @property
     def is_claimed(self):
         return self.claimed_until is not None and self.claimed_until > timezone.now()
+
+
+class Delivery(TenantOwned, Work):
+    """A report version on its way to one destination (``portal.reports.destinations``).
+
+    Durable work with the one retry policy; the version's own task works through its
+    due deliveries (``portal.reports.tasks``), so a delivery is never sent by two workers
+    at once and a version signed just before a crash is delivered all the same.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="deliveries")
+    destination = models.CharField(
+        max_length=50, help_text="The key of a registered destination (e.g. clarius)."
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    remote_id = models.CharField(
+        max_length=200, blank=True, help_text="What the destination calls it, if it said."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["report_id", "destination"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "destination"], name="reports_delivery_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="reports_delivery_due")]
+
+    def __str__(self):
+        return f"{self.report} to {self.destination}"
+
+    @property
+    def destination_label(self):
+        from portal.reports.destinations import label_of
+
+        return label_of(self.destination)

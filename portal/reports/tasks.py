@@ -1,42 +1,30 @@
-"""A report version's work, as durable work (see ``portal.work``): its PDF, then its push.
+"""A report version's work, as durable work (see ``portal.work``): its PDF, then its
+deliveries.
 
 ``push_report`` is a nudge for one ``Report`` row. It claims the row (conditional UPDATE)
 and does what is due: a version still *generating* gets its PDF drawn from the signed
-findings (``issuing.build_pdf``) and moves on to *pending*; a *pending* one is uploaded
-to the submission's ``services/requests/<request_uuid>/reports/``. Each step records its
-outcome with the one retry policy. Running it for a row that is not due (pushed, failed,
-held by another worker, backing off) does nothing; the sweeper in
-``integrations.clarius.tasks`` re-enqueues due rows, so a version signed just before a
-crash is drawn and pushed all the same.
+findings (``issuing.build_pdf``) and moves on to *pending* with one delivery per
+destination; a *pending* one sends each due delivery (``delivering``) and sums them up.
+Each step records its outcome with the one retry policy. Running it for a row that is
+not due (delivered, failed, held by another worker, backing off) does nothing; the
+sweeper re-enqueues due rows, so a version signed just before a crash is drawn and
+delivered all the same.
 
-Clarius' report upload has no idempotency key: if an upload succeeded but its answer
-was lost, the retry sends the report again, and Clarius shows it twice. A duplicate
-beats a report that never arrives.
+A destination may have no idempotency key (Clarius' report upload has none): if a
+delivery succeeded but its answer was lost, the retry sends the report again, and the
+destination shows it twice. A duplicate beats a report that never arrives.
 """
 
 from __future__ import annotations
 
 import logging
-from contextlib import closing
 
-from integrations.clarius.api.client import ServiceClient
-from integrations.clarius.api.errors import ClariusError
 from portal import work
-from portal.exams import media
-from portal.reports.issuing import (
-    build_pdf,
-    mark_build_failed,
-    mark_built,
-    mark_push_failed,
-    mark_pushed,
-)
+from portal.reports import delivering
+from portal.reports.issuing import build_pdf, mark_build_failed, mark_built
 from portal.reports.models import Report
 
 logger = logging.getLogger(__name__)
-
-
-def service_client() -> ServiceClient:
-    return ServiceClient.from_settings()
 
 
 def push_report(report_id: int) -> str:
@@ -69,18 +57,7 @@ def build_report(report: Report) -> str:
 
 
 def push_claimed(report: Report) -> str:
-    """Upload a claimed *pending* version to Clarius."""
+    """Send the due deliveries of a claimed *pending* version, then sum them up."""
     report = Report.objects.select_related("exam", "submission").get(pk=report.pk)
-    path = media.absolute(report.file)
-    if not path.is_file():
-        # No retry brings a lost file back; an admin can see why and issue a new version.
-        return mark_push_failed(report, f"the report file {report.file} is missing", permanent=True)
-    try:
-        with closing(service_client()) as client:
-            receipt = client.upload_report(
-                str(report.submission.request_uuid), report.name, path, filename=report.filename
-            )
-    except ClariusError as e:
-        return mark_push_failed(report, str(e), permanent=e.permanent)
-    mark_pushed(report, receipt)
-    return "pushed"
+    delivering.deliver_due(report)
+    return delivering.settle(report)

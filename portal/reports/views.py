@@ -195,7 +195,7 @@ def report_json(report):
         "version": report.version,
         "name": report.name,
         "state": report.state,
-        "state_label": report.get_state_display(),
+        "state_label": report.state_label,
         "attempts": report.attempts,
         "last_error": report.last_error,
         "next_attempt_at": report.next_attempt_at,

@@ -2,17 +2,12 @@
 
 import pytest
 
-from portal.reports.issuing import mark_pushed
 from portal.reports.models import Report
 from tests.browser.test_login_browser import log_in
-from tests.factories import make_exam
+from tests.factories import make_exam, mark_delivered
 from tests.reports.conftest import add_jpeg_captures, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Receipt:
-    status, extra = 201, {"id": "clarius-report-1"}
 
 
 @pytest.fixture
@@ -50,7 +45,7 @@ def test_it_follows_a_report_to_clarius_without_reloading(page, live_server, bob
     assert item.locator('[data-field="state"]').inner_text() == "Sending to Clarius"
     page.evaluate("window.notReloaded = true")
 
-    mark_pushed(Report.objects.get(pk=report.pk), Receipt())
+    mark_delivered(report)
     page.wait_for_selector(f'.report-item[data-report-id="{report.pk}"][data-state="pushed"]')
     assert item.locator('[data-field="state"]').inner_text() == "Sent to Clarius"
     assert page.locator("#review-state").inner_text() == "Reported to Clarius"

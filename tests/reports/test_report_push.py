@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from portal.exams import media
 from portal.exams.models import Exam
 from portal.reports import tasks
-from portal.reports.models import Report
+from portal.reports.models import Delivery, Report
 from portal.work import MAX_ATTEMPTS, sweeper
 from tests.clarius.flow import deliver, link_confirmed, run_due_work
 from tests.reports.conftest import FINDINGS, sign
@@ -53,7 +53,11 @@ def sign_on_the_page(client, exam, capture):
 
 def make_due(report):
     """Let the backoff pass."""
-    Report.objects.filter(pk=report.pk).update(next_attempt_at=timezone.now() - timedelta(1))
+    past = timezone.now() - timedelta(1)
+    Report.objects.filter(pk=report.pk).update(next_attempt_at=past)
+    Delivery.objects.filter(report_id=report.pk, next_attempt_at__isnull=False).update(
+        next_attempt_at=past
+    )
 
 
 def test_it_pushes_the_signed_report_to_clarius(
@@ -63,14 +67,16 @@ def test_it_pushes_the_signed_report_to_clarius(
     client.force_login(bob)
     report = sign_on_the_page(client, exam, django_capture_on_commit_callbacks)
     assert (report.state, report.attempts, report.last_error) == ("pushed", 1, "")
-    assert report.pushed_at is not None and report.clarius_id
+    [delivery] = report.deliveries.all()
+    assert report.pushed_at is not None and delivery.remote_id
+    assert (delivery.destination, delivery.state) == ("clarius", "sent")
     exam.refresh_from_db()
     assert exam.review_state == Exam.ReviewState.REPORTED
 
     [received] = sandbox_reports(clarius_sandbox, request.request_uuid)
     assert received["name"] == report.name
     assert received["name"].startswith("Ultrasound report — signed ")
-    assert (received["id"], received["sha256"]) == (report.clarius_id, report.sha256)
+    assert (received["id"], received["sha256"]) == (delivery.remote_id, report.sha256)
     assert received["content_type"] == "application/pdf"
     assert received["filename"] == report.filename
     page = requests.get(clarius_sandbox.pages_url, timeout=10).text

@@ -3,13 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from portal.reports.issuing import mark_pushed
 from portal.reports.models import Report
+from tests.factories import mark_delivered
 from tests.reports.conftest import sign
-
-
-class Receipt:
-    status, extra = 201, {"id": "r-1"}
 
 
 def test_it_lists_the_reports_with_their_push_state(login, exams, users):
@@ -28,7 +24,7 @@ def test_it_follows_the_report_until_it_is_pushed(login, exams, users):
     exam = exams["north"]
     report = sign(exam, users["bob"])
     client = login("bob")
-    mark_pushed(report, Receipt())
+    mark_delivered(report)
     data = client.get(reverse("exam-reports-json", args=[exam.pk])).json()
     assert data["pending"] is False
     assert data["reports"][0]["state"] == "pushed"

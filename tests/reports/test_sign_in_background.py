@@ -20,7 +20,7 @@ from portal.exams import media
 from portal.reports import pdf, tasks
 from portal.reports.issuing import retry_report
 from portal.reports.limits import FINDINGS_LIMITS, LINE_LIMIT
-from portal.reports.models import Report
+from portal.reports.models import Delivery, Report
 from portal.reports.review import add_addendum
 from portal.work import MAX_ATTEMPTS, sweeper
 from tests.reports.conftest import FINDINGS, built, sign
@@ -43,7 +43,7 @@ class FakeClarius:
 @pytest.fixture
 def clarius(monkeypatch):
     fake = FakeClarius()
-    monkeypatch.setattr(tasks, "service_client", lambda: fake)
+    monkeypatch.setattr("integrations.clarius.clients.service_client", lambda: fake)
     return fake
 
 
@@ -71,7 +71,11 @@ def largest_allowed():
 
 
 def make_due(report):
-    Report.objects.filter(pk=report.pk).update(next_attempt_at=timezone.now() - timedelta(1))
+    past = timezone.now() - timedelta(1)
+    Report.objects.filter(pk=report.pk).update(next_attempt_at=past)
+    Delivery.objects.filter(report_id=report.pk, next_attempt_at__isnull=False).update(
+        next_attempt_at=past
+    )
 
 
 def test_the_sign_request_queues_the_pdf_instead_of_drawing_it(
