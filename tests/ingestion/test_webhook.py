@@ -235,3 +235,18 @@ def test_the_admin_shows_a_received_nul_as_an_escape(client, url):
     page = root.get(reverse("admin:clarius_notificationreceipt_change", args=[receipt.pk]))
     assert page.status_code == 200
     assert "\\u0000{}\\u202e" in page.content.decode()
+
+
+@pytest.mark.parametrize("linked", [True, False], ids=["linked", "unlinked"])
+def test_the_webhook_path_stays_a_few_queries(
+    client, url, bob, northside, linked, monkeypatch, django_assert_num_queries
+):
+    if linked:
+        ClariusLink.objects.create(
+            token=TOKEN, user=bob, institution=northside, state=ClariusLink.State.CONFIRMED
+        )
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: None)
+    post(client, url, payload())  # the active secret is now remembered
+    # The link look-up, then the insert in its savepoint (SAVEPOINT, INSERT, RELEASE).
+    with django_assert_num_queries(4):
+        assert post(client, url, payload()).status_code == 202

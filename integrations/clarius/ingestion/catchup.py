@@ -12,14 +12,13 @@ import uuid
 from datetime import UTC, datetime
 from itertools import islice
 
-from django.db import transaction
-
 from integrations.clarius.conf import api_url_refusal
 from integrations.clarius.ingestion import linking
+from integrations.clarius.ingestion.notifications import record_notifications
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal import work
 from portal.text import clean_text
-from portal.work.registry import nudge, nudge_pk
+from portal.work.registry import nudge
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -65,41 +64,19 @@ def record_unseen(items) -> dict:
             logger.warning("catch-up: skipping %s: %s", item.request_uuid, refusal)
         else:
             acceptable.append(item)
-    # Only checked tokens are looked up: a NUL in a query parameter fails on PostgreSQL.
-    links = dict(
-        ClariusLink.objects.filter(
-            token__in={item.customer_id for item in acceptable},
-            state=ClariusLink.State.CONFIRMED,
-        ).values_list("token", "pk")
-    )
-    receipts = []
-    for item in acceptable:
-        receipt = NotificationReceipt(
-            source=NotificationReceipt.Source.POLL,
-            request_uuid=normalised_uuid(item.request_uuid),
-            exam_uuid=normalised_uuid(item.exam_uuid),
-            customer_id=item.customer_id,
-            download_url=item.download_url,
-            submitted_at=as_utc(item.submitted_at),
-            link_id=links.get(item.customer_id),
-        )
-        if receipt.link_id:
-            receipt.state = NotificationReceipt.State.PENDING
-            work.schedule_now(receipt)
-            counts["new"] += 1
-        else:
-            receipt.state = NotificationReceipt.State.UNASSIGNED
-            counts["unassigned"] += 1
-        receipts.append(receipt)
-    with transaction.atomic():
-        # A webhook may deliver one of these at the same moment: the first row wins.
-        NotificationReceipt.objects.bulk_create(receipts, ignore_conflicts=True)
-        due = NotificationReceipt.objects.filter(
-            request_uuid__in=[r.request_uuid for r in receipts if r.link_id],
-            state=NotificationReceipt.State.PENDING,
-        ).values_list("pk", flat=True)
-        for pk in due:
-            nudge_pk(NotificationReceipt, pk)
+    # Only checked items are recorded: their tokens are looked up (see confirmed_links).
+    notifications = [
+        {
+            "request_uuid": normalised_uuid(item.request_uuid),
+            "exam_uuid": normalised_uuid(item.exam_uuid),
+            "customer_id": item.customer_id,
+            "download_url": item.download_url,
+            "submitted_at": as_utc(item.submitted_at),
+        }
+        for item in acceptable
+    ]
+    for receipt in record_notifications(notifications, source=NotificationReceipt.Source.POLL):
+        counts["new" if receipt.link_id else "unassigned"] += 1
     return counts
 
 

@@ -12,9 +12,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from integrations.clarius.ingestion import notifications
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal import work
-from portal.work.registry import nudge, nudge_pk
+from portal.work.registry import nudge
 
 # The token transfer URL is a plain GET that any site can make a logged-in browser open
 # (a link, a redirect): it cannot tell Clarius' Connect from a planted token. A token kept
@@ -146,20 +147,7 @@ def mark_confirmed(link: ClariusLink) -> int:
         link.state = ClariusLink.State.CONFIRMED
         link.confirmed_at = timezone.now()
         link.save(update_fields=["state", "confirmed_at", "updated_at", *work.finish(link)])
-        waiting = list(
-            NotificationReceipt.objects.filter(
-                customer_id=link.token, state=NotificationReceipt.State.UNASSIGNED
-            ).values_list("pk", flat=True)
-        )
-        NotificationReceipt.objects.filter(pk__in=waiting).update(
-            link=link,
-            state=NotificationReceipt.State.PENDING,
-            next_attempt_at=timezone.now(),
-            claimed_until=None,
-        )
-        for pk in waiting:
-            nudge_pk(NotificationReceipt, pk)
-    return len(waiting)
+        return notifications.assign_waiting(link)
 
 
 def mark_rejected(link: ClariusLink, reason: str) -> None:

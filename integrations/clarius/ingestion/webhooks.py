@@ -13,16 +13,15 @@ import time
 import uuid
 from datetime import UTC
 
-from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from integrations.clarius.conf import api_url_refusal
-from integrations.clarius.models import ClariusLink, NotificationEndpoint, NotificationReceipt
+from integrations.clarius.ingestion.notifications import record_notification
+from integrations.clarius.models import NotificationEndpoint, NotificationReceipt
 from portal.safejson import RefusedJSON, loads
 from portal.text import clean_text, storable
-from portal.work.registry import nudge
 
 logger = logging.getLogger(__name__)
 
@@ -135,27 +134,7 @@ def reject(request, body: bytes, reason: str, status: int) -> JsonResponse:
 
 def accept(request, body: bytes, fields: dict) -> JsonResponse:
     """Store the receipt; on a duplicate ``request_uuid`` change nothing and still say 2xx."""
-    link = (
-        ClariusLink.objects.filter(token=fields["customer_id"], state=ClariusLink.State.CONFIRMED)
-        .only("id")
-        .first()
-    )
-    receipt = NotificationReceipt(
-        **fields,
-        **request_metadata(request, body),
-        link=link,
-        state=(NotificationReceipt.State.PENDING if link else NotificationReceipt.State.UNASSIGNED),
-    )
-    try:
-        with transaction.atomic():
-            if link:
-                from portal.work import schedule_now
-
-                schedule_now(receipt)
-            receipt.save()
-            if link:
-                nudge(receipt)
-    except IntegrityError:
+    if record_notification(fields, **request_metadata(request, body)) is None:
         # Clarius (or a replay) sent this request again; the first copy is what counts.
         return JsonResponse({"status": "duplicate"}, status=200)
     return JsonResponse({"status": "accepted"}, status=202)
