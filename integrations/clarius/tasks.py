@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import closing
-from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +22,7 @@ from integrations.clarius.models import (
     ClariusLink,
     NotificationReceipt,
 )
+from integrations.clarius.staging import download, drop, keep, part_files, stage
 from portal import work
 from portal.exams import media
 from portal.exams.models import Capture
@@ -132,18 +132,10 @@ def download_capture(capture_id: int) -> str:
 
 
 def fetch_capture(capture: Capture) -> str:
-    directory = media.media_root() / media.capture_dir(capture)
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = directory / f"{capture.position:03d}.download"
-    # A worker killed mid-download leaves its partial file behind; this worker holds
-    # the claim now, so whatever is there for this capture is stale.
-    for leftover in directory.glob(f".{staging.name}.*.part"):
-        leftover.unlink(missing_ok=True)
+    staging = stage(media.capture_dir(capture), f"{capture.position:03d}")
     try:
         with closing(clients.service_client()) as client:
-            result = client.download_media(
-                capture.source_url, staging, max_bytes=media.MAX_CAPTURE_BYTES
-            )
+            result = download(client, capture.source_url, staging)
     except ClariusError as e:
         # An expired or refused link is fixed by a fresh one from the exam data; a file
         # over the cap or a link off the allowed origins will not get better.
@@ -151,7 +143,7 @@ def fetch_capture(capture: Capture) -> str:
         return capture_failed(capture, str(e), permanent=permanent, fresh_links=not permanent)
     kind = result.sniffed_type
     if kind not in media.ALLOWED_TYPES:
-        Path(result.path).unlink(missing_ok=True)
+        drop(result)
         return capture_failed(
             capture,
             f"refused media of type {kind or 'unknown'} "
@@ -159,8 +151,7 @@ def fetch_capture(capture: Capture) -> str:
             permanent=True,
         )
     relpath = media.capture_relpath(capture, kind)
-    final = media.absolute(relpath)
-    Path(result.path).replace(final)
+    final = keep(result, relpath)
     thumb_rel = media.thumbnail_relpath(capture)
     # The media passed the size cap and its signature is one we keep, so it is what
     # Clarius holds for this capture: a preview that cannot be made (damaged or hostile
@@ -189,10 +180,9 @@ def discard_capture_files(capture: Capture) -> None:
     staged or moved file, thumbnail): a capture that is not done has no file."""
     try:
         directory = media.media_root() / media.capture_dir(capture)
-        names = [f"{capture.position:03d}.*", f".{capture.position:03d}.download.*.part"]
-        for pattern in names:
-            for path in directory.glob(pattern):
-                path.unlink(missing_ok=True)
+        staging = directory / f"{capture.position:03d}.download"
+        for path in [*directory.glob(f"{capture.position:03d}.*"), *part_files(staging)]:
+            path.unlink(missing_ok=True)
     except OSError:
         logger.exception("could not remove the files of capture %s", capture.pk)
 

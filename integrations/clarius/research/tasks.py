@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import closing
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from django.db import transaction
@@ -19,8 +19,8 @@ from django.utils import timezone
 from integrations.clarius.api.errors import ClariusError, MediaTooLarge, OriginRefused
 from integrations.clarius.models import DicomExport, RawDataFile
 from integrations.clarius.research import service as research
+from integrations.clarius.staging import download, drop, keep, stage
 from portal import work
-from portal.exams import media
 from portal.text import clean_text
 from portal.work.registry import nudge_at
 
@@ -35,16 +35,11 @@ def run_dicom_export(export_id: int) -> str:
     if export is None:
         return "not due"
     export = DicomExport.objects.select_related("exam").get(pk=export.pk)
-    directory = media.media_root() / research.research_dir(export.exam)
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = directory / f"dicom-{export.pk}.download"
-    remove_leftovers(staging)
+    staging = stage(research.research_dir(export.exam), f"dicom-{export.pk}")
     try:
         with closing(research.client_for(export.requested_by)) as client:
             answer = client.export_dicom(str(export.exam.exam_uuid), **export.parameters)
-            result = client.download_media(
-                answer.download_url, staging, max_bytes=media.MAX_CAPTURE_BYTES
-            )
+            result = download(client, answer.download_url, staging)
     except research.NotConnected:
         return failed(export, "The research account that asked was disconnected.", True)
     except ClariusError as e:
@@ -52,11 +47,10 @@ def run_dicom_export(export_id: int) -> str:
         return failed(export, research.explain(e), permanent)
     kind = result.sniffed_type
     if kind not in DICOM_TYPES:
-        Path(result.path).unlink(missing_ok=True)
+        drop(result)
         return failed(export, f"Clarius' link returned {kind or 'an unknown type'}, not DICOM.")
     relpath = f"{research.research_dir(export.exam)}/dicom-{export.pk}{DICOM_TYPES[kind]}"
-    final = media.absolute(relpath)
-    Path(result.path).replace(final)
+    final = keep(result, relpath)
     try:
         tags = research.dicom_tags(final, kind)
     except ValueError as e:
@@ -68,12 +62,6 @@ def run_dicom_export(export_id: int) -> str:
     work.finish(export)
     export.save()  # every field changed: tags, file, state and the work fields
     return "done"
-
-
-def remove_leftovers(staging: Path) -> None:
-    # A worker killed mid-download leaves its part file; this worker holds the claim now.
-    for leftover in staging.parent.glob(f".{staging.name}.*.part"):
-        leftover.unlink(missing_ok=True)
 
 
 def failed(row, message: str, permanent: bool = True) -> str:
@@ -94,10 +82,7 @@ def download_raw_data(file_id: int) -> str:
     if row is None:
         return "not due"
     row = RawDataFile.objects.select_related("exam").get(pk=row.pk)
-    directory = media.media_root() / research.research_dir(row.exam)
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = directory / f"raw-{row.capture_uuid}.download"
-    remove_leftovers(staging)
+    staging = stage(research.research_dir(row.exam), f"raw-{row.capture_uuid}")
     try:
         # Links last 7 days, but the listing is the only place to get one: ask for it now.
         with closing(research.client_for(row.requested_by)) as client:
@@ -107,7 +92,7 @@ def download_raw_data(file_id: int) -> str:
             )
             if not link:
                 return failed(row, "Clarius lists no raw data for this capture.")
-            result = client.download_media(link, staging, max_bytes=media.MAX_CAPTURE_BYTES)
+            result = download(client, link, staging)
     except research.NotConnected:
         return failed(row, "The research account that asked was disconnected.")
     except ClariusError as e:
@@ -118,7 +103,7 @@ def download_raw_data(file_id: int) -> str:
         f"{research.research_dir(row.exam)}/raw-{row.capture_uuid}"
         f"{suffix if suffix in RAW_SUFFIXES else '.bin'}"
     )
-    Path(result.path).replace(media.absolute(relpath))
+    keep(result, relpath)
     row.state, row.file = RawDataFile.State.DONE, relpath
     row.size, row.sha256, row.downloaded_at = result.size, result.sha256, timezone.now()
     work.finish(row)
