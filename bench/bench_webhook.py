@@ -72,19 +72,6 @@ class Setup:
     body: load.Body
 
 
-def notification(customer_id: str, api_url: str) -> load.Body:
-    """The webhook's JSON body, with a fresh request and exam UUID per request."""
-    return load.Body(
-        {
-            "request_uuid": load.REQUEST_UUID,
-            "exam_uuid": load.EXAM_UUID,
-            "customer_id": customer_id,
-            "download_url": f"{api_url}exams/download-requests/{load.REQUEST_UUID}/data/",
-            "submitted_at": SUBMITTED_AT,
-        }
-    )
-
-
 def throughput(label: str, gunicorn, base: str, redis_url, setup: Setup, args) -> dict:
     """Bare, insert and webhook endpoints in alternating rounds; the receipts checked."""
     endpoints = {
@@ -292,7 +279,7 @@ def start(stack: ExitStack, args, client: str) -> tuple[Setup, list[tuple]]:
     clarius.confirm_at_sandbox(sandbox, user.customer_token)
     seeded = clarius.seed_links(user.customer_token)
     token = seeded["load_token"]
-    body = notification(token, sandbox.api_url)
+    body = clarius.notification(token, sandbox.api_url, SUBMITTED_AT)
     setup = Setup(
         tmp, logs, sandbox, user, client, seeded["secret"], token, pg.postmaster_pid(), body
     )

@@ -12,8 +12,9 @@
 * ``clarius``: the Clarius side of the webhook benchmark: linked users, the sandbox's
   settings, receipts, queued tasks and exams as they become ready.
 
-Only ``seed`` and ``clarius`` import the project's modules (inside functions, after
-Django is set up); everything else is plain Python.
+In the library, only ``seed`` and ``clarius`` import the project's modules (inside
+functions, after Django is set up); ``bench/README.md`` lists every project import of
+the benchmarks, for when the portal's modules move.
 """
 
 from pathlib import Path

@@ -11,6 +11,7 @@ import secrets
 import time
 
 from bench.lib import BenchError, seed
+from bench.lib.load import EXAM_UUID, REQUEST_UUID, Body
 
 
 def seed_links(sandbox_token: str) -> dict:
@@ -44,6 +45,20 @@ def sandbox_env(sandbox) -> dict:
         "CLARIUS_MEDIA_ORIGINS": sandbox.media_origin,
         "CLARIUS_ALLOW_HTTP": "1",
     }
+
+
+def notification(customer_id: str, api_url: str, submitted_at: str) -> Body:
+    """A webhook notification's JSON body, with a fresh request and exam UUID per request
+    (the sandbox's format: ``download_url`` names the request)."""
+    return Body(
+        {
+            "request_uuid": REQUEST_UUID,
+            "exam_uuid": EXAM_UUID,
+            "customer_id": customer_id,
+            "download_url": f"{api_url}exams/download-requests/{REQUEST_UUID}/data/",
+            "submitted_at": submitted_at,
+        }
+    )
 
 
 def _sandbox_call(sandbox, method: str, path: str, body: dict):
