@@ -17,7 +17,7 @@ from django.utils import timezone
 from integrations.clarius import clients
 from integrations.clarius.api.errors import ClariusError, MediaTooLarge, NotFound, OriginRefused
 from integrations.clarius.ingestion import linking
-from integrations.clarius.ingestion.ingest import exam_status, ingest_exam_data, refresh_captures
+from integrations.clarius.ingestion.ingest import ingest_exam_data, refresh_captures
 from integrations.clarius.models import (
     ClariusLink,
     NotificationReceipt,
@@ -26,6 +26,7 @@ from integrations.clarius.staging import download, drop, keep, part_files, stage
 from portal import work
 from portal.exams import media
 from portal.exams.models import Capture
+from portal.exams.status import update_exam_status
 from portal.text import clean_text
 from portal.work.queueing import enqueue
 from portal.work.registry import nudge_pk
@@ -217,16 +218,6 @@ def refresh_links(submission_id: int) -> str:
     with transaction.atomic():
         refresh_captures(submission.exam, submission, data.captures)
     return "refreshed"
-
-
-def update_exam_status(exam_id: int) -> None:
-    from portal.exams.models import Exam
-
-    exam = Exam.objects.select_for_update().get(pk=exam_id)
-    status = exam_status(exam)
-    if status != exam.status:
-        exam.status = status
-        exam.save(update_fields=["status", "updated_at"])
 
 
 # Catch-up ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from integrations.clarius.api import documents as types
 from integrations.clarius.models import NotificationReceipt
 from portal import work
 from portal.exams.models import Capture, Exam, Patient, Submission
+from portal.exams.status import exam_status
 from portal.text import clean_text, storable
 
 PATIENT_FIELDS = [
@@ -157,12 +158,3 @@ def refresh_captures(exam: Exam, submission: Submission, links: list[types.Captu
             capture.save(update_fields=["source_url"])
             due.append(capture.pk)
     return due
-
-
-def exam_status(exam: Exam) -> str:
-    states = set(exam.captures.values_list("state", flat=True))
-    if Capture.State.PENDING in states:
-        return Exam.Status.RECEIVING
-    if Capture.State.FAILED in states:
-        return Exam.Status.INCOMPLETE
-    return Exam.Status.READY
