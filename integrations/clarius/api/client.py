@@ -35,7 +35,7 @@ from integrations.clarius.api.documents import (
     AnnotationGroup,
     ApiKey,
     ApplicationCustomisation,
-    DicomExport,
+    DicomExportDocument,
     ExamApplication,
     ExamData,
     ExamDownload,
@@ -528,7 +528,7 @@ class ResearchClient(_ClariusClient):
         include_scan_parameters: bool | None = None,
         demographics: Sequence[str] | None = None,
         tz: str | None = None,
-    ) -> DicomExport:
+    ) -> DicomExportDocument:
         """``POST exams/dicom/<exam>/``; only the parameters given are sent (Clarius
         applies its defaults to the rest). Parameters are validated first
         (``InvalidParameter``, no request): ``syntax`` one of :data:`DICOM_SYNTAXES`,
@@ -548,7 +548,7 @@ class ResearchClient(_ClariusClient):
             tz=tz,
         )
         document = self._json("POST", f"exams/dicom/{_segment(exam, 'exam')}/", json=body)
-        return DicomExport.from_json(document)
+        return DicomExportDocument.from_json(document)
 
 
 def dicom_parameters(

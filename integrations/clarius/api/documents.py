@@ -482,14 +482,16 @@ class RawDataCapture:
 
 
 @dataclass(frozen=True)
-class DicomExport:
-    """``download_url`` is a cloud-storage link to the DICOM, fetched without credentials."""
+class DicomExportDocument:
+    """Clarius' answer to a DICOM export request (the portal's row is ``models.DicomExport``).
+
+    ``download_url`` is a cloud-storage link to the DICOM, fetched without credentials."""
 
     download_url: str
     extra: Extra = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, document: Any) -> DicomExport:
+    def from_json(cls, document: Any) -> DicomExportDocument:
         f = _Fields(document, "DICOM export")
         return cls(download_url=f.required_str("download_url"), extra=f.finish())
 
