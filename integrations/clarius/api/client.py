@@ -1,6 +1,6 @@
 """Clients for the Clarius Cloud public API: :class:`ServiceClient` and :class:`ResearchClient`.
 
-Every endpoint of ``shared/clarius-cloud-api.md`` is a method here; every request goes
+Every endpoint of ``docs/clarius-cloud-api.md`` is a method here; every request goes
 through :class:`~integrations.clarius.api.transport.Transport` (timeouts, the one retry
 policy, error mapping) after :class:`~integrations.clarius.api.origin.OriginGuard` has
 accepted its URL. Paginated endpoints are generators that fetch one page at a time and

@@ -1,8 +1,9 @@
 """Background work of the Research API: DICOM exports and raw-data downloads.
 
-Same policy as ``tasks.py``: claim the row, do the work, record the outcome with
-``portal.work``. "Still being processed" is not a failure of ours: it is retried with
-the usual backoff, and a one-off django-q2 schedule wakes the row up when it is due.
+Same policy as ``integrations/clarius/tasks.py``: claim the row, do the work, record
+the outcome with ``portal.work``. "Still being processed" is not a failure of ours: it is
+retried with the usual backoff, and a one-off django-q2 schedule wakes the row up when it
+is due.
 (Both kinds are registered with the sweeper, for queue messages lost on Redis.)
 """
 

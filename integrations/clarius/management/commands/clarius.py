@@ -1,7 +1,8 @@
 """``python manage.py clarius ...``: this portal's Clarius account from the shell.
 
-The same actions as the admin's Clarius pages, through the same modules (``account``,
-``keys``, ``records``, ``presets``), so the two never disagree.
+The same actions as the admin's Clarius pages, through the same modules of ``account/``
+(``service_settings``, ``keys``, ``rotation``, ``records``, ``presets``), so the two never
+disagree.
 """
 
 import json
