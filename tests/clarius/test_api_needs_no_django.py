@@ -17,6 +17,13 @@ for name in names:
     __import__(f"integrations.clarius.api.{name}")
 leaked = sorted(m for m in sys.modules if m.startswith("django."))
 assert not leaked, leaked
+# Of the project, only the api itself and two pure-Python helpers of the core.
+allowed = {"portal", "portal.text", "portal.safejson", "integrations", "integrations.clarius"}
+project = [m for m in sys.modules if m.split(".")[0] in ("portal", "integrations")]
+outside = sorted(
+    m for m in project if m not in allowed and not m.startswith("integrations.clarius.api")
+)
+assert not outside, outside
 print(",".join(names))
 """
 
