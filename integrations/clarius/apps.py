@@ -8,7 +8,7 @@ class ClariusConfig(AppConfig):
     verbose_name = "Clarius Cloud"
 
     def ready(self):
-        from integrations.clarius import reports, tasks
+        from integrations.clarius import panels, reports, tasks
         from integrations.clarius.ingestion.webhooks import forget_active_secret
         from integrations.clarius.models import (
             ClariusLink,
@@ -18,12 +18,17 @@ class ClariusConfig(AppConfig):
             RawDataFile,
         )
         from integrations.clarius.research import tasks as research_tasks
+        from portal.dashboard import panels as dashboard_panels
         from portal.exams.models import Capture
         from portal.reports import destinations
+        from portal.tenants import linked_accounts
         from portal.work import registry, schedules
 
         # Signed reports go back to the exam's submission in Clarius.
         destinations.register(reports.DESTINATION)
+        # Its panel on the dashboard; members' Clarius links on the member pages.
+        dashboard_panels.register(panels.DASHBOARD_PANEL)
+        linked_accounts.register(panels.LINKED_ACCOUNTS)
 
         # The durable work this integration does: rows in these states wait for the task.
         registry.register(ClariusLink, tasks.confirm_link, state=ClariusLink.State.PENDING)

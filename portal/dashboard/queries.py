@@ -16,7 +16,6 @@ from django.db.models import (
     F,
     FilteredRelation,
     IntegerField,
-    OuterRef,
     Q,
     Subquery,
     Value,
@@ -25,12 +24,12 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat, Lower, Trim, TruncDate
 from django.utils import timezone
 
-from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal.dashboard.median import Median
 from portal.dashboard.paging import SortKey
 from portal.exams.access import visible_captures, visible_exams
 from portal.exams.models import Capture, Exam, Patient
 from portal.reports.models import Report
+from portal.tenants import linked_accounts
 from portal.tenants.models import Institution, Membership
 from portal.tenants.scoping import scoped_to_request
 
@@ -124,64 +123,50 @@ class SubqueryCount(Subquery):
         super().__init__(queryset.order_by().values("pk"))
 
 
-def integration_status(request) -> dict:
-    """The last notification and the failed work of the institution, in one query.
+def work_status(request) -> dict:
+    """The institution's failed work, in one query: downloads and report deliveries.
 
-    A clinician sees what concerns them: notifications for their own Clarius links and
-    failures on their own exams.
+    A clinician sees the failures on their own exams.
     """
-    receipts = NotificationReceipt.objects.filter(link__institution=request.institution)
-    links = scoped_to_request(ClariusLink, request)
     reports = scoped_to_request(Report, request)
     if is_clinician(request):
-        receipts = receipts.filter(link__user=request.user)
-        links = links.filter(user=request.user)
         reports = reports.filter(exam__operator=request.user)
-    last = receipts.order_by("-received_at").values("received_at")[:1]
     return (
         Institution.objects.filter(pk=request.institution.pk)
         .annotate(
-            last_notification=Subquery(last),
-            failed_notifications=SubqueryCount(
-                receipts.filter(state=NotificationReceipt.State.FAILED)
-            ),
             failed_captures=SubqueryCount(
                 visible_captures(request).filter(state=Capture.State.FAILED)
             ),
             failed_reports=SubqueryCount(reports.filter(state=Report.State.FAILED)),
-            rejected_links=SubqueryCount(links.filter(state=ClariusLink.State.REJECTED)),
         )
-        .values(
-            "last_notification",
-            "failed_notifications",
-            "failed_captures",
-            "failed_reports",
-            "rejected_links",
-        )
+        .values("failed_captures", "failed_reports")
         .get()
     )
 
 
 def members_with_link_state(request) -> list:
-    """The institution's members, each with the state of their latest Clarius link here.
+    """The institution's members, each with the state of their latest link here on each
+    system whose accounts members link (``portal.tenants.linked_accounts``).
 
-    A clinician only sees themself. Each membership gets ``link_state`` and
-    ``link_state_label`` ("" when the member never linked an account here).
+    A clinician only sees themself. Each membership gets ``links``: one ``LinkState``
+    per system, its ``state`` ``None`` when the member never linked an account there.
     """
-    latest_link = ClariusLink.objects.filter(
-        institution=OuterRef("institution"), user=OuterRef("user")
-    ).order_by("-created_at", "-id")
     members = scoped_to_request(Membership, request)
     if is_clinician(request):
         members = members.filter(user=request.user)
-    members = list(
-        members.select_related("user")
-        .annotate(link_state=Subquery(latest_link.values("state")[:1]))
-        .order_by("user__email")
+    systems = linked_accounts.registered()
+    members = members.select_related("user").annotate(
+        **{
+            linked_accounts.annotation(system): Subquery(system.latest_state()[:1])
+            for system in systems
+        }
     )
-    labels = dict(ClariusLink.State.choices)
+    members = list(members.order_by("user__email"))
     for member in members:
-        member.link_state_label = labels.get(member.link_state, "")
+        member.links = [
+            linked_accounts.LinkState(system, getattr(member, linked_accounts.annotation(system)))
+            for system in systems
+        ]
     return members
 
 

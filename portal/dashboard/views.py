@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils.http import urlencode
 
-from portal.dashboard import queries
+from portal.dashboard import panels, queries
 from portal.dashboard.charts import bar_chart
 from portal.dashboard.forms import WorklistFilterForm
 from portal.dashboard.paging import BadCursor, paginate
@@ -30,7 +30,8 @@ def format_hours(value) -> str:
 
 @login_required
 def home(request):
-    """The current institution at a glance: counts, 30-day charts, recent exams, Clarius."""
+    """The current institution at a glance: counts, 30-day charts, recent exams, and the
+    panels of the integrations (Clarius)."""
     if request.institution is None:
         return render(request, "dashboard/no_institution.html")
     days = queries.chart_days()
@@ -56,9 +57,10 @@ def home(request):
         "turnaround_median": format_hours(hours(overall["median"])),
         "signed_total": overall["n"],
         "recent": queries.recent_exams(request),
-        "integration": queries.integration_status(request),
+        "work": queries.work_status(request),
         "members": queries.members_with_link_state(request),
         "is_clinician": queries.is_clinician(request),
+        "panels": [(panel, panel.context(request)) for panel in panels.registered()],
     }
     return render(request, "dashboard/home.html", context)
 

@@ -66,12 +66,11 @@ def deliver(delivery: Delivery, path: Path) -> str:
 
 def mark_failed(delivery: Delivery, error: str, *, permanent: bool) -> str:
     """Back off and retry, or give up to the visible *failed*."""
-    gave_up, fields = work.fail(delivery, clean_text(error, multiline=True), permanent=permanent)
-    if gave_up:
-        delivery.state = Delivery.State.FAILED
-        fields.append("state")
+    outcome, fields = work.fail_or_give_up(
+        delivery, clean_text(error, multiline=True), permanent=permanent
+    )
     delivery.save(update_fields=fields)
-    return "failed" if gave_up else "retry"
+    return outcome
 
 
 def settle(report: Report) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from portal.registries import Registry
+
 
 class DeliveryFailed(Exception):
     def __init__(self, message: str, *, permanent: bool = False):
@@ -31,22 +33,10 @@ class Destination:
     accepts: Callable[..., bool] = lambda report: True  # accepts(report) -> bool
 
 
-_destinations: dict[str, Destination] = {}
-
-
-def register(destination: Destination) -> None:
-    existing = _destinations.get(destination.key)
-    if existing is not None and existing != destination:
-        raise ValueError(f"a destination {destination.key!r} is already registered")
-    _destinations[destination.key] = destination
-
-
-def registered() -> list[Destination]:
-    return list(_destinations.values())
-
-
-def get(key: str) -> Destination | None:
-    return _destinations.get(key)
+_destinations: Registry[Destination] = Registry("destination")
+register = _destinations.register
+registered = _destinations.all
+get = _destinations.get
 
 
 def label_of(key: str) -> str:
@@ -55,7 +45,7 @@ def label_of(key: str) -> str:
 
 
 def for_report(report) -> list[Destination]:
-    return [d for d in _destinations.values() if d.accepts(report)]
+    return [d for d in _destinations.all() if d.accepts(report)]
 
 
 __all__ = ["DeliveryFailed", "Destination", "for_report", "get", "label_of", "register"]

@@ -218,12 +218,9 @@ def mark_built(report: Report, fingerprint: dict) -> bool:
 
 def mark_build_failed(report: Report, error: str) -> str:
     """A failed drawing is retried with the one policy, then shown as *failed*."""
-    gave_up, fields = work.fail(report, f"making the PDF failed: {error}")
-    if gave_up:
-        report.state = Report.State.FAILED
-        fields.append("state")
+    outcome, fields = work.fail_or_give_up(report, f"making the PDF failed: {error}")
     report.save(update_fields=fields)
-    return "failed" if gave_up else "retry"
+    return outcome
 
 
 def _fingerprint(path: Path) -> dict:

@@ -6,6 +6,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from portal.accounts.addresses import normalise_email
+from portal.tenants import linked_accounts
 from portal.tenants.models import Institution, Membership
 
 
@@ -106,13 +107,12 @@ def change_role(membership: Membership, role: str) -> str:
 
 
 def remove_member(membership: Membership) -> None:
-    """Remove the member and unlink their Clarius accounts here; never the last admin.
+    """Remove the member and unlink their outside accounts here; never the last admin.
 
-    Their exams stay with the institution; their links are unlinked so that new exams
-    they upload stop arriving in an institution they no longer belong to.
+    Their exams stay with the institution; their links (Clarius accounts) are unlinked,
+    by the integration that keeps them (``linked_accounts``), so that new exams they
+    upload stop arriving in an institution they no longer belong to.
     """
-    from integrations.clarius.ingestion.linking import unlink
-    from integrations.clarius.models import ClariusLink
 
     with transaction.atomic():
         if (
@@ -123,11 +123,6 @@ def remove_member(membership: Membership) -> None:
                 f"{membership.user.email} is the last administrator of "
                 f"{membership.institution.name} and cannot be removed."
             )
-        links = ClariusLink.objects.for_institution(membership.institution_id).filter(
-            user_id=membership.user_id,
-            state__in=[ClariusLink.State.PENDING, ClariusLink.State.CONFIRMED],
-        )
-        for link in links:
-            unlink(link)
+        linked_accounts.member_removed(membership)
         # A queryset delete leaves ``membership.pk`` set, for the audit log entry.
         Membership.objects.filter(pk=membership.pk).delete()

@@ -13,10 +13,10 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from integrations.clarius.models import ClariusLink
 from portal.dashboard.queries import members_with_link_state
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
+from portal.tenants import linked_accounts
 from portal.tenants.forms import InstitutionSettingsForm, InvitationForm, RoleForm
 from portal.tenants.middleware import SESSION_KEY
 from portal.tenants.models import Institution, Invitation, Membership
@@ -80,6 +80,7 @@ def institution_settings(request):
 def member_list(request, invite_form=None, status=200):
     context = {
         "members": members_with_link_state(request),
+        "linked_accounts": linked_accounts.registered(),
         "invitations": scoped_to_request(Invitation, request).open().select_related("invited_by"),
         "invite_form": invite_form or InvitationForm(institution=request.institution),
         "roles": Membership.Role.choices,
@@ -90,10 +91,13 @@ def member_list(request, invite_form=None, status=200):
 @admin_required
 def member_detail(request, pk):
     member = get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
-    links = scoped_to_request(ClariusLink, request).filter(user_id=member.user_id)
     context = {
         "member": member,
-        "links": links,
+        "link_sections": [
+            (accounts, accounts.member_links(request, member))
+            for accounts in linked_accounts.registered()
+            if accounts.member_links is not None
+        ],
         "roles": Membership.Role.choices,
         "sessions": member_sessions(member.user),
     }

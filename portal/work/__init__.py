@@ -24,6 +24,7 @@ from portal.work.policy import (
     claim,
     due,
     fail,
+    fail_or_give_up,
     finish,
     schedule_now,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "claim",
     "due",
     "fail",
+    "fail_or_give_up",
     "finish",
     "schedule_now",
 ]

@@ -77,3 +77,17 @@ def fail(obj, error: str, *, permanent: bool = False, rng=random) -> tuple[bool,
     gave_up = permanent or obj.attempts >= MAX_ATTEMPTS
     obj.next_attempt_at = None if gave_up else timezone.now() + backoff(obj.attempts, rng)
     return gave_up, ["last_error", "claimed_until", "next_attempt_at"]
+
+
+def fail_or_give_up(
+    obj, error: str, *, permanent: bool = False, failed_state: str = "failed", rng=random
+) -> tuple[str, list[str]]:
+    """``fail``, moving the row to its visible *failed* state when it gives up.
+
+    Returns the outcome in a word (``"failed"`` or ``"retry"``) and the fields to save.
+    """
+    gave_up, fields = fail(obj, error, permanent=permanent, rng=rng)
+    if gave_up:
+        obj.state = failed_state
+        fields.append("state")
+    return ("failed" if gave_up else "retry"), fields

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from integrations.clarius.account.registration import wanted_settings
-from integrations.clarius.api.client import ServiceClient
+from integrations.clarius.clients import service_client
 from integrations.clarius.models import ClariusLink
 from portal.exams.models import Exam
 from portal.tenants.models import Membership
@@ -38,7 +38,7 @@ def test_connect_upload_review_sign_and_the_report_reaches_clarius(
     """The whole journey: a clinician links and uploads; a reviewer signs; Clarius has the PDF."""
     settings.PORTAL_BASE_URL = live_server.url
     settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
-    with ServiceClient.from_settings() as client:
+    with service_client() as client:
         client.update_settings(**wanted_settings())
     clinician = make_user("cleo@example.org", "Cleo Clinician")
     Membership.objects.create(user=clinician, institution=northside, role="clinician")

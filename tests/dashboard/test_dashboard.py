@@ -203,14 +203,16 @@ def test_the_integration_panel_shows_notifications_failures_and_links(
     )
     client.force_login(bob)
     response = client.get(URL)
-    integration = response.context["integration"]
+    [(panel, integration)] = response.context["panels"]
+    assert panel.key == "clarius"
+    work = response.context["work"]
     assert integration["last_notification"] < latest_elsewhere.received_at
     assert abs(integration["last_notification"] - ago(hours=2)) < timedelta(seconds=5)
     assert integration["failed_notifications"] == 1
-    assert integration["failed_captures"] == 1
-    assert integration["failed_reports"] == 1
+    assert work["failed_captures"] == 1
+    assert work["failed_reports"] == 1
     assert integration["rejected_links"] == 1
-    states = {m.user.email: m.link_state for m in response.context["members"]}
+    states = {m.user.email: m.links[0].state for m in response.context["members"]}
     assert states == {"alice@example.org": "confirmed", "bob@example.org": "rejected"}
     html = response.content.decode()
     assert "Rejected by Clarius" in html
@@ -238,8 +240,8 @@ def test_the_dashboard_costs_the_same_queries_with_more_data(client, trio, north
         exam(northside, user, review_state="signed", signed_at=timezone.now())
     assert count() == before
     # middleware (3), counts, per day, turnaround per day and overall, recent,
-    # integration, members
-    assert before == 10
+    # failed work, members, and one per integration panel (Clarius)
+    assert before == 11
 
 
 def test_a_user_without_an_institution_is_told_so(client, db):

@@ -24,7 +24,7 @@ def test_the_admin_sees_the_members_with_their_clarius_link_state(client, trio, 
     client.force_login(alice)
     response = client.get(reverse("member-list"))
     assert response.status_code == 200
-    members = {m.user.email: m.link_state for m in response.context["members"]}
+    members = {m.user.email: m.links[0].state for m in response.context["members"]}
     assert members == {"alice@example.org": None, "bob@example.org": "confirmed"}
     html = response.content.decode()
     assert "charlie@example.org" not in html

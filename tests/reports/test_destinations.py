@@ -45,7 +45,7 @@ def clarius(monkeypatch):
 def archive(monkeypatch):
     archive = Archive()
     monkeypatch.setitem(
-        destinations._destinations,
+        destinations._destinations.entries,
         "archive",
         Destination(key="archive", label="the archive", send=archive.send),
     )
