@@ -225,9 +225,12 @@ def refresh_links(submission_id: int) -> str:
 
 def poll() -> dict:
     from integrations.clarius.ingestion.catchup import poll_accessible
+    from integrations.clarius.ingestion.notifications import assign_stranded
 
+    # First, and whether or not Clarius answers: nothing it holds is needed for this.
+    stranded = assign_stranded()
     with closing(clients.service_client()) as client:
-        return poll_accessible(client)
+        return {**poll_accessible(client), "stranded_assigned": stranded}
 
 
 def reconcile() -> dict:

@@ -27,7 +27,13 @@ def test_a_lost_notification_is_ingested_by_the_poll(clarius_sandbox, linked):
     delivered = clarius_sandbox.upload_exam(linked, captures=1, videos=0, notify=False)
     lost = clarius_sandbox.upload_exam(linked, captures=1, videos=0, notify=False)
     deliver(delivered)
-    assert tasks.poll() == {"seen": 2, "new": 1, "unassigned": 0, "rejected": 0}
+    assert tasks.poll() == {
+        "seen": 2,
+        "new": 1,
+        "unassigned": 0,
+        "rejected": 0,
+        "stranded_assigned": 0,
+    }
     receipt = NotificationReceipt.objects.get(request_uuid=lost.request_uuid)
     assert receipt.source == "poll" and receipt.state == "pending"
     run_due_work()
@@ -115,3 +121,35 @@ def test_an_accessible_exam_no_column_can_hold_is_skipped_not_a_crash(
     assert reason in item_refusal(item)
     assert record_unseen([item]) == {"new": 0, "unassigned": 0, "rejected": 1}
     assert not NotificationReceipt.objects.exists()
+
+
+def test_a_notification_stranded_by_a_confirmation_at_the_same_moment_is_assigned(
+    bob, northside, clarius_settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    # As if the webhook saw the link pending while the confirmation did not yet see the
+    # receipt: the link is confirmed, the receipt still waits for it.
+    link = ClariusLink.objects.create(
+        token="tok-stranded-123456", user=bob, institution=northside, state="confirmed"
+    )
+    receipt = NotificationReceipt.objects.create(
+        request_uuid="6f1b4f40-0000-4000-8000-000000000001",
+        customer_id=link.token,
+        download_url="https://cloud.example/api/public/v0/services/requests/x/",
+        state=NotificationReceipt.State.UNASSIGNED,
+    )
+    other = NotificationReceipt.objects.create(
+        request_uuid="6f1b4f40-0000-4000-8000-000000000002",
+        customer_id="tok-nobody-linked-this",
+        download_url="https://cloud.example/api/public/v0/services/requests/y/",
+        state=NotificationReceipt.State.UNASSIGNED,
+    )
+    monkeypatch.setattr("integrations.clarius.ingestion.catchup.poll_accessible", lambda client: {})
+    queued = []
+    monkeypatch.setattr("portal.work.registry.enqueue", lambda f, *a: queued.append(a))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.poll() == {"stranded_assigned": 1}
+    receipt.refresh_from_db()
+    other.refresh_from_db()
+    assert (receipt.state, receipt.link_id) == ("pending", link.pk)
+    assert queued == [(receipt.pk,)]
+    assert other.state == NotificationReceipt.State.UNASSIGNED  # still nobody's

@@ -10,6 +10,7 @@ the link, and ``assign_waiting`` hands it over when Clarius confirms one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ from django.utils import timezone
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal import work
 from portal.work.registry import nudge, nudge_pk
+
+logger = logging.getLogger(__name__)
 
 State = NotificationReceipt.State
 
@@ -103,3 +106,20 @@ def assign_waiting(link: ClariusLink) -> int:
         for pk in waiting:
             nudge_pk(NotificationReceipt, pk)
     return len(waiting)
+
+
+def assign_stranded() -> int:
+    """Hand out notifications left *unassigned* although their token's link is confirmed.
+
+    A notification recorded in the very moment its link is confirmed can miss both: the
+    webhook still saw the link pending, and the confirmation's ``assign_waiting`` did
+    not see the receipt yet (it was not committed). Nothing else would ever pick it up,
+    so the catch-up schedule runs this; the exam arrives minutes late, never lost.
+    """
+    tokens = NotificationReceipt.objects.filter(state=State.UNASSIGNED).values("customer_id")
+    assigned = 0
+    for link in ClariusLink.objects.filter(state=ClariusLink.State.CONFIRMED, token__in=tokens):
+        assigned += assign_waiting(link)
+    if assigned:
+        logger.warning("%d notification(s) waiting for a confirmed link were assigned", assigned)
+    return assigned
