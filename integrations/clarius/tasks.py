@@ -92,12 +92,11 @@ def fetch_receipt(receipt_id: int) -> str:
 
 def fetch_failed(receipt: NotificationReceipt, error: str, *, permanent: bool) -> str:
     # The error may quote what Clarius sent: cleaned, so the text column can hold it.
-    gave_up, fields = work.fail(receipt, clean_text(error, multiline=True), permanent=permanent)
-    if gave_up:
-        receipt.state = NotificationReceipt.State.FAILED
-        fields.append("state")
+    outcome, fields = work.fail_or_give_up(
+        receipt, clean_text(error, multiline=True), permanent=permanent
+    )
     receipt.save(update_fields=fields)
-    return "failed" if gave_up else "retry"
+    return outcome
 
 
 # Media -------------------------------------------------------------------------------
@@ -189,18 +188,15 @@ def discard_capture_files(capture: Capture) -> None:
 
 
 def capture_failed(capture: Capture, error: str, *, permanent: bool, fresh_links=False) -> str:
-    gave_up, fields = work.fail(capture, error, permanent=permanent)
-    if gave_up:
-        capture.state = Capture.State.FAILED
-        fields.append("state")
+    outcome, fields = work.fail_or_give_up(capture, error, permanent=permanent)
     with transaction.atomic():
         capture.save(update_fields=fields)
-        if gave_up:
+        if outcome == "failed":
             update_exam_status(capture.exam_id)
-    if fresh_links and not gave_up:
+    if fresh_links and outcome == "retry":
         # Media links are short-lived: the next attempt gets a fresh one.
         enqueue(refresh_links, capture.submission_id)
-    return "failed" if gave_up else "retry"
+    return outcome
 
 
 def refresh_links(submission_id: int) -> str:

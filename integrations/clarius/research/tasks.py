@@ -67,15 +67,14 @@ def run_dicom_export(export_id: int) -> str:
 
 def failed(row, message: str, permanent: bool = True) -> str:
     """Record a failed attempt; retry later unless it is permanent or attempts ran out."""
-    gave_up, fields = work.fail(row, clean_text(message, multiline=True), permanent=permanent)
-    if gave_up:
-        row.state = row.State.FAILED
-        fields.append("state")
+    outcome, fields = work.fail_or_give_up(
+        row, clean_text(message, multiline=True), permanent=permanent
+    )
     with transaction.atomic():
         row.save(update_fields=fields)
-        if not gave_up:
+        if outcome == "retry":
             nudge_at(row)
-    return "failed" if gave_up else "retry"
+    return outcome
 
 
 def download_raw_data(file_id: int) -> str:
