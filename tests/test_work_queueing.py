@@ -63,12 +63,13 @@ def test_a_task_is_named_by_its_function_never_by_a_string():
 
 def test_every_kind_of_work_is_registered_with_its_task():
     from integrations.clarius.models import ClariusLink, NotificationReceipt
+    from portal.accounts.models import PasswordResetRequest
     from portal.exams.models import Capture
     from portal.reports.models import Report
     from portal.work import registry
 
     models = {kind.model for kind in registry.kinds()}
-    assert {ClariusLink, NotificationReceipt, Capture, Report} <= models
+    assert {ClariusLink, NotificationReceipt, Capture, Report, PasswordResetRequest} <= models
     for kind in registry.kinds():
         assert callable(kind.task) and kind.waiting, kind
 

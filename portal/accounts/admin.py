@@ -89,11 +89,20 @@ class UserAdmin(DjangoUserAdmin):
 class PasswordResetRequestAdmin(admin.ModelAdmin):
     """What became of each reset request, refused ones included; nothing to edit."""
 
-    list_display = ["created_at", "email", "client_ip", "state", "finished_at"]
+    list_display = ["created_at", "email", "client_ip", "state", "attempts", "finished_at"]
     list_filter = ["state", "created_at"]
     search_fields = ["email", "client_ip"]
     date_hierarchy = "created_at"
-    readonly_fields = ["email", "client_ip", "state", "created_at", "finished_at", "last_error"]
+    readonly_fields = [
+        "email",
+        "client_ip",
+        "state",
+        "created_at",
+        "finished_at",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
 
     def has_add_permission(self, request):
         return False

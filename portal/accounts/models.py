@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from portal.accounts.addresses import normalise_email
 from portal.text import clean_text, has_unstorable
+from portal.work.models import Work
 
 
 class UserManager(BaseUserManager):
@@ -87,17 +88,18 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
-class PasswordResetRequest(models.Model):
+class PasswordResetRequest(Work):
     """One request for a password reset link: the rate limit's count and the operator's log.
 
     Recorded for every valid request whether or not the address has an account, so the
     answer and the work done in the request are the same for both; the worker looks the
-    account up and records what it did.
+    account up and records what it did. A *queued* request is durable work
+    (``portal.work``): a lost queue message or a mail server that is down delays the
+    email, with retries, and a request that still cannot be sent ends *failed*.
     """
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         NO_ACCOUNT = "no_account", "No active account: nothing sent"
         LIMITED_ADDRESS = "limited_address", "Refused: too many for this address"
@@ -111,7 +113,6 @@ class PasswordResetRequest(models.Model):
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from portal import work
 from portal.accounts.models import PasswordResetRequest
 from portal.text import clean_text
 from portal.work.queueing import enqueue
@@ -45,9 +46,10 @@ def request_reset(email: str, client: str | None) -> PasswordResetRequest:
     with transaction.atomic():
         _serialise(f"address:{email}", f"client:{client}")
         state = _state_for(email, client, since=now - WINDOW)
-        reset = PasswordResetRequest.objects.create(
-            email=email, client_ip=client, state=state, created_at=now
-        )
+        reset = PasswordResetRequest(email=email, client_ip=client, state=state, created_at=now)
+        if state == State.QUEUED:
+            work.schedule_now(reset)
+        reset.save()
         if state == State.QUEUED:
             enqueue(send_reset_link, reset.pk)
         else:
@@ -92,28 +94,33 @@ def _serialise(*keys: str) -> None:
 
 def send_reset_link(request_id: int) -> str:
     """The worker's half: find the account and email it a link; record the outcome."""
-    taken = PasswordResetRequest.objects.filter(pk=request_id, state=State.QUEUED).update(
-        state=State.SENDING
-    )
-    if not taken:  # sent already by another run of this task, or refused
+    reset = work.claim(PasswordResetRequest, request_id, state=State.QUEUED)
+    if reset is None:  # sent already, refused, held by another worker or backing off
         return "not queued"
-    reset = PasswordResetRequest.objects.get(pk=request_id)
     user = get_user_model().objects.filter(email=reset.email, is_active=True).first()
     if user is None or not user.has_usable_password():
         return _finish(reset, State.NO_ACCOUNT)
     try:
         _send(user)
     except Exception as e:
+        # The mail server may be down for a while: retried with the one policy, and
+        # shown as *failed* (admin › Password reset requests) when it gives up.
         logger.exception("password reset request %s: the email could not be sent", reset.pk)
-        return _finish(reset, State.FAILED, error=f"{type(e).__name__}: {e}")
+        outcome, fields = work.fail_or_give_up(
+            reset, f"{type(e).__name__}: {e}", failed_state=State.FAILED
+        )
+        if outcome == "failed":
+            reset.finished_at = timezone.now()
+            fields.append("finished_at")
+        reset.save(update_fields=fields)
+        return State.FAILED if outcome == "failed" else "retry"
     return _finish(reset, State.SENT)
 
 
-def _finish(reset: PasswordResetRequest, state: str, error: str = "") -> str:
+def _finish(reset: PasswordResetRequest, state: str) -> str:
     reset.state = state
     reset.finished_at = timezone.now()
-    reset.last_error = error[:2000]
-    reset.save(update_fields=["state", "finished_at", "last_error"])
+    reset.save(update_fields=["state", "finished_at", *work.finish(reset)])
     return state
 
 

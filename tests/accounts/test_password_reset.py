@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from portal import work
 from portal.accounts import password_reset
 from portal.accounts.models import PasswordResetRequest
 from tests.conftest import make_user
@@ -144,12 +145,36 @@ def test_the_task_sends_once_however_often_it_runs(client, bob, worker):
     assert len(mail.outbox) == 1
 
 
-def test_a_failure_to_send_is_recorded_for_the_operator(client, bob, worker):
+def test_a_failure_to_send_is_retried_then_recorded_for_the_operator(client, bob, worker):
     with mock.patch.object(password_reset, "send_mail", side_effect=OSError("SMTP is down")):
         assert worker(client, "bob@example.org").status_code == 302
+        row = PasswordResetRequest.objects.get()
+        assert (row.state, row.attempts) == (State.QUEUED, 1)
+        assert row.last_error == "OSError: SMTP is down"
+        assert row.next_attempt_at > timezone.now()  # backing off
+        assert password_reset.send_reset_link(row.pk) == "not queued"
+        for attempt in range(2, work.MAX_ATTEMPTS + 1):
+            PasswordResetRequest.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+            expected = State.FAILED if attempt == work.MAX_ATTEMPTS else "retry"
+            assert password_reset.send_reset_link(row.pk) == expected
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.next_attempt_at) == (State.FAILED, 8, None)
+    assert row.finished_at is not None and mail.outbox == []
+
+
+def test_a_request_whose_queue_message_was_lost_is_sent_by_the_sweeper(client, bob):
+    from portal.work import sweeper
+
+    with mock.patch.object(password_reset, "enqueue"):  # the message is lost
+        ask(client, "bob@example.org")
     row = PasswordResetRequest.objects.get()
-    assert row.state == State.FAILED
-    assert row.last_error == "OSError: SMTP is down"
+    assert (row.state, mail.outbox) == (State.QUEUED, [])
+    sent = []
+    with mock.patch("portal.work.sweeper.enqueue", lambda task, pk: sent.append((task, pk))):
+        assert sweeper.sweep()["PasswordResetRequest"] == 1
+    [(task, pk)] = sent
+    assert task(pk) == State.SENT
+    assert mail.outbox[-1].to == ["bob@example.org"]
 
 
 def test_old_requests_are_deleted_as_new_ones_come(client, db):
