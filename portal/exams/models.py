@@ -201,6 +201,8 @@ class AuditEvent(TenantOwned):
         CHANGE_ROLE = "change_role", "Changed a member's role"
         REMOVE_MEMBER = "remove_member", "Removed a member"
         EXPORT_AUDIT_LOG = "export_audit_log", "Exported the audit log"
+        CREATE_API_KEY = "create_api_key", "Created an API key"
+        REVOKE_API_KEY = "revoke_api_key", "Revoked an API key"
         # Sign-ins and sign-outs (portal.usersessions.audit), one event per institution of
         # the user; no password or session key is ever part of one.
         LOGIN = "login", "Signed in"
