@@ -3,6 +3,8 @@ passes on, any `next` after a timeout, any idle timeout typed by an administrato
 answer is never a 5xx, what is stored is clean (no NUL, controls or bidi characters; an
 address or nothing) and nothing is half-written."""
 
+from urllib.parse import quote_from_bytes
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -60,7 +62,11 @@ def test_any_next_after_a_timeout_is_a_redirect_on_this_site(bob, next_url):
 def test_any_idle_timeout_typed_is_saved_in_bounds_or_refused(alice, northside, value):
     client = Client()
     client.force_login(alice)
-    response = client.post(reverse("institution-settings"), {"idle_timeout_minutes": value})
+    # As raw form bytes: a lone surrogate arrives as the invalid UTF-8 it would be.
+    body = "idle_timeout_minutes=" + quote_from_bytes(value.encode("utf-8", "surrogatepass"))
+    response = client.post(
+        reverse("institution-settings"), body, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code in (302, 400)
     minutes = Institution.objects.get(pk=northside.pk).idle_timeout_minutes
     assert 5 <= minutes <= 720
