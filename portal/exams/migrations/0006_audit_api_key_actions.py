@@ -4,15 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exams', '0005_audit_session_actions'),
+        ("exams", "0005_audit_session_actions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('view_exam', 'Viewed an exam'), ('open_media', 'Opened a capture'), ('download_report', 'Downloaded a report'), ('list_exams', 'Listed exams'), ('research_raw_data', 'Viewed research raw data'), ('raw_data_download', 'Downloaded research raw data'), ('dicom_export', 'Requested a DICOM export'), ('dicom_download', 'Downloaded a DICOM export'), ('invite_member', 'Invited a member'), ('cancel_invitation', 'Cancelled an invitation'), ('accept_invitation', 'Joined by invitation'), ('change_role', "Changed a member's role"), ('remove_member', 'Removed a member'), ('export_audit_log', 'Exported the audit log'), ('create_api_key', 'Created an API key'), ('revoke_api_key', 'Revoked an API key'), ('login', 'Signed in'), ('logout', 'Signed out'), ('idle_logout', 'Signed out after being idle'), ('session_max_age', "Signed out at the session's time limit"), ('end_session', 'Ended one of their sessions'), ('sign_out_everywhere', 'Signed out everywhere')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("view_exam", "Viewed an exam"),
+                    ("open_media", "Opened a capture"),
+                    ("download_report", "Downloaded a report"),
+                    ("list_exams", "Listed exams"),
+                    ("research_raw_data", "Viewed research raw data"),
+                    ("raw_data_download", "Downloaded research raw data"),
+                    ("dicom_export", "Requested a DICOM export"),
+                    ("dicom_download", "Downloaded a DICOM export"),
+                    ("invite_member", "Invited a member"),
+                    ("cancel_invitation", "Cancelled an invitation"),
+                    ("accept_invitation", "Joined by invitation"),
+                    ("change_role", "Changed a member's role"),
+                    ("remove_member", "Removed a member"),
+                    ("export_audit_log", "Exported the audit log"),
+                    ("create_api_key", "Created an API key"),
+                    ("revoke_api_key", "Revoked an API key"),
+                    ("login", "Signed in"),
+                    ("logout", "Signed out"),
+                    ("idle_logout", "Signed out after being idle"),
+                    ("session_max_age", "Signed out at the session's time limit"),
+                    ("end_session", "Ended one of their sessions"),
+                    ("sign_out_everywhere", "Signed out everywhere"),
+                ],
+                max_length=40,
+            ),
         ),
     ]
