@@ -10,7 +10,12 @@ import re
 _SECRET_SEGMENT = re.compile(r"(/clarius/(?:notifications|connect)/)[^/\s?\"']+")
 
 
+# Partner webhook signing secrets (whsec_ + base64), wherever they appear.
+_WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=_-]+")
+
+
 def mask(text: str) -> str:
+    text = _WEBHOOK_SECRET.sub("whsec_***", text)
     return _SECRET_SEGMENT.sub(r"\1***", text)
 
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "portal.api",
     "portal.demo",
     "integrations.clarius",
+    "integrations.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -309,6 +310,10 @@ CLARIUS_TIMEOUT_READ = env_int("CLARIUS_TIMEOUT_READ", 30, minimum=1)
 CLARIUS_TIMEOUT_DOWNLOAD_READ = env_int("CLARIUS_TIMEOUT_DOWNLOAD_READ", 120, minimum=1)
 # Plain http to Clarius only for development against the sandbox; production is https only.
 CLARIUS_ALLOW_HTTP = env_bool("CLARIUS_ALLOW_HTTP", DEBUG)
+# Partner webhooks: production sends only to https:// URLs on public addresses.
+# Development allows plain http and loopback/private addresses (the demo's receiver).
+PORTAL_WEBHOOKS_ALLOW_HTTP = env_bool("PORTAL_WEBHOOKS_ALLOW_HTTP", DEBUG)
+PORTAL_WEBHOOKS_ALLOW_PRIVATE = env_bool("PORTAL_WEBHOOKS_ALLOW_PRIVATE", DEBUG)
 CLARIUS_MEDIA_ORIGINS = parse_origins(
     "CLARIUS_MEDIA_ORIGINS", env_str("CLARIUS_MEDIA_ORIGINS") or "https://*.amazonaws.com"
 )

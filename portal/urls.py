@@ -17,6 +17,7 @@ urlpatterns = [
     path("account/sessions/", include("portal.usersessions.urls")),
     path("", include("portal.tenants.urls")),
     path("clarius/", include("integrations.clarius.urls")),
+    path("institution/webhooks/", include("integrations.webhooks.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("admin/", admin.site.urls),
     path("csp-report/", csp.report, name="csp-report"),

@@ -7,6 +7,7 @@ transaction that records a capture's outcome.
 
 from __future__ import annotations
 
+from portal import events
 from portal.exams.models import Capture, Exam
 
 
@@ -24,10 +25,13 @@ def update_exam_status(exam_id: int) -> None:
     """Lock the exam and store the status its captures give it, if that changed.
 
     Call it inside a transaction: the row lock keeps two workers finishing the last two
-    captures from both reading the older state.
+    captures from both reading the older state. An exam becoming *ready* emits
+    ``exam.ready`` (``portal.events``) in that transaction.
     """
     exam = Exam.objects.select_for_update().get(pk=exam_id)
     status = exam_status(exam)
     if status != exam.status:
         exam.status = status
         exam.save(update_fields=["status", "updated_at"])
+        if status == Exam.Status.READY:
+            events.emit(events.EXAM_READY, exam)

@@ -4,7 +4,9 @@ The version's task (``portal.reports.tasks.push_report``) holds the version's cl
 works through its due deliveries, each under a claim of its own; then ``settle`` sums
 them up on the version: *sent* once every destination has it (and the exam is
 *reported* once no version is on its way), *failed* once none is still being tried,
-otherwise *sending*, due again when its earliest delivery is. The sweeper hands out due
+otherwise *sending*, due again when its earliest delivery is. Becoming *sent* or
+*failed* emits ``report.sent`` / ``report.failed`` (``portal.events``) in the transaction
+that records it. The sweeper hands out due
 versions, so a delivery waiting out its backoff is sent when its time comes.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from portal import work
+from portal import events, work
 from portal.exams.models import Exam
 from portal.reports import destinations
 from portal.reports.models import Delivery, Report
@@ -89,11 +91,16 @@ def settle(report: Report) -> str:
         report.save(update_fields=fields)
         return "retry"
     if failed:
+        was_failed = report.state == Report.State.FAILED
         report.state = Report.State.FAILED
         report.next_attempt_at = None
         report.last_error = _errors(report, failed)
-        report.save(update_fields=fields)
+        with transaction.atomic():
+            report.save(update_fields=fields)
+            if not was_failed:
+                events.emit(events.REPORT_FAILED, report.exam, report_version=report.version)
         return "failed"
+    was_pushed = report.state == Report.State.PUSHED
     report.state = Report.State.PUSHED
     report.pushed_at = max((d.sent_at for d in deliveries if d.sent_at), default=timezone.now())
     work.finish(report)
@@ -104,6 +111,8 @@ def settle(report: Report) -> str:
         if not still_under_way and exam.review_state != Exam.ReviewState.REPORTED:
             exam.review_state = Exam.ReviewState.REPORTED
             exam.save(update_fields=["review_state", "updated_at"])
+        if not was_pushed:
+            events.emit(events.REPORT_SENT, exam, report_version=report.version)
     return "pushed"
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from portal import events
 from portal.exams.models import Exam
 from portal.reports.issuing import addendum_name, issue_generated_report, signed_name
 from portal.reports.limits import ADDENDA_LIMIT, ADDENDUM_LIMIT, findings_too_long, too_long
@@ -31,13 +32,20 @@ def findings_of(exam) -> Findings:
 
 
 def assign_to(exam, user) -> None:
-    """``user`` takes the exam for review; a new exam moves to *in review*."""
+    """``user`` takes the exam for review; a new exam moves to *in review*.
+
+    A change of reviewer emits ``exam.assigned`` in the same transaction.
+    """
+    changed = exam.reviewer_id != getattr(user, "pk", None)
     exam.reviewer = user
     fields = ["reviewer", "updated_at"]
     if exam.review_state == Exam.ReviewState.NEW:
         exam.review_state = Exam.ReviewState.IN_REVIEW
         fields.append("review_state")
-    exam.save(update_fields=fields)
+    with transaction.atomic():
+        exam.save(update_fields=fields)
+        if changed:
+            events.emit(events.EXAM_ASSIGNED, exam)
 
 
 def save_findings(findings: Findings, user) -> None:
@@ -69,7 +77,9 @@ def sign_findings(findings: Findings, user):
         exam.review_state = Exam.ReviewState.SIGNED
         exam.reviewer = exam.reviewer or user
         exam.save(update_fields=["signed_at", "review_state", "reviewer", "updated_at"])
-        return issue_generated_report(exam, user, signed_name(now))
+        report = issue_generated_report(exam, user, signed_name(now))
+        events.emit(events.EXAM_SIGNED, exam, report_version=report.version)
+        return report
 
 
 def add_addendum(exam, user, text: str):

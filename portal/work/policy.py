@@ -12,6 +12,7 @@ Queued tasks are only nudges: the rows are the truth.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.db.models import F, Q
@@ -24,9 +25,9 @@ LEASE = timedelta(minutes=10)  # longer than any single attempt may take
 ERROR_LIMIT = 2000
 
 
-def backoff(attempts: int, rng=random) -> timedelta:
+def backoff(attempts: int, rng=random, *, max_backoff: timedelta = MAX_BACKOFF) -> timedelta:
     """How long to wait after the ``attempts``-th failed attempt (full jitter)."""
-    ceiling = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    ceiling = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), max_backoff)
     # Full jitter, but never less than a few seconds: a burst of failures (an outage)
     # then spreads out instead of retrying in lockstep.
     return timedelta(seconds=max(3.0, rng.uniform(0, ceiling.total_seconds())))
@@ -66,27 +67,67 @@ def finish(obj):
     return ["next_attempt_at", "claimed_until", "last_error"]
 
 
-def fail(obj, error: str, *, permanent: bool = False, rng=random) -> tuple[bool, list[str]]:
+def scheduled_wait(attempts: int, schedule: Sequence[timedelta], rng=random) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt on a fixed ``schedule``.
+
+    ``schedule[0]`` follows the first failure, and so on (the last entry repeats); up to
+    a tenth more is added at random, so endpoints failing together do not retry in step.
+    """
+    wait = schedule[min(max(attempts, 1), len(schedule)) - 1]
+    return wait * rng.uniform(1.0, 1.1)
+
+
+def fail(
+    obj,
+    error: str,
+    *,
+    permanent: bool = False,
+    rng=random,
+    max_attempts: int | None = None,
+    max_backoff: timedelta = MAX_BACKOFF,
+    schedule: Sequence[timedelta] | None = None,
+) -> tuple[bool, list[str]]:
     """Record a failed attempt. Returns ``(gave_up, fields)``.
 
     A permanent error, or the last allowed attempt, gives up: nothing more is scheduled
     and the caller moves the row to its visible *failed* state.
+
+    A kind of work may override the policy per call: ``max_attempts`` (default
+    ``MAX_ATTEMPTS``, or one more than the schedule's length), ``max_backoff`` (the
+    ceiling of the exponential backoff), or a fixed ``schedule`` of waits (e.g. outbound
+    webhooks, retried for more than a day).
     """
+    if max_attempts is None:
+        max_attempts = len(schedule) + 1 if schedule else MAX_ATTEMPTS
     obj.last_error = error[:ERROR_LIMIT]
     obj.claimed_until = None
-    gave_up = permanent or obj.attempts >= MAX_ATTEMPTS
-    obj.next_attempt_at = None if gave_up else timezone.now() + backoff(obj.attempts, rng)
+    gave_up = permanent or obj.attempts >= max_attempts
+    if gave_up:
+        obj.next_attempt_at = None
+    elif schedule:
+        obj.next_attempt_at = timezone.now() + scheduled_wait(obj.attempts, schedule, rng)
+    else:
+        wait = backoff(obj.attempts, rng, max_backoff=max_backoff)
+        obj.next_attempt_at = timezone.now() + wait
     return gave_up, ["last_error", "claimed_until", "next_attempt_at"]
 
 
 def fail_or_give_up(
-    obj, error: str, *, permanent: bool = False, failed_state: str = "failed", rng=random
+    obj,
+    error: str,
+    *,
+    permanent: bool = False,
+    failed_state: str = "failed",
+    rng=random,
+    **policy,
 ) -> tuple[str, list[str]]:
     """``fail``, moving the row to its visible *failed* state when it gives up.
 
     Returns the outcome in a word (``"failed"`` or ``"retry"``) and the fields to save.
+    ``policy``: ``fail``'s per-call overrides (``max_attempts``, ``max_backoff``,
+    ``schedule``).
     """
-    gave_up, fields = fail(obj, error, permanent=permanent, rng=rng)
+    gave_up, fields = fail(obj, error, permanent=permanent, rng=rng, **policy)
     if gave_up:
         obj.state = failed_state
         fields.append("state")

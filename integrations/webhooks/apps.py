@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    name = "integrations.webhooks"
+    label = "webhooks"
+    verbose_name = "Partner webhooks"
+
+    def ready(self):
+        from integrations.webhooks import subscriber, tasks
+        from integrations.webhooks.models import Delivery
+        from portal import events
+        from portal.work import registry
+
+        # Every event of the core becomes durable deliveries, in the change's transaction.
+        events.subscribe(subscriber.on_event)
+        # Each delivery is durable work: due rows in *pending* wait for this task.
+        registry.register(Delivery, tasks.deliver_webhook, state=Delivery.State.PENDING)

@@ -1,0 +1,72 @@
+"""``python manage.py webhook add|list|remove``: partner webhook endpoints from the shell.
+
+``webhook add <institution-slug> <url> --events exam.ready,exam.signed`` prints the
+signing secret as its last line (shown this once); ``webhook list <slug>``;
+``webhook remove <id>``. Refusals exit with status 1 and the reason.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations.webhooks import endpoints
+from integrations.webhooks.models import Endpoint
+from portal.events import EVENT_TYPES
+from portal.tenants.models import Institution
+
+
+class Command(BaseCommand):
+    help = "Add, list or remove partner webhook endpoints."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="register an endpoint; prints its secret last")
+        add.add_argument("institution", help="the institution's slug")
+        add.add_argument("url")
+        add.add_argument(
+            "--events", required=True, help="comma-separated: " + ", ".join(EVENT_TYPES)
+        )
+        add.add_argument("--description", default="")
+        listing = sub.add_parser("list", help="an institution's endpoints")
+        listing.add_argument("institution", help="the institution's slug")
+        remove = sub.add_parser("remove", help="remove an endpoint and its deliveries")
+        remove.add_argument("id", type=int)
+
+    def handle(self, *args, action, **options):
+        return getattr(self, f"handle_{action}")(**options)
+
+    def institution(self, slug):
+        try:
+            return Institution.objects.get(slug=slug)
+        except Institution.DoesNotExist:
+            raise CommandError(f"No institution has the slug {slug!r}.") from None
+
+    def handle_add(self, institution, url, events, description, **options):
+        institution = self.institution(institution)
+        try:
+            endpoint, secret = endpoints.create(
+                institution, url, events.split(","), description=description
+            )
+        except endpoints.EndpointRefused as e:
+            raise CommandError(str(e)) from None
+        self.stdout.write(
+            f"Endpoint {endpoint.pk} of {institution.slug}: {endpoint.url} "
+            f"({', '.join(endpoint.events)}). Its signing secret, shown this once:"
+        )
+        self.stdout.write(secret)
+
+    def handle_list(self, institution, **options):
+        institution = self.institution(institution)
+        rows = Endpoint.objects.for_institution(institution)
+        if not rows:
+            self.stdout.write(f"{institution.slug} has no webhook endpoints.")
+        for endpoint in rows:
+            state = "enabled" if endpoint.enabled else f"disabled ({endpoint.disabled_reason})"
+            self.stdout.write(
+                f"{endpoint.pk}\t{endpoint.url}\t{','.join(endpoint.events)}\t{state}"
+            )
+
+    def handle_remove(self, id, **options):
+        endpoint = Endpoint.objects.filter(pk=id).select_related("institution").first()
+        if endpoint is None:
+            raise CommandError(f"No webhook endpoint has the id {id}.")
+        endpoint.delete()
+        self.stdout.write(f"Removed endpoint {id} ({endpoint.url}) of {endpoint.institution.slug}.")
