@@ -4,6 +4,7 @@ The table of variables is in README.md ("Configuration"). Development defaults a
 with ``DJANGO_DEBUG=1``; production refuses to start without a secret key.
 """
 
+import re as _re
 from datetime import timedelta
 from pathlib import Path
 
@@ -57,7 +58,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_q",
     "axes",
     "portal.work",
@@ -324,12 +324,27 @@ PORTAL_ENCRYPTION_KEYS = parse_encryption_keys(
     env_str("PORTAL_ENCRYPTION_KEY"), debug=DEBUG, secret_key=SECRET_KEY
 )
 
+# Programs use institution API keys (portal.api.keys); the browser its session, with CSRF.
+PORTAL_API_KEY_RATE = env_str("PORTAL_API_KEY_RATE") or "600/min"
+if not _re.fullmatch(
+    r"[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)", PORTAL_API_KEY_RATE
+):
+    raise ImproperlyConfigured(
+        "PORTAL_API_KEY_RATE must read <requests>/<s|min|hour|day>, e.g. 600/min"
+    )
+# The HMAC key API key secrets are stored under; unset: one derived from SECRET_KEY.
+PORTAL_API_KEY_HASH_KEY = env_str("PORTAL_API_KEY_HASH_KEY") or ""
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portal.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "portal.api.permissions.ApiKeyScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.ApiKeyRateThrottle"],
     "EXCEPTION_HANDLER": "portal.api.errors.api_exception_handler",
 }
 

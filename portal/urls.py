@@ -19,6 +19,7 @@ urlpatterns = [
     path("clarius/", include("integrations.clarius.urls")),
     path("institution/webhooks/", include("integrations.webhooks.urls")),
     path("api/v1/", include("portal.api.urls")),
+    path("", include("portal.api.page_urls")),
     path("admin/", admin.site.urls),
     path("csp-report/", csp.report, name="csp-report"),
     path("healthz", health.healthz, name="healthz"),

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from portal.exams.models import AuditEvent
+from tests.api.keyring import key_for
 from tests.factories import PNG, make_exam
 
 
@@ -27,8 +27,9 @@ def exams(trio, northside, southside):
 
 
 def access_events():
-    """The log's events of access to exams and media (signing in is logged too)."""
-    return AuditEvent.objects.exclude(action="login")
+    """The log's events of access to exams and media (signing in and making keys are
+    logged too)."""
+    return AuditEvent.objects.exclude(action__in=["login", "create_api_key"])
 
 
 def users(trio):
@@ -212,16 +213,18 @@ def test_refused_access_is_not_audited_as_access(client, trio, exams):
     assert not access_events().exists()
 
 
-def test_token_authentication_works_and_can_name_the_institution(client, trio, exams):
+def test_key_authentication_works_in_the_keys_institution_only(client, trio, exams):
     alice = users(trio)["alice"]
-    token = Token.objects.create(user=alice)
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    auth = {"HTTP_AUTHORIZATION": f"Token {key_for(alice, 'northside')}"}
     first = client.get(reverse("api-exam-list"), **auth).json()
     assert {e["id"] for e in first["results"]} == {exams["northside"].pk}
-    southside = client.get(reverse("api-exam-list"), HTTP_X_PORTAL_INSTITUTION="southside", **auth)
+    south = {"HTTP_AUTHORIZATION": f"Bearer {key_for(alice, 'southside')}"}
+    southside = client.get(reverse("api-exam-list"), **south)
     assert southside.json()["results"] == []  # a clinician there, with no exams of her own
-    other = client.get(reverse("api-exam-list"), HTTP_X_PORTAL_INSTITUTION="nowhere", **auth)
-    assert other.status_code == 403  # never another institution's data instead
+    # Her Northside key never reaches Southside, though she is a member of both.
+    for slug in ["southside", "nowhere"]:
+        other = client.get(reverse("api-exam-list"), HTTP_X_PORTAL_INSTITUTION=slug, **auth)
+        assert other.status_code == 403  # never another institution's data instead
 
 
 # user -> an existing institution they are not a member of
@@ -257,10 +260,10 @@ def test_naming_an_institution_that_is_not_yours_is_a_403_on_every_endpoint(
 ):
     from portal.reports.models import Report
 
-    token = Token.objects.create(user=users(trio)[user])
+    key = key_for(users(trio)[user])
     slug = FOREIGN[user] if named == "foreign" else named
     method, url, data = endpoints(exams, user)[endpoint]
-    headers = {"Authorization": f"Token {token.key}", "X-Portal-Institution": slug}
+    headers = {"Authorization": f"Bearer {key}", "X-Portal-Institution": slug}
     response = getattr(client, method)(url, data, headers=headers)
     assert response.status_code == 403
     assert list(response.json()) == ["detail"]  # the reason, and no data
@@ -270,8 +273,7 @@ def test_naming_an_institution_that_is_not_yours_is_a_403_on_every_endpoint(
 
 
 def test_the_answer_is_the_same_for_a_foreign_and_a_nonexistent_institution(client, trio, exams):
-    token = Token.objects.create(user=users(trio)["bob"])
-    auth = {"Authorization": f"Token {token.key}"}
+    auth = {"Authorization": f"Bearer {key_for(users(trio)['bob'])}"}
 
     def detail(slug):
         headers = auth | {"X-Portal-Institution": slug}
@@ -286,11 +288,11 @@ def test_the_answer_is_the_same_for_a_foreign_and_a_nonexistent_institution(clie
 def test_naming_your_own_institution_or_nothing_works_on_every_endpoint(
     client, trio, exams, user, endpoint
 ):
-    token = Token.objects.create(user=users(trio)[user])
+    key = key_for(users(trio)[user])
     method, url, data = endpoints(exams, user)[endpoint]
     own = "southside" if user == "charlie" else "northside"
     for headers in [{}, {"X-Portal-Institution": own}]:
-        headers["Authorization"] = f"Token {token.key}"
+        headers["Authorization"] = f"Bearer {key}"
         assert getattr(client, method)(url, data, headers=headers).status_code == 200
 
 

@@ -83,12 +83,11 @@ def test_a_session_cookie_with_a_nul_is_signed_out_not_a_database_error(client, 
 
 
 def test_an_api_call_naming_its_institution_with_a_nul_is_answered(bob):
-    from rest_framework.authtoken.models import Token
+    from tests.api.keyring import key_for
 
-    token = Token.objects.create(user=bob)
     response = Client().get(
         reverse("api-exam-list"),
-        HTTP_AUTHORIZATION=f"Token {token.key}",
+        HTTP_AUTHORIZATION=f"Bearer {key_for(bob)}",
         HTTP_X_PORTAL_INSTITUTION="northside\x00",
     )
     assert response.status_code == 200

@@ -1,14 +1,16 @@
 """The current institution for API requests.
 
-Session requests already carry it (see the tenants middleware). A request authenticated
-by token is only known to DRF, after the middleware ran; it works in its user's first
-institution (or the one picked in the session).
+Session requests already carry it (see the tenants middleware). A request made with an
+API key (``portal.api.authentication``) is only known to DRF, after the middleware ran;
+it works in the key's institution, as the key's member (with that member's current
+role), and nowhere else.
 
-Either kind of request may name its institution with the ``X-Portal-Institution``
-header (a slug). A header naming an institution the user is not a member of is refused
-with a 403, never answered from another institution: a client that asked for one
-institution's data must not receive another's. The answer is the same whether the named
-institution exists or not, so it reveals nothing about other tenants.
+A session request may name another of the user's institutions with the
+``X-Portal-Institution`` header (a slug). A header naming an institution the user is not
+a member of, or, for a key, any institution but the key's own, is refused with a 403,
+never answered from another institution: a client that asked for one institution's data
+must not receive another's. The answer is the same whether the named institution exists
+or not, so it reveals nothing about other tenants.
 """
 
 from rest_framework.exceptions import PermissionDenied
@@ -25,7 +27,15 @@ class InstitutionFromRequestMixin:
         django_request = request._request
         named = request.headers.get(HEADER)
         known = getattr(django_request, "membership", None) is not None
-        if request.user.is_authenticated and (named is not None or not known):
+        key = getattr(django_request, "api_key", None)
+        if key is not None and request.auth is key:
+            membership = key.membership
+            if named is not None and named.strip() != key.institution.slug:
+                refuse(named, "The API key is", "a key works in its own institution only")
+            django_request.memberships = [membership]
+            django_request.membership = membership
+            django_request.institution = key.institution
+        elif request.user.is_authenticated and (named is not None or not known):
             # A session request's memberships were loaded by the middleware already.
             memberships = django_request.memberships if known else memberships_of(request.user)
             if named is not None:
@@ -43,9 +53,13 @@ def named_membership(memberships, slug: str):
     """The membership in the institution ``slug``; ``PermissionDenied`` if there is none."""
     chosen = next((m for m in memberships if m.institution.slug == slug.strip()), None)
     if chosen is None:
-        shown = clean_text(slug, max_length=60)
-        raise PermissionDenied(
-            f'You are not a member of institution "{shown}" (named by the {HEADER} header). '
-            "Send the slug of one of your institutions, or no header for your default one."
-        )
+        refuse(slug, "You are", "send the slug of one of your institutions")
     return chosen
+
+
+def refuse(slug: str, who: str, advice: str):
+    shown = clean_text(slug, max_length=60)
+    raise PermissionDenied(
+        f'{who} not a member of institution "{shown}" (named by the {HEADER} header): '
+        f"{advice}, or no header for the default one."
+    )

@@ -28,7 +28,14 @@ def visible_captures(request):
 
 
 def audit(request, action, obj, **detail):
-    """Record that the request's user accessed ``obj`` (patient data) in its institution."""
+    """Record that the request's user accessed ``obj`` (patient data) in its institution.
+
+    A request made with an API key records the key's public prefix too (``api_key``), so
+    the log tells a program's access from the person's own in the browser.
+    """
+    api_key = getattr(request, "api_key", None)
+    if api_key is not None:
+        detail = {"api_key": api_key.shown_prefix, **detail}
     return AuditEvent.objects.create(
         institution=request.institution,
         user=request.user if request.user.is_authenticated else None,

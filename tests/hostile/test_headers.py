@@ -74,8 +74,10 @@ def stored_headers_are_storable():
 
 
 @pytest.fixture
-def targets(db, bob, northside, monkeypatch):
-    from rest_framework.authtoken.models import Token
+def targets(db, bob, northside, monkeypatch, settings):
+    from tests.api.keyring import key_for
+
+    settings.PORTAL_API_KEY_RATE = "1000000/min"  # every example with the one key
 
     endpoint = NotificationEndpoint.objects.create()
     ClariusLink.objects.create(
@@ -84,7 +86,7 @@ def targets(db, bob, northside, monkeypatch):
     monkeypatch.setattr("portal.work.registry.enqueue", lambda *args: None)
     return {
         "webhook": reverse("clarius-notifications", args=[endpoint.secret]),
-        "token": Token.objects.create(user=bob).key,
+        "token": key_for(bob, scope="read"),
     }
 
 
@@ -127,7 +129,7 @@ def test_the_webhook_never_answers_5xx_whatever_the_headers(targets, sent):
 
 @given(sent=headers)
 def test_an_api_call_never_answers_5xx_whatever_the_headers(targets, sent):
-    sent = {"HTTP_AUTHORIZATION": f"Token {targets['token']}", **sent}
+    sent = {"HTTP_AUTHORIZATION": f"Bearer {targets['token']}", **sent}
     before = rows()
     answered(Client().get(reverse("api-exam-list"), **sent), sent)
     assert rows() == before  # a read writes nothing

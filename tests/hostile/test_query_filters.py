@@ -9,7 +9,6 @@ import pytest
 from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 
 from tests.dashboard.conftest import exam
 
@@ -128,6 +127,14 @@ def exams(trio, northside):
     return [exam(northside, trio[0]) for _ in range(2)]
 
 
+@pytest.fixture
+def bob_key(trio, settings):
+    from tests.api.keyring import key_for
+
+    settings.PORTAL_API_KEY_RATE = "1000000/min"  # every example with the one key
+    return key_for(trio[1], scope="read")
+
+
 @given(data=st.data())
 def test_any_worklist_filter_is_a_page_or_a_400(client, trio, exams, data):
     client.force_login(trio[data.draw(st.sampled_from([0, 1]))])  # admin, reviewer
@@ -143,10 +150,9 @@ def test_any_audit_log_filter_is_a_page_or_a_400(client, trio, exams, data):
 
 
 @given(data=st.data())
-def test_any_api_filter_is_a_list_or_a_400_with_the_reason(client, trio, exams, data):
-    token, _ = Token.objects.get_or_create(user=trio[1])
+def test_any_api_filter_is_a_list_or_a_400_with_the_reason(client, bob_key, exams, data):
     url = reverse("api-exam-list") + "?" + query_string(API_LIST, data)
-    response = client.get(url, headers={"Authorization": f"Token {token.key}"})
+    response = client.get(url, headers={"Authorization": f"Bearer {bob_key}"})
     assert response.status_code in (200, 400)
     if response.status_code == 400:
         reasons = response.json()
@@ -154,11 +160,10 @@ def test_any_api_filter_is_a_list_or_a_400_with_the_reason(client, trio, exams, 
 
 
 @given(data=st.data())
-def test_any_api_capture_page_is_a_list_or_a_400_with_the_reason(client, trio, exams, data):
-    token, _ = Token.objects.get_or_create(user=trio[1])
+def test_any_api_capture_page_is_a_list_or_a_400_with_the_reason(client, bob_key, exams, data):
     url = reverse("api-exam-captures", args=[exams[0].pk]) + "?"
     response = client.get(
-        url + query_string(API_CAPTURES, data), headers={"Authorization": f"Token {token.key}"}
+        url + query_string(API_CAPTURES, data), headers={"Authorization": f"Bearer {bob_key}"}
     )
     assert response.status_code in (200, 400)
     if response.status_code == 400:

@@ -4,7 +4,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from portal.exams import media
 from portal.reports import issuing
@@ -146,13 +145,14 @@ def test_it_requires_the_csrf_token_with_a_session(exams, users):
     assert not Report.objects.exists()
 
 
-def test_it_accepts_a_token_without_csrf(exams, users):
-    token = Token.objects.create(user=users["bob"])
+def test_it_accepts_an_api_key_without_csrf(exams, users):
+    from tests.api.keyring import key_for
+
     client = Client(enforce_csrf_checks=True)
     response = client.post(
         url(exams["north"]),
         {"name": "R", "file": pdf_file()},
-        headers={"Authorization": f"Token {token.key}"},
+        headers={"Authorization": f"Bearer {key_for(users['bob'], scope='write')}"},
     )
     assert response.status_code == 201
 
