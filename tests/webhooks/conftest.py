@@ -8,6 +8,7 @@ implementation independent of the portal's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,10 +50,8 @@ class Receiver:
                 reply = b'{"ok": true}' if answer < 300 else b"receiver says \x00no\x1b[31m" * 200
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(OSError):
                     self.wfile.write(reply)
-                except OSError:
-                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
