@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from portal.exams.models import AuditEvent, Patient
+from tests.api.problems import field_error
 from tests.factories import make_exam
 from tests.many_captures import HOSTILE_NAME, add_captures, has_bidi
 
@@ -49,7 +50,7 @@ def test_the_captures_endpoint_pages_through_all_5000_in_bounded_queries(
             response = client.get(url, params)
         assert response.status_code == 200
         data = response.json()
-        assert data["count"] == 5000 and len(data["results"]) <= 500
+        assert len(data["results"]) <= 500
         seen += [c["id"] for c in data["results"]]
         url, params, pages = data["next"], None, pages + 1
     assert pages == 10
@@ -70,8 +71,7 @@ def test_a_page_that_is_not_there_is_a_400_with_the_reason(client, trio, big, pa
     # A 400, not DRF's 404: a 404 from the API means the exam is not yours to see.
     client.force_login(trio[1])
     response = client.get(reverse("api-exam-captures", args=[big.pk]), {"page": page})
-    assert response.status_code == 400
-    assert response.json()["page"]
+    assert "not a page of this list" in field_error(response, "page")
 
 
 def test_listing_captures_is_audited_as_a_view_of_the_exam(client, trio, big):

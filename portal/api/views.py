@@ -3,16 +3,15 @@ from datetime import UTC
 
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import generics, serializers
-from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.pagination import CursorPagination, integer_key
 from portal.api.serializers import (
     CAPTURE_ORDER,
     EMBEDDED_CAPTURES,
@@ -21,39 +20,29 @@ from portal.api.serializers import (
     ExamSerializer,
 )
 from portal.api.tenancy import InstitutionFromRequestMixin
+from portal.dashboard import queries
+from portal.dashboard.forms import WorklistFilterForm
 from portal.exams.access import audit, visible_captures, visible_exams
 from portal.exams.models import AuditEvent, Capture, Exam
 from portal.exams.serving import media_response
+from portal.tenants.models import Membership
+from portal.tenants.scoping import scoped_to_request
 
 
-class ReasonedPagination(PageNumberPagination):
-    """DRF's page numbers, but a page that is not one of the list is a 400 with the
-    reason, as every other malformed query parameter is, rather than a bare 404."""
-
-    def paginate_queryset(self, queryset, request, view=None):
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except NotFound:
-            raise serializers.ValidationError(
-                {"page": "not a page of this list: a number from 1 to the last page, or 'last'"}
-            ) from None
-
-
-class ExamPagination(ReasonedPagination):
+class ExamPagination(CursorPagination):
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
 
 
-class CapturePagination(ReasonedPagination):
+class CapturePagination(CursorPagination):
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 500
 
 
-def exam_queryset(request, *, embedded_captures=EMBEDDED_CAPTURES):
-    """Visible exams with what their documents need, each with only its first
-    ``embedded_captures`` captures (one windowed query for the whole page) and the count."""
+def exam_queryset(request, *, embedded_captures=EMBEDDED_CAPTURES, exams=None):
+    """Visible exams (or ``exams``, already narrowed from them) with what their documents
+    need, each with only its first ``embedded_captures`` captures (one windowed query for
+    the whole page) and the count."""
     first_captures = Capture.objects.order_by(*CAPTURE_ORDER)[:embedded_captures]
     count = (
         Capture.objects.filter(exam=OuterRef("pk"))
@@ -62,9 +51,10 @@ def exam_queryset(request, *, embedded_captures=EMBEDDED_CAPTURES):
         .annotate(n=Count("*"))
         .values("n")
     )
+    if exams is None:
+        exams = visible_exams(request)
     return (
-        visible_exams(request)
-        .select_related("operator", "patient")
+        exams.select_related("operator", "patient")
         .prefetch_related(
             Prefetch("captures", queryset=first_captures, to_attr="embedded_captures"),
             "submissions",
@@ -98,21 +88,55 @@ def timestamp_param(name: str, text: str):
         ) from None
 
 
+# Query parameters of the exam list read by the worklist's form (its names, its rules).
+WORKLIST_PARAMS = (
+    "q",
+    "review_state",
+    "operator",
+    "reviewer",
+    "submitted_from",
+    "submitted_to",
+    "sort",
+)
+
+
+def exam_filters(request) -> dict:
+    """The list's filters, as the worklist reads them; every malformed one is a 400."""
+    params = request.query_params
+    errors, filters = {}, {}
+    if status := params.get("status"):
+        if status in Exam.Status.values:
+            filters["status"] = status
+        else:
+            errors["status"] = f"choose one of: {', '.join(Exam.Status.values)}"
+    data = QueryDict(mutable=True)
+    for name in WORKLIST_PARAMS:
+        if name in params:
+            data[name] = params[name]
+    memberships = []
+    if data.get("operator") or data.get("reviewer") not in (None, "", "me", "none"):
+        memberships = list(scoped_to_request(Membership, request).select_related("user"))
+    form = WorklistFilterForm(
+        data, memberships=memberships, clinician=queries.is_clinician(request)
+    )
+    if not form.is_valid():
+        errors.update({name: list(messages) for name, messages in form.errors.items()})
+    if errors:
+        raise serializers.ValidationError(errors)
+    return {**form.filters(), **filters}
+
+
 class ExamList(InstitutionFromRequestMixin, generics.ListAPIView):
-    """The current institution's exams, newest first; filters status, exam_uuid, submitted_after."""
+    """The current institution's exams (a clinician's own), with the worklist's filters
+    and sorts, a page at a time."""
 
     serializer_class = ExamSerializer
     pagination_class = ExamPagination
 
     def get_queryset(self):
-        exams = exam_queryset(self.request, embedded_captures=EMBEDDED_CAPTURES_IN_LIST)
+        filters = exam_filters(self.request)
+        exams = queries.worklist_exams(self.request, filters)
         params = self.request.query_params
-        if status := params.get("status"):
-            if status not in Exam.Status.values:
-                raise serializers.ValidationError(
-                    {"status": f"choose one of: {', '.join(Exam.Status.values)}"}
-                )
-            exams = exams.filter(status=status)
         if exam_uuid := params.get("exam_uuid"):
             try:
                 exams = exams.filter(exam_uuid=uuid.UUID(exam_uuid))
@@ -121,7 +145,14 @@ class ExamList(InstitutionFromRequestMixin, generics.ListAPIView):
         if submitted_after := params.get("submitted_after"):
             moment = timestamp_param("submitted_after", submitted_after)
             exams = exams.filter(last_submitted_at__gt=moment)
-        return exams
+        annotations, self.keys = queries.worklist_order(filters["sort"], self.request.institution)
+        exams = exam_queryset(
+            self.request, embedded_captures=EMBEDDED_CAPTURES_IN_LIST, exams=exams
+        )
+        return exams.annotate(**annotations)
+
+    def get_cursor_keys(self):
+        return self.keys
 
 
 class ExamDetail(InstitutionFromRequestMixin, generics.RetrieveAPIView):
@@ -141,10 +172,15 @@ class ExamCaptures(InstitutionFromRequestMixin, generics.GenericAPIView):
 
     serializer_class = CaptureSerializer
     pagination_class = CapturePagination
+    cursor_keys = [
+        integer_key("submission_id", descending=False),
+        integer_key("position", descending=False),
+        integer_key("id", descending=False),
+    ]
 
     def get(self, request, pk):
         exam = get_object_or_404(visible_exams(request), pk=pk)
-        page = self.paginate_queryset(exam.captures.order_by(*CAPTURE_ORDER))
+        page = self.paginate_queryset(exam.captures.all())
         audit(request, AuditEvent.Action.VIEW_EXAM, exam, via="api_captures")
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

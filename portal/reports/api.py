@@ -10,11 +10,12 @@ a 404. Anything refused is a 4xx with the reason, and leaves no row and no file.
 
 from django.core.exceptions import PermissionDenied
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.errors import PayloadTooLarge, problem_response
 from portal.api.tenancy import InstitutionFromRequestMixin
 from portal.reports import issuing
 from portal.reports.access import can_review, exam_or_404
@@ -22,11 +23,6 @@ from portal.reports.issuing import ReportRefused, issue_generated_report, issue_
 
 # Room for the multipart envelope and the name around a file at the size cap.
 BODY_SLACK = 64 * 1024
-
-
-class TooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
 
 
 class ExamReports(InstitutionFromRequestMixin, APIView):
@@ -39,7 +35,7 @@ class ExamReports(InstitutionFromRequestMixin, APIView):
         if not (declared.isascii() and declared.isdigit()):
             raise ParseError("The Content-Length header is not a whole number.")
         if len(declared) > 12 or int(declared) > limit:
-            raise TooLarge(
+            raise PayloadTooLarge(
                 f"The request is larger than {limit} bytes; a report may be at "
                 f"most {issuing.MAX_UPLOAD_BYTES} bytes."
             )
@@ -64,7 +60,7 @@ class ExamReports(InstitutionFromRequestMixin, APIView):
         except ReportRefused as e:
             if e.field:
                 return refused(e.field, str(e))
-            return Response({"detail": str(e)}, status=status.HTTP_400_BAD_REQUEST)
+            return problem_response(400, str(e), request=request)
         return Response(
             {"id": report.pk, "name": report.name, "state": report.state},
             status=status.HTTP_201_CREATED,
@@ -83,4 +79,5 @@ def read_data(request) -> dict:
 
 
 def refused(field, reason):
-    return Response({field: [reason]}, status=status.HTTP_400_BAD_REQUEST)
+    """A 400 validation problem naming the field (``portal.api.errors``)."""
+    raise ValidationError({field: [reason]})
