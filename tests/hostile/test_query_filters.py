@@ -44,6 +44,7 @@ def problem_fields(response) -> set:
     assert body["status"] == 400 and body["detail"] and body["errors"]
     return {error.get("field") for error in body["errors"]}
 
+
 tricky = st.sampled_from(
     [
         "\x00",
