@@ -45,3 +45,20 @@ def test_add_prints_the_secret_last_then_list_and_remove(northside, southside, r
 def test_refusals_name_the_reason(northside, args, reason):
     with pytest.raises(CommandError, match=reason):
         run(*args)
+
+
+def test_reencrypt_moves_every_secret_to_the_first_key(northside, receiver, settings):
+    from cryptography.fernet import Fernet
+
+    from integrations.webhooks import endpoints
+    from portal.encryption import decrypt
+
+    old_keys = list(settings.PORTAL_ENCRYPTION_KEYS)
+    endpoint, secret = endpoints.create(northside, receiver.url, ["exam.ready"])
+    rotated = endpoints.rotate(endpoint)
+    settings.PORTAL_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *old_keys]
+    assert "Re-encrypted 2" in run("reencrypt")
+    settings.PORTAL_ENCRYPTION_KEYS = settings.PORTAL_ENCRYPTION_KEYS[:1]  # old key dropped
+    endpoint.refresh_from_db()
+    assert decrypt(endpoint.secret_encrypted) == rotated
+    assert decrypt(endpoint.previous_secret_encrypted) == secret

@@ -2,13 +2,17 @@
 
 ``webhook add <institution-slug> <url> --events exam.ready,exam.signed`` prints the
 signing secret as its last line (shown this once); ``webhook list <slug>``;
-``webhook remove <id>``. Refusals exit with status 1 and the reason.
+``webhook remove <id>``; ``webhook reencrypt`` (after putting a new
+``PORTAL_ENCRYPTION_KEY`` first: every signing secret encrypted with it). Refusals exit
+with status 1 and the reason.
 """
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from integrations.webhooks import endpoints
 from integrations.webhooks.models import Endpoint
+from portal.encryption import SecretUnreadable, reencrypt
 from portal.events import EVENT_TYPES
 from portal.tenants.models import Institution
 
@@ -29,6 +33,7 @@ class Command(BaseCommand):
         listing.add_argument("institution", help="the institution's slug")
         remove = sub.add_parser("remove", help="remove an endpoint and its deliveries")
         remove.add_argument("id", type=int)
+        sub.add_parser("reencrypt", help="encrypt every signing secret with the first key")
 
     def handle(self, *args, action, **options):
         return getattr(self, f"handle_{action}")(**options)
@@ -70,3 +75,21 @@ class Command(BaseCommand):
             raise CommandError(f"No webhook endpoint has the id {id}.")
         endpoint.delete()
         self.stdout.write(f"Removed endpoint {id} ({endpoint.url}) of {endpoint.institution.slug}.")
+
+    def handle_reencrypt(self, **options):
+        total = 0
+        try:
+            with transaction.atomic():  # all or nothing: never half on the old key
+                for endpoint in Endpoint.objects.select_for_update():
+                    endpoint.secret_encrypted = reencrypt(endpoint.secret_encrypted)
+                    fields = ["secret_encrypted"]
+                    if endpoint.previous_secret_encrypted:
+                        endpoint.previous_secret_encrypted = reencrypt(
+                            endpoint.previous_secret_encrypted
+                        )
+                        fields.append("previous_secret_encrypted")
+                    endpoint.save(update_fields=fields)
+                    total += len(fields)
+        except SecretUnreadable as e:
+            raise CommandError(f"Nothing changed: {e}") from None
+        self.stdout.write(f"Re-encrypted {total} webhook secret(s) with the first key.")
