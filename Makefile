@@ -10,7 +10,7 @@ DEMO_ENV := env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=1 \
 	CLARIUS_API_KEY=DemoKey1.demo-service-api-key-for-the-sandbox-only \
 	CLARIUS_MEDIA_ORIGINS=http://127.0.0.1:8101
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench schema clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ format: install
 
 bench: install
 	$(BIN)/python bench/run.py $(BENCH)
+
+# The API's OpenAPI document, checked in; a test fails when it differs from the code's.
+schema: install
+	env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=1 $(BIN)/python manage.py spectacular \
+		--validate --file docs/openapi.yaml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

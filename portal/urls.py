@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from portal import csp, health
 from portal.accounts.views import PortalLoginView, PortalPasswordResetView
+from portal.api import schema
 
 admin.site.site_header = "Clarius portal administration"
 admin.site.site_title = "Clarius portal admin"
@@ -19,6 +20,9 @@ urlpatterns = [
     path("clarius/", include("integrations.clarius.urls")),
     path("institution/webhooks/", include("integrations.webhooks.urls")),
     path("api/v1/", include("portal.api.urls")),
+    path("api/schema/", schema.SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", schema.DocsView.as_view(), name="api-docs"),
+    path("api/problems/<slug:slug>", schema.problem_type, name="api-problem"),
     path("", include("portal.api.page_urls")),
     path("admin/", admin.site.urls),
     path("csp-report/", csp.report, name="csp-report"),

@@ -3,9 +3,12 @@ cleaned of control and bidi characters, as on the pages; an exam embeds only its
 captures, with their count and the link to page through them all."""
 
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from portal.exams.models import Capture, Exam, Patient, Submission
+from portal.reports.models import Report
 from portal.text import clean_text
 
 # How many captures an exam embeds: in its own document, and in the list of exams.
@@ -59,12 +62,15 @@ CAPTURE_ORDER = ("submission_id", "position", "id")
 
 
 class CaptureSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(
+        help_text="The bytes (GET, byte ranges supported); null until downloaded."
+    )
 
     class Meta:
         model = Capture
         fields = ["id", "position", "state", "content_type", "size", "sha256", "url"]
 
+    @extend_schema_field({"type": ["string", "null"], "format": "uri"})
     def get_url(self, capture):
         if capture.state != Capture.State.DONE:
             return None
@@ -117,12 +123,14 @@ class ExamSerializer(serializers.ModelSerializer):
             "reports",
         ]
 
+    @extend_schema_field(PatientSerializer(allow_null=True))
     def get_patient(self, exam):
         try:
             return PatientSerializer(exam.patient).data
         except Patient.DoesNotExist:
             return None
 
+    @extend_schema_field(CaptureSerializer(many=True))
     def get_captures(self, exam):
         """The first captures only (the view prefetches them as ``embedded_captures``);
         ``captures_url`` pages through them all."""
@@ -131,15 +139,28 @@ class ExamSerializer(serializers.ModelSerializer):
             captures = exam.captures.order_by(*CAPTURE_ORDER)[:EMBEDDED_CAPTURES]
         return CaptureSerializer(captures, many=True, context=self.context).data
 
+    @extend_schema_field(OpenApiTypes.INT)
     def get_captures_count(self, exam):
         count = getattr(exam, "captures_count", None)
         return exam.captures.count() if count is None else count
 
+    @extend_schema_field(OpenApiTypes.URI)
     def get_captures_url(self, exam):
         path = reverse("api-exam-captures", args=[exam.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
+    @extend_schema_field(
+        inline_serializer(
+            "ExamReport",
+            {
+                "id": serializers.IntegerField(),
+                "name": serializers.CharField(),
+                "state": serializers.ChoiceField(choices=Report.State.choices),
+            },
+            many=True,
+        )
+    )
     def get_reports(self, exam):
         reports = getattr(exam, "reports", None)
         if reports is None:

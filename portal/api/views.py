@@ -7,6 +7,8 @@ from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,7 +21,7 @@ from portal.api.serializers import (
     CaptureSerializer,
     ExamSerializer,
 )
-from portal.api.tenancy import InstitutionFromRequestMixin
+from portal.api.tenancy import HEADER, InstitutionFromRequestMixin
 from portal.dashboard import queries
 from portal.dashboard.forms import WorklistFilterForm
 from portal.exams.access import audit, visible_captures, visible_exams
@@ -126,6 +128,45 @@ def exam_filters(request) -> dict:
     return {**form.filters(), **filters}
 
 
+def query(name, description, type_=str, **kwargs):
+    return OpenApiParameter(name, type_, OpenApiParameter.QUERY, description=description, **kwargs)
+
+
+INSTITUTION_HEADER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="Work in another of your institutions (its slug; a session only: an API "
+    "key works in its own institution). One that is not yours is a 403.",
+)
+MEMBER = "a member's user id"
+EXAM_FILTERS = [
+    query("status", "Ingestion state.", enum=Exam.Status.values),
+    query("review_state", "Review state.", enum=Exam.ReviewState.values),
+    query("exam_uuid", "Clarius's exam UUID.", OpenApiTypes.UUID),
+    query("operator", f"Who performed the exam: {MEMBER}.", int),
+    query("reviewer", f"Assignee: `me`, `none` (unassigned) or {MEMBER}.", str),
+    query("submitted_from", "Last submitted on or after this day.", OpenApiTypes.DATE),
+    query("submitted_to", "Last submitted on or before this day.", OpenApiTypes.DATE),
+    query("submitted_after", "Last submitted after this moment (ISO 8601).", OpenApiTypes.DATETIME),
+    query("q", "Patient search: every word in the identifier or a name.", str),
+    query(
+        "sort",
+        "The order; newest submission first by default.",
+        enum=list(queries.SORTS),
+        default=queries.DEFAULT_SORT,
+    ),
+]
+
+
+@extend_schema(
+    summary="List exams",
+    description="The current institution's exams (a clinician's own), filtered and sorted "
+    "as the worklist is, a page at a time (follow `next`). Each embeds its first "
+    f"{EMBEDDED_CAPTURES_IN_LIST} captures with `captures_count` and `captures_url`. "
+    "A malformed filter or cursor is a 400 naming it.",
+    parameters=[*EXAM_FILTERS, INSTITUTION_HEADER],
+)
 class ExamList(InstitutionFromRequestMixin, generics.ListAPIView):
     """The current institution's exams (a clinician's own), with the worklist's filters
     and sorts, a page at a time."""
@@ -155,6 +196,12 @@ class ExamList(InstitutionFromRequestMixin, generics.ListAPIView):
         return self.keys
 
 
+@extend_schema(
+    summary="Read an exam",
+    description=f"One exam with its first {EMBEDDED_CAPTURES} captures, `captures_count` "
+    "and `captures_url`. Audited as a view of the exam.",
+    parameters=[INSTITUTION_HEADER],
+)
 class ExamDetail(InstitutionFromRequestMixin, generics.RetrieveAPIView):
     serializer_class = ExamSerializer
 
@@ -167,6 +214,13 @@ class ExamDetail(InstitutionFromRequestMixin, generics.RetrieveAPIView):
         return Response(self.get_serializer(exam).data)
 
 
+@extend_schema(
+    summary="List an exam's captures",
+    description="Every capture of the exam, in the order they were submitted, "
+    f"{CapturePagination.page_size} a page by default. Audited as a view of the exam.",
+    parameters=[INSTITUTION_HEADER],
+    responses=CaptureSerializer(many=True),
+)
 class ExamCaptures(InstitutionFromRequestMixin, generics.GenericAPIView):
     """All the captures of one exam, a page at a time, in the order they were submitted."""
 
@@ -185,6 +239,22 @@ class ExamCaptures(InstitutionFromRequestMixin, generics.GenericAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
+@extend_schema(
+    summary="Download a capture",
+    description="The bytes of a downloaded capture, with its content type. One byte range "
+    "(`Range: bytes=a-b`) answers 206, so clips can be seeked. Audited.",
+    parameters=[
+        INSTITUTION_HEADER,
+        OpenApiParameter(
+            "Range", str, OpenApiParameter.HEADER, description="One byte range, e.g. bytes=0-1023."
+        ),
+    ],
+    responses={
+        (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The bytes."),
+        (206, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The range asked for."),
+        416: OpenApiResponse(description="The range starts at or past the end."),
+    },
+)
 class CaptureMedia(InstitutionFromRequestMixin, APIView):
     """The bytes of one capture, with its content type; every access is audited."""
 
