@@ -139,6 +139,7 @@ def test_a_key_never_reaches_another_institution(client, trio, exams, named, nam
     key = key_for(users(trio)["alice"], "northside")
     response = call(client, name, exams["northside"], key, **{"X-Portal-Institution": named})
     assert response.status_code == 403
+    assert response["Content-Type"] == "application/problem+json"
     assert "not a member of institution" in response.json()["detail"]
     assert not Report.objects.exists()
     assert not AuditEvent.objects.exclude(action="create_api_key").exists()
@@ -169,6 +170,7 @@ def test_bearer_and_token_forms_both_work(client, trio, exams):
 def assert_401(response):
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response["Content-Type"] == "application/problem+json"
     assert response.json()["detail"]
 
 
@@ -298,6 +300,7 @@ def test_a_key_is_throttled_per_key_with_retry_after(client, trio, exams, settin
     assert [client.get(url, headers=bearer(first)).status_code for _ in range(3)] == [200] * 3
     throttled = client.get(url, headers=bearer(first))
     assert throttled.status_code == 429
+    assert throttled["Content-Type"] == "application/problem+json"
     assert 0 < int(throttled["Retry-After"]) <= 60
     # Another key (of the same member) has its own count; the browser is not counted.
     second = key_for(users(trio)["bob"], scope="read")
