@@ -3,7 +3,7 @@
 Multipart ``name`` + ``file`` sends a PDF made elsewhere; ``name`` alone generates the
 PDF from the exam's signed findings (drawn by the worker: the answer does not wait for
 it, and says ``"state": "generating"``). Either becomes a new report version, pushed to
-the exam's latest submission in the background. Session (with CSRF) or token auth, as
+the exam's latest submission in the background. Session (with CSRF) or API key auth, as
 the rest of the API; reviewers and administrators only; another institution's exam is
 a 404. Anything refused is a 4xx with the reason, and leaves no row and no file.
 """
