@@ -2,6 +2,7 @@ from django import forms
 
 from portal.reports.limits import ADDENDUM_LIMIT, FINDINGS_LIMITS, TextLimit, normalised
 from portal.reports.models import Findings
+from portal.reports.review import findings_version
 from portal.text import clean_text
 
 QUALITY_CHOICES = [
@@ -32,6 +33,10 @@ class FindingsForm(forms.ModelForm):
     image_quality = forms.TypedChoiceField(
         choices=QUALITY_CHOICES, coerce=int, empty_value=None, required=False
     )
+    # The version of the worksheet the page was loaded at (``review.findings_version``):
+    # a save over someone else's newer one is refused instead of overwriting it. A post
+    # without it (an older page) is not checked.
+    version = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     class Meta:
         model = Findings
@@ -56,6 +61,12 @@ class FindingsForm(forms.ModelForm):
         for name, limit in FINDINGS_LIMITS.items():
             field = self.fields[name]
             limit_text_field(field, str(field.label), limit)
+        if not self.is_bound:
+            self.fields["version"].initial = findings_version(self.instance)
+
+    def expected_version(self) -> str | None:
+        """The version the page was loaded at, if it said (after ``is_valid``)."""
+        return self.cleaned_data.get("version") or None
 
     def clean(self):
         cleaned = super().clean()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.reports import api, downloads, views
+from portal.reports import downloads, views
 
 urlpatterns = [
     path("exams/<int:pk>/", views.exam_detail, name="exam-detail"),
@@ -29,6 +29,4 @@ urlpatterns = [
         downloads.capture_thumbnail,
         name="exam-capture-thumbnail",
     ),
-    # Part of the REST API (/api/v1/), kept beside the views it shares its rules with.
-    path("api/v1/exams/<int:pk>/reports/", api.ExamReports.as_view(), name="api-exam-reports"),
 ]

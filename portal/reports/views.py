@@ -22,9 +22,11 @@ from portal.reports.issuing import ReportRefused, retry_report
 from portal.reports.models import Report
 from portal.reports.review import (
     ReviewRefused,
+    StaleFindings,
     add_addendum,
     assign_to,
     findings_of,
+    findings_version,
     save_findings,
     sign_findings,
 )
@@ -113,7 +115,9 @@ def findings_save(request, pk):
     if not form.is_valid():
         return render_exam_page(request, exam, findings_form=form, status=400)
     try:
-        save_findings(form.instance, request.user)
+        save_findings(form.instance, request.user, expected_version=form.expected_version())
+    except StaleFindings as e:
+        return stale_findings_page(request, exam, e)
     except ReviewRefused as e:
         messages.error(request, str(e))
     else:
@@ -127,17 +131,39 @@ def findings_sign(request, pk):
     """Sign the worksheet; the "Sign" button posts the form as it stands, saved first."""
     exam = exam_for_review(request, pk)
     findings = findings_of(exam)
+    expected_version = None
     if "impression" in request.POST and not findings.is_signed:
         form = FindingsForm(request.POST, instance=findings)
         if not form.is_valid():
             return render_exam_page(request, exam, findings_form=form, status=400)
+        expected_version = form.expected_version()
     try:
-        report = sign_findings(findings, request.user)
+        report = sign_findings(findings, request.user, expected_version=expected_version)
+    except StaleFindings as e:
+        return stale_findings_page(request, exam, e)
     except (ReviewRefused, ReportRefused) as e:
         messages.error(request, str(e))
         return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
     messages.success(request, f"Signed. “{report.name}” is being made, then it goes to Clarius.")
     return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
+
+
+def stale_findings_page(request, exam, error: StaleFindings):
+    """Someone else saved (or signed) the worksheet since this page was loaded: the page
+    again, with the person's text kept in the form, unsaved, and the reason; its version
+    is now the current one, so saving again is a deliberate choice over the other edits."""
+    exam.refresh_from_db()
+    exam._state.fields_cache.pop("findings", None)  # read the worksheet again
+    findings = findings_of(exam)
+    if findings.is_signed:
+        messages.error(request, str(error))
+        return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+    data = request.POST.copy()
+    data["version"] = findings_version(error.current)
+    form = FindingsForm(data, instance=findings)
+    form.is_valid()
+    form.add_error(None, str(error))
+    return render_exam_page(request, exam, findings_form=form, status=409)
 
 
 @login_required

@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from portal.accounts.addresses import normalise_email
@@ -23,7 +22,7 @@ from portal.tenants.middleware import SESSION_KEY
 from portal.tenants.models import Invitation, Membership
 from portal.tenants.roles import admin_required
 from portal.tenants.scoping import get_scoped_or_404
-from portal.tenants.services import user_exists
+from portal.tenants.services import cancel_invitation, invite_member, user_exists
 from portal.tenants.views import member_list
 
 SESSION_TOKEN = "invitation_token"
@@ -38,8 +37,7 @@ def invite(request):
     if not form.is_valid():
         return member_list(request, invite_form=form, status=400)
     email, role = form.cleaned_data["email"], form.cleaned_data["role"]
-    invitation, token = invitations.invite(request.institution, email, role, request.user)
-    invitations.send_invitation(invitation, token)
+    invitation = invite_member(request.institution, email, role, request.user)
     audit(request, AuditEvent.Action.INVITE_MEMBER, invitation, email=email, role=role)
     messages.success(request, f"Invitation sent to {email}; the link works once, for 7 days.")
     return redirect("member-list")
@@ -49,7 +47,7 @@ def invite(request):
 @admin_required
 def invitation_cancel(request, pk):
     invitation = get_scoped_or_404(Invitation.objects.open(), request, pk=pk)
-    Invitation.objects.filter(pk=invitation.pk).open().update(cancelled_at=timezone.now())
+    cancel_invitation(invitation)
     audit(request, AuditEvent.Action.CANCEL_INVITATION, invitation, email=invitation.email)
     messages.success(request, f"The invitation of {invitation.email} no longer works.")
     return redirect("member-list")

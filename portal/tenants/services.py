@@ -4,10 +4,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from portal.accounts.addresses import normalise_email
-from portal.tenants import linked_accounts
-from portal.tenants.models import Institution, Membership
+from portal.tenants import invitations, linked_accounts
+from portal.tenants.models import Institution, Invitation, Membership
 
 
 class TenantError(Exception):
@@ -126,3 +127,20 @@ def remove_member(membership: Membership) -> None:
         linked_accounts.member_removed(membership)
         # A queryset delete leaves ``membership.pk`` set, for the audit log entry.
         Membership.objects.filter(pk=membership.pk).delete()
+
+
+def invite_member(institution: Institution, email: str, role: str, invited_by) -> Invitation:
+    """Invite ``email`` (checked by ``InvitationForm``) and send the link; the members page
+    and the API both invite this way. Earlier open invitations of the address stop working.
+    """
+    invitation, token = invitations.invite(institution, email, role, invited_by)
+    invitations.send_invitation(invitation, token)
+    return invitation
+
+
+def cancel_invitation(invitation: Invitation) -> bool:
+    """Withdraw an open invitation; ``False`` if it was used, withdrawn or expired meanwhile."""
+    cancelled = (
+        Invitation.objects.filter(pk=invitation.pk).open().update(cancelled_at=timezone.now())
+    )
+    return bool(cancelled)

@@ -1,0 +1,248 @@
+"""The institution's members and invitations over the API: administrators only.
+
+The members page's actions, with its rules (``portal.tenants.services``: the last
+administrator stays one; ``InvitationForm``: an address that is a member already is not
+invited) and its audit events. Anyone but an administrator of the current institution
+gets a 404, as on the page; another institution's member or invitation is a 404 too.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from portal.api.errors import Conflict
+from portal.api.pagination import CursorPagination
+from portal.api.review import ReviewView, form_errors, problem
+from portal.dashboard.paging import SortKey
+from portal.exams.access import audit
+from portal.exams.models import AuditEvent
+from portal.tenants.forms import InvitationForm, RoleForm
+from portal.tenants.models import Invitation, Membership
+from portal.tenants.roles import is_admin
+from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
+from portal.tenants.services import (
+    TenantError,
+    cancel_invitation,
+    change_role,
+    invite_member,
+    remove_member,
+)
+from portal.text import clean_text
+
+
+class AdminView(ReviewView):
+    """Administrators of the current institution only: anyone else gets a 404."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not is_admin(request):
+            raise Http404("Institution administrators only")
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    name = serializers.CharField()
+
+
+class MemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The membership's id (the one to change).")
+    user = UserSerializer()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    role_label = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+def member_document(membership) -> dict:
+    user = membership.user
+    return {
+        "id": membership.pk,
+        "user": {
+            "id": user.pk,
+            "email": clean_text(user.email),
+            "name": clean_text(user.get_full_name()),
+        },
+        "role": membership.role,
+        "role_label": membership.get_role_display(),
+        "created_at": membership.created_at,
+    }
+
+
+class MemberPagination(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+
+
+class MemberList(AdminView):
+    """The institution's members."""
+
+    pagination_class = MemberPagination
+    cursor_keys = [SortKey("id", False, Membership._meta.pk)]
+
+    @extend_schema(
+        summary="The institution's members and their roles (administrators)",
+        responses={200: MemberSerializer(many=True)},
+        tags=["members"],
+    )
+    def get(self, request):
+        members = scoped_to_request(Membership, request).select_related("user")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(members, request, view=self)
+        return paginator.get_paginated_response([member_document(m) for m in page])
+
+
+class RoleInputSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class MemberDetail(AdminView):
+    """One member: their role, or their removal."""
+
+    def member(self, request, pk):
+        return get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
+
+    @extend_schema(summary="One member", responses={200: MemberSerializer}, tags=["members"])
+    def get(self, request, pk):
+        return Response(member_document(self.member(request, pk)))
+
+    @extend_schema(
+        summary="Change a member's role",
+        description="409 when it would leave the institution without an administrator.",
+        request=RoleInputSerializer,
+        responses={
+            200: MemberSerializer,
+            **problem(409, "It would leave the institution without an administrator."),
+        },
+        tags=["members"],
+    )
+    def patch(self, request, pk):
+        member = self.member(request, pk)
+        data = self.body(request)
+        form = RoleForm({"role": data.get("role")})
+        if not isinstance(data.get("role"), str) or not form.is_valid():
+            raise serializers.ValidationError(
+                {"role": [f"Choose one of the roles: {', '.join(Membership.Role.values)}."]}
+            )
+        try:
+            previous = change_role(member, form.cleaned_data["role"])
+        except TenantError as e:
+            raise Conflict(str(e)) from None
+        if previous != member.role:
+            audit(
+                request,
+                AuditEvent.Action.CHANGE_ROLE,
+                member,
+                email=member.user.email,
+                previous=previous,
+                role=member.role,
+            )
+        return Response(member_document(member))
+
+    @extend_schema(
+        summary="Remove a member",
+        description="Their exams stay; their linked accounts are unlinked. 409 for the "
+        "last administrator.",
+        request=None,
+        responses={204: None, **problem(409, "The last administrator stays.")},
+        tags=["members"],
+    )
+    def delete(self, request, pk):
+        member = self.member(request, pk)
+        try:
+            remove_member(member)
+        except TenantError as e:
+            raise Conflict(str(e)) from None
+        audit(
+            request,
+            AuditEvent.Action.REMOVE_MEMBER,
+            member,
+            email=member.user.email,
+            role=member.role,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    invited_by = UserSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class InvitationInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+def invitation_document(invitation) -> dict:
+    by = invitation.invited_by
+    return {
+        "id": invitation.pk,
+        "email": clean_text(invitation.email),
+        "role": invitation.role,
+        "invited_by": None
+        if by is None
+        else {"id": by.pk, "email": clean_text(by.email), "name": clean_text(by.get_full_name())},
+        "created_at": invitation.created_at,
+        "expires_at": invitation.expires_at,
+    }
+
+
+class InvitationList(AdminView):
+    """The institution's open invitations."""
+
+    pagination_class = MemberPagination
+
+    @extend_schema(
+        summary="The open invitations (administrators)",
+        responses={200: InvitationSerializer(many=True)},
+        tags=["members"],
+    )
+    def get(self, request):
+        invitations = scoped_to_request(Invitation, request).open().select_related("invited_by")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(invitations, request, view=self)
+        return paginator.get_paginated_response([invitation_document(i) for i in page])
+
+    @extend_schema(
+        summary="Invite someone by email",
+        description="The link is emailed (never answered); it works once, for 7 days. An "
+        "earlier open invitation of the address stops working. 400 for a member already.",
+        request=InvitationInputSerializer,
+        responses={201: InvitationSerializer},
+        tags=["members"],
+    )
+    def post(self, request):
+        data = self.body(request)
+        given = InvitationInputSerializer(data=data)
+        given.is_valid(raise_exception=True)
+        form = InvitationForm(dict(given.validated_data), institution=request.institution)
+        if not form.is_valid():
+            raise form_errors(form)
+        email, role = form.cleaned_data["email"], form.cleaned_data["role"]
+        invitation = invite_member(request.institution, email, role, request.user)
+        audit(request, AuditEvent.Action.INVITE_MEMBER, invitation, email=email, role=role)
+        return Response(invitation_document(invitation), status=status.HTTP_201_CREATED)
+
+
+class InvitationDetail(AdminView):
+    """One open invitation."""
+
+    @extend_schema(
+        summary="Withdraw an open invitation",
+        description="Its link stops working. An invitation used, withdrawn or expired is a 404.",
+        request=None,
+        responses={204: None},
+        tags=["members"],
+    )
+    def delete(self, request, pk):
+        invitation = get_scoped_or_404(Invitation.objects.open(), request, pk=pk)
+        if not cancel_invitation(invitation):
+            raise Http404("No open invitation with this id")
+        audit(request, AuditEvent.Action.CANCEL_INVITATION, invitation, email=invitation.email)
+        return Response(status=status.HTTP_204_NO_CONTENT)

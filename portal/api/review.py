@@ -1,0 +1,620 @@
+"""The review of an exam over the API: the staff actions of the exam page, as endpoints.
+
+Every endpoint starts where the page does (``portal.reports.access``: another
+institution's exam, or a clinician's view of someone else's, is a 404; writing is for
+reviewers and administrators, a 403 for a clinician who can see the exam) and carries
+its step out with the page's rule (``portal.reports.review``, ``issuing.retry_report``),
+so the API can do nothing the page refuses, and refuses it with the same reason.
+
+The worksheet is written with optimistic concurrency: ``GET .../findings/`` answers with
+an ``ETag`` (the worksheet's version); ``PUT`` must send it back in ``If-Match``. No
+``If-Match`` is a 428, a stale one a 412 (someone else saved meanwhile: read again).
+A write on signed findings is a 409, as is signing twice.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError, PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api.errors import Conflict, PayloadTooLarge, PreconditionFailed, PreconditionRequired
+from portal.api.pagination import CursorPagination
+from portal.api.tenancy import InstitutionFromRequestMixin
+from portal.dashboard.paging import SortKey
+from portal.exams.access import audit, visible_exams
+from portal.exams.models import AuditEvent
+from portal.exams.serving import media_response
+from portal.reports import api as reports_api
+from portal.reports.access import can_review, exam_for_review, exam_or_404
+from portal.reports.downloads import StoredFile
+from portal.reports.forms import AddendumForm, FindingsForm
+from portal.reports.issuing import ReportRefused, retry_report
+from portal.reports.limits import FINDINGS_LIMITS
+from portal.reports.models import Report
+from portal.reports.review import (
+    UNSAVED,
+    ReviewRefused,
+    StaleFindings,
+    add_addendum,
+    assign_to,
+    assignable_reviewer,
+    findings_of,
+    findings_version,
+    save_findings,
+    sign_findings,
+    unassign,
+)
+from portal.tenants.roles import is_admin
+from portal.text import clean_text
+
+# The largest body a review write reads: the worksheet at its limits, every character
+# escaped as JSON's six-byte \uXXXX, and room for the keys.
+BODY_LIMIT = 512 * 1024
+FINDINGS_FIELDS = [*FINDINGS_LIMITS, "image_quality"]
+
+
+def problem(code: int, description: str) -> dict:
+    """An error answer for ``extend_schema(responses=...)``: the RFC 9457 problem
+    component ``portal.api.schema`` documents every error with."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {(code, "application/problem+json"): OpenApiResponse(schema, description=description)}
+
+
+def refusal(error: ReviewRefused | ReportRefused):
+    """The API's answer to a refused step: 409 for the exam's state, 400 for the input."""
+    if isinstance(error, ReviewRefused) and error.conflict:
+        return Conflict(str(error))
+    field = getattr(error, "field", None)
+    if field:
+        return serializers.ValidationError({field: [str(error)]})
+    return serializers.ValidationError(str(error))
+
+
+def form_errors(form) -> serializers.ValidationError:
+    """A page form's errors, as the API's field errors."""
+    errors = form.errors.get_json_data()
+    return serializers.ValidationError(
+        {field: [e["message"] for e in found] for field, found in errors.items()}
+    )
+
+
+def report_summary(report) -> dict:
+    return {
+        "id": report.pk,
+        "version": report.version,
+        "name": clean_text(report.name),
+        "state": report.state,
+    }
+
+
+class ReviewView(InstitutionFromRequestMixin, APIView):
+    """An exam's review endpoint: the body is bounded before anything reads it."""
+
+    def initial(self, request, *args, **kwargs):
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if not (declared.isascii() and declared.isdigit()):
+            raise ParseError("The Content-Length header is not a whole number.")
+        if len(declared) > 12 or int(declared) > BODY_LIMIT:
+            raise PayloadTooLarge(f"The request body may be at most {BODY_LIMIT} bytes.")
+        super().initial(request, *args, **kwargs)
+
+    def body(self, request) -> dict:
+        """The JSON object sent (an empty body is an empty object)."""
+        return reports_api.read_data(request)
+
+
+class PersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+def person(user):
+    if user is None:
+        return None
+    return {"id": user.pk, "name": clean_text(user.get_full_name() or user.email)}
+
+
+class FindingsSerializer(serializers.Serializer):
+    """The worksheet; ``version`` is also the ``ETag`` header."""
+
+    exam = serializers.IntegerField()
+    review_state = serializers.CharField()
+    version = serializers.CharField()
+    indication = serializers.CharField(allow_blank=True)
+    views_obtained = serializers.CharField(allow_blank=True)
+    findings = serializers.CharField(allow_blank=True)
+    impression = serializers.CharField(allow_blank=True)
+    image_quality = serializers.IntegerField(allow_null=True, min_value=1, max_value=5)
+    clinician_feedback = serializers.CharField(allow_blank=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    updated_by = PersonSerializer(allow_null=True)
+    signed_at = serializers.DateTimeField(allow_null=True)
+    signed_by = PersonSerializer(allow_null=True)
+
+
+class TextField(serializers.CharField):
+    """Text only: a number or a boolean is refused, not turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class FindingsInputSerializer(serializers.Serializer):
+    """Every field of the worksheet (a PUT replaces it); the limits are the page's."""
+
+    indication = TextField(allow_blank=True, trim_whitespace=False)
+    views_obtained = TextField(allow_blank=True, trim_whitespace=False)
+    findings = TextField(allow_blank=True, trim_whitespace=False)
+    impression = TextField(allow_blank=True, trim_whitespace=False)
+    image_quality = serializers.IntegerField(allow_null=True, min_value=1, max_value=5)
+    clinician_feedback = TextField(allow_blank=True, trim_whitespace=False)
+
+
+def findings_document(exam, findings) -> dict:
+    return {
+        "exam": exam.pk,
+        "review_state": exam.review_state,
+        "version": findings_version(findings),
+        **{name: getattr(findings, name) for name in FINDINGS_FIELDS},
+        "updated_at": findings.updated_at,
+        "updated_by": person(findings.updated_by) if findings.updated_by_id else None,
+        "signed_at": findings.signed_at,
+        "signed_by": person(findings.signed_by) if findings.signed_by_id else None,
+    }
+
+
+def etag(version: str) -> str:
+    return f'"{version}"'
+
+
+def if_match(request, findings) -> str:
+    """The version ``If-Match`` names, checked against the stored one: 428 if the header
+    is missing, 412 if it names another version (``*`` matches a saved worksheet)."""
+    header = request.headers.get("If-Match")
+    if header is None or not header.strip():
+        raise PreconditionRequired(
+            "Send If-Match with the ETag of the findings you read "
+            "(GET the findings first): a write without it could overwrite someone else's."
+        )
+    current = findings_version(findings)
+    tags = [t.strip() for t in header.split(",")]
+    if "*" in tags and current != UNSAVED:
+        return current
+    for tag in tags:
+        if tag.startswith("W/"):
+            continue  # If-Match compares strong validators only (RFC 9110 13.1.1)
+        if tag.strip('"') == current:
+            return current
+    raise stale(findings)
+
+
+def stale(findings):
+    error = StaleFindings(findings if findings.pk else None)
+    return PreconditionFailed(
+        f"{error} (The findings' version is now {etag(findings_version(findings))}.)"
+    )
+
+
+class ExamFindings(ReviewView):
+    """The exam's findings worksheet: read it (with its ``ETag``), save the draft."""
+
+    @extend_schema(
+        summary="The exam's findings worksheet (draft or signed)",
+        responses={200: FindingsSerializer},
+        tags=["review"],
+    )
+    def get(self, request, pk):
+        exam = exam_for_review(request, pk)
+        findings = findings_of(exam)
+        audit(request, AuditEvent.Action.VIEW_EXAM, exam, via="api_findings")
+        version = findings_version(findings)
+        return Response(
+            FindingsSerializer(findings_document(exam, findings)).data,
+            headers={"ETag": etag(version), "Cache-Control": "no-store"},
+        )
+
+    @extend_schema(
+        summary="Save the findings worksheet (the draft)",
+        description="Send every field. `If-Match` with the `ETag` of the findings read is "
+        "required: without it 428, with an older one 412 (someone else saved meanwhile). "
+        "Signed findings cannot change: 409.",
+        parameters=[
+            OpenApiParameter(
+                "If-Match", str, OpenApiParameter.HEADER, required=True, description="ETag"
+            )
+        ],
+        request=FindingsInputSerializer,
+        responses={
+            200: FindingsSerializer,
+            400: OpenApiResponse(description="A field is missing, unknown or invalid."),
+            **problem(409, "The findings are signed."),
+            **problem(412, "The findings changed since they were read."),
+            **problem(428, "If-Match is missing."),
+        },
+        tags=["review"],
+    )
+    def put(self, request, pk):
+        exam = exam_for_review(request, pk)
+        findings = findings_of(exam)
+        if findings.is_signed:
+            raise Conflict("These findings are signed and cannot change: add an addendum.")
+        expected = if_match(request, findings)
+        form = self.valid_form(request, findings)
+        try:
+            save_findings(form.instance, request.user, expected_version=expected)
+        except StaleFindings:
+            raise stale(findings_of(exam_or_404(request, pk))) from None
+        except ReviewRefused as e:
+            raise refusal(e) from None
+        exam.refresh_from_db()
+        version = findings_version(form.instance)
+        return Response(
+            FindingsSerializer(findings_document(exam, form.instance)).data,
+            headers={"ETag": etag(version), "Cache-Control": "no-store"},
+        )
+
+    def valid_form(self, request, findings) -> FindingsForm:
+        data = self.body(request)
+        unknown = sorted(str(k)[:40] for k in data if k not in FINDINGS_FIELDS)
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    key: [f"Unknown field; the worksheet's are: {', '.join(FINDINGS_FIELDS)}."]
+                    for key in unknown[:10]
+                }
+            )
+        given = FindingsInputSerializer(data=data)
+        given.is_valid(raise_exception=True)
+        values = dict(given.validated_data)
+        quality = values.pop("image_quality")
+        form = FindingsForm({**values, "image_quality": quality or ""}, instance=findings)
+        if not form.is_valid():
+            raise form_errors(form)
+        return form
+
+
+class SignSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The report version the signature issues.")
+    version = serializers.IntegerField()
+    name = serializers.CharField()
+    state = serializers.CharField()
+
+
+class ExamSign(ReviewView):
+    """Sign the exam's findings: the first report version."""
+
+    @extend_schema(
+        summary="Sign the findings as saved",
+        description="Locks the findings and issues the first report version (made and "
+        "delivered in the background). `If-Match` is optional: when sent, the findings "
+        "signed must be that version (412 otherwise). 400 with the field at fault when "
+        "incomplete; 409 when already signed.",
+        request=None,
+        responses={
+            201: SignSerializer,
+            400: OpenApiResponse(description="The findings are incomplete (`errors` says)."),
+            **problem(409, "The findings are signed already."),
+            **problem(412, "The findings changed since they were read."),
+        },
+        tags=["review"],
+    )
+    def post(self, request, pk):
+        exam = exam_for_review(request, pk)
+        findings = findings_of(exam)
+        if findings.is_signed:
+            raise Conflict("These findings are signed already: add an addendum instead.")
+        expected = None
+        if request.headers.get("If-Match"):
+            expected = if_match(request, findings)
+        try:
+            report = sign_findings(findings, request.user, expected_version=expected)
+        except StaleFindings:
+            raise stale(findings_of(exam_or_404(request, pk))) from None
+        except (ReviewRefused, ReportRefused) as e:
+            raise refusal(e) from None
+        return Response(report_summary(report), status=status.HTTP_201_CREATED)
+
+
+class AddendumInputSerializer(serializers.Serializer):
+    text = TextField(trim_whitespace=False)
+
+
+class AddendumSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    signed_at = serializers.DateTimeField()
+    report = SignSerializer()
+
+
+class ExamAddenda(ReviewView):
+    """Addenda to signed findings, each a new report version."""
+
+    @extend_schema(
+        summary="Add a signed addendum to signed findings",
+        description="Signed as it is written; issues a new report version. 409 when the "
+        "findings are not signed yet, or the exam carries the most addenda it may.",
+        request=AddendumInputSerializer,
+        responses={
+            201: AddendumSerializer,
+            **problem(409, "The findings are not signed, or carry the most addenda."),
+        },
+        tags=["review"],
+    )
+    def post(self, request, pk):
+        exam = exam_for_review(request, pk)
+        data = self.body(request)
+        given = AddendumInputSerializer(data=data)
+        given.is_valid(raise_exception=True)
+        form = AddendumForm({"text": given.validated_data["text"]})
+        if not form.is_valid():
+            raise form_errors(form)
+        try:
+            addendum, report = add_addendum(exam, request.user, form.cleaned_data["text"])
+        except (ReviewRefused, ReportRefused) as e:
+            raise refusal(e) from None
+        return Response(
+            {
+                "number": addendum.number,
+                "signed_at": addendum.signed_at,
+                "report": report_summary(report),
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AssignmentInputSerializer(serializers.Serializer):
+    reviewer = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text="The user id of a reviewer or administrator of the institution "
+        "(administrators only); yourself when left out.",
+    )
+
+
+class AssignmentSerializer(serializers.Serializer):
+    exam = serializers.IntegerField()
+    review_state = serializers.CharField()
+    reviewer = PersonSerializer(allow_null=True)
+
+
+def assignment_document(exam):
+    return {
+        "exam": exam.pk,
+        "review_state": exam.review_state,
+        "reviewer": person(exam.reviewer) if exam.reviewer_id else None,
+    }
+
+
+class ExamAssignment(ReviewView):
+    """Who reviews the exam."""
+
+    @extend_schema(
+        summary="Assign the exam for review",
+        description="To yourself (as the page's “Assign to me”), or, for administrators, to a "
+        "named reviewer or administrator of the institution. A new exam moves to in review.",
+        request=AssignmentInputSerializer,
+        responses={200: AssignmentSerializer},
+        tags=["review"],
+    )
+    def post(self, request, pk):
+        exam = exam_for_review(request, pk)
+        given = AssignmentInputSerializer(data=self.body(request))
+        given.is_valid(raise_exception=True)
+        reviewer = request.user
+        named = given.validated_data.get("reviewer")
+        if named is not None and named != request.user.pk:
+            if not is_admin(request):
+                raise serializers.ValidationError(
+                    {"reviewer": ["Only administrators assign exams to someone else."]}
+                )
+            try:
+                reviewer = assignable_reviewer(exam, named)
+            except ReviewRefused as e:
+                raise refusal(e) from None
+        assign_to(exam, reviewer)
+        return Response(assignment_document(exam))
+
+    @extend_schema(
+        summary="Unassign the exam",
+        description="The assigned reviewer or an administrator; an exam in review is new "
+        "again. A signed exam keeps its reviewer of record: 409.",
+        request=None,
+        responses={
+            200: AssignmentSerializer,
+            **problem(409, "The exam is signed: its reviewer stays."),
+        },
+        tags=["review"],
+    )
+    def delete(self, request, pk):
+        exam = exam_for_review(request, pk)
+        if exam.reviewer_id not in (None, request.user.pk) and not is_admin(request):
+            raise serializers.ValidationError(
+                {"reviewer": ["Only administrators unassign an exam someone else reviews."]}
+            )
+        try:
+            unassign(exam)
+        except ReviewRefused as e:
+            raise refusal(e) from None
+        exam.refresh_from_db()
+        return Response(assignment_document(exam))
+
+
+class DeliverySerializer(serializers.Serializer):
+    destination = serializers.CharField()
+    label = serializers.CharField()
+    state = serializers.CharField()
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+
+
+class ReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    name = serializers.CharField()
+    source = serializers.CharField()
+    state = serializers.CharField()
+    state_label = serializers.CharField()
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    pushed_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    created_by = PersonSerializer(allow_null=True)
+    can_retry = serializers.BooleanField()
+    pdf_url = serializers.CharField(allow_null=True)
+    deliveries = DeliverySerializer(many=True)
+
+
+def report_document(report, request) -> dict:
+    pdf = None
+    if report.has_pdf:
+        pdf = request.build_absolute_uri(reverse("api-report-pdf", args=[report.pk]))
+    return {
+        "id": report.pk,
+        "version": report.version,
+        "name": clean_text(report.name),
+        "source": report.source,
+        "state": report.state,
+        "state_label": report.state_label,
+        "attempts": report.attempts,
+        "last_error": clean_text(report.last_error or ""),
+        "next_attempt_at": report.next_attempt_at,
+        "pushed_at": report.pushed_at,
+        "created_at": report.created_at,
+        "created_by": person(report.created_by) if report.created_by_id else None,
+        "can_retry": report.can_retry,
+        "pdf_url": pdf,
+        "deliveries": [
+            {
+                "destination": d.destination,
+                "label": d.destination_label,
+                "state": d.state,
+                "attempts": d.attempts,
+                "last_error": clean_text(d.last_error or ""),
+                "next_attempt_at": d.next_attempt_at,
+                "sent_at": d.sent_at,
+            }
+            for d in report.deliveries.all()
+        ],
+    }
+
+
+class ReportPagination(CursorPagination):
+    page_size = 20
+    max_page_size = 100
+
+
+class ReportUploadSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The name the destinations show.")
+    file = serializers.FileField(
+        required=False, help_text="A PDF made elsewhere; without it, drawn from the findings."
+    )
+
+
+class ReportCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    state = serializers.CharField()
+
+
+class ExamReportVersions(reports_api.ExamReports):
+    """``GET``: the exam's report versions, newest first, with their deliveries (anyone
+    who can see the exam, as the page's list); ``POST``: see ``portal.reports.api``."""
+
+    pagination_class = ReportPagination
+    cursor_keys = [SortKey("version", True, Report._meta.get_field("version"))]
+
+    @extend_schema(
+        summary="The exam's report versions and their deliveries",
+        responses={200: ReportSerializer(many=True)},
+        tags=["reports"],
+    )
+    def get(self, request, pk):
+        exam = exam_or_404(request, pk)
+        reports = exam.reports.select_related("created_by").prefetch_related("deliveries")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(reports, request, view=self)
+        return paginator.get_paginated_response([report_document(r, request) for r in page])
+
+    @extend_schema(
+        summary="Send a new report version: a PDF upload, or drawn from the signed findings",
+        description="Reviewers and administrators. Multipart `name` + `file`, or `name` "
+        "alone to generate it from the signed findings (in the background).",
+        request={
+            "multipart/form-data": ReportUploadSerializer,
+            "application/json": ReportUploadSerializer,
+        },
+        responses={201: ReportCreatedSerializer},
+        tags=["reports"],
+    )
+    def post(self, request, pk):
+        return super().post(request, pk)
+
+
+def visible_report(request, pk) -> Report:
+    """A report of an exam the request may see; another's (or none) is a 404."""
+    return get_object_or_404(
+        Report.objects.filter(exam__in=visible_exams(request)).select_related("exam"), pk=pk
+    )
+
+
+class ReportPdf(InstitutionFromRequestMixin, APIView):
+    """The PDF of one report version."""
+
+    @extend_schema(
+        summary="The PDF of a report version (audited, like the page's download)",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The PDF file."
+            )
+        },
+        tags=["reports"],
+    )
+    def get(self, request, pk):
+        report = visible_report(request, pk)
+        if not report.has_pdf:
+            raise Http404("The PDF of this version is not made yet")
+        audit(request, AuditEvent.Action.DOWNLOAD_REPORT, report, version=report.version, via="api")
+        response = media_response(StoredFile(report.file, "application/pdf"))
+        response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
+        return response
+
+    def perform_content_negotiation(self, request, force=False):
+        # The answer is the file whatever Accept says; refusals are JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+
+class RetrySerializer(serializers.Serializer):
+    retried = serializers.BooleanField()
+    report = ReportSerializer()
+
+
+class ReportRetry(InstitutionFromRequestMixin, APIView):
+    """Retry one report version's deliveries."""
+
+    @extend_schema(
+        summary="Retry a report version's failed or waiting deliveries now",
+        description="Reviewers and administrators. `retried` is false when a worker holds "
+        "it right now or it was delivered already (nothing is sent twice).",
+        request=None,
+        responses={200: RetrySerializer},
+        tags=["reports"],
+    )
+    def post(self, request, pk):
+        report = visible_report(request, pk)
+        if not can_review(request):
+            raise PermissionDenied("Only reviewers and administrators retry reports.")
+        retried = retry_report(report)
+        report.refresh_from_db()
+        return Response({"retried": retried, "report": report_document(report, request)})
