@@ -403,3 +403,31 @@ def test_a_key_belongs_to_one_institution_through_the_tenant_rule(trio, northsid
     key_for(trio[2], "southside")
     assert ApiKey.objects.for_institution(northside).count() == 1
     assert ApiKey.objects.for_institution(None).count() == 0
+
+
+def authorization_texts():
+    from hypothesis import strategies as st
+
+    key_like = st.builds(
+        lambda scheme, prefix, secret: f"{scheme} cpk_{prefix}_{secret}",
+        st.sampled_from(["Bearer", "Token", "bearer", "TOKEN"]),
+        st.text(max_size=12),
+        st.text(max_size=80),
+    )
+    return st.one_of(st.text(max_size=300), key_like)
+
+
+def test_any_authorization_header_is_answered_without_a_5xx(client, trio, exams, settings):
+    from hypothesis import given
+
+    settings.PORTAL_API_KEY_RATE = "1000000/min"
+    key_for(users(trio)["bob"], scope="read")
+    url = reverse("api-exam-list")
+
+    @given(header=authorization_texts())
+    def check(header):
+        response = client.get(url, HTTP_AUTHORIZATION=header)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"].startswith("Bearer")
+
+    check()
