@@ -118,6 +118,7 @@ def test_an_admin_walks_the_institution_pages(page, live_server, alice, bob):
         reverse("member-detail", args=[bob.memberships.get().pk]),
         reverse("clarius-institution-links"),
         reverse("audit-log"),
+        reverse("api-keys"),
         reverse("worklist"),
     ):
         visit(page, f"{live_server.url}{url}")
