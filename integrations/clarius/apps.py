@@ -21,7 +21,7 @@ class ClariusConfig(AppConfig):
         from portal.dashboard import panels as dashboard_panels
         from portal.exams.models import Capture
         from portal.reports import destinations
-        from portal.tenants import linked_accounts
+        from portal.tenants import linked_accounts, navigation
         from portal.work import registry, schedules
 
         # Signed reports go back to the exam's submission in Clarius.
@@ -29,6 +29,19 @@ class ClariusConfig(AppConfig):
         # Its panel on the dashboard; members' Clarius links on the member pages.
         dashboard_panels.register(panels.DASHBOARD_PANEL)
         linked_accounts.register(panels.LINKED_ACCOUNTS)
+        navigation.register(
+            navigation.NavPage(
+                key="clarius-links", label="Links", url_name="clarius-institution-links"
+            )
+        )
+        navigation.register(
+            navigation.NavPage(
+                key="clarius-my-links",
+                label="My Clarius links",
+                url_name="clarius-my-links",
+                admin=False,
+            )
+        )
 
         # The durable work this integration does: rows in these states wait for the task.
         registry.register(ClariusLink, tasks.confirm_link, state=ClariusLink.State.PENDING)

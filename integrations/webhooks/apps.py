@@ -10,9 +10,19 @@ class WebhooksConfig(AppConfig):
         from integrations.webhooks import subscriber, tasks
         from integrations.webhooks.models import Delivery
         from portal import events
+        from portal.tenants import navigation
         from portal.work import registry
 
         # Every event of the core becomes durable deliveries, in the change's transaction.
         events.subscribe(subscriber.on_event)
         # Each delivery is durable work: due rows in *pending* wait for this task.
         registry.register(Delivery, tasks.deliver_webhook, state=Delivery.State.PENDING)
+        # The administrators' page, in the main navigation.
+        navigation.register(
+            navigation.NavPage(
+                key="webhooks",
+                label="Webhooks",
+                url_name="webhook-list",
+                also_current=("webhook-detail",),
+            )
+        )
