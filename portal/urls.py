@@ -9,6 +9,9 @@ admin.site.site_header = "Clarius portal administration"
 admin.site.site_title = "Clarius portal admin"
 admin.site.index_title = "Tenants, members and integration"
 
+# Under /api/ a 404 is a problem (application/problem+json), elsewhere the page.
+handler404 = "portal.api.errors.not_found_page"
+
 urlpatterns = [
     path("", include("portal.dashboard.urls")),
     path("", include("portal.reports.urls")),

@@ -22,6 +22,8 @@ they become Django's HTML 400 page, here a 413 or 400 problem with the reason.
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import (
     PermissionDenied as DjangoPermissionDenied,
 )
@@ -31,7 +33,8 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
@@ -212,3 +215,13 @@ def api_exception_handler(exc, context):
     return Response(
         body, status=exc.status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE
     )
+
+
+def not_found_page(request, exception=None):
+    """Django's 404 (``handler404``): under /api/ an address that names no operation (an
+    id that is not a number, a path that is not there) is a problem too; elsewhere the
+    portal's page."""
+    if request.path.startswith("/api/"):
+        body = problem(404, "No operation of the API answers at this address.", request=request)
+        return HttpResponse(json.dumps(body), status=404, content_type=PROBLEM_CONTENT_TYPE)
+    return page_not_found(request, exception)

@@ -209,7 +209,11 @@ ERRORS = {
         "Not allowed: the role, the key's scope, an institution named by "
         "X-Portal-Institution that is not yours, or a missing CSRF token.",
     ),
-    "404": ("object", "No such object in your institution."),
+    "404": (
+        "always",
+        "Not found in your institution (another institution's objects, "
+        "and what your role may not see, are not found either).",
+    ),
     "413": ("body", "The body is larger than the portal accepts."),
     "415": ("body", "The body's media type is not one the operation reads."),
     "429": ("always", "Too many requests; wait the seconds in Retry-After."),
