@@ -55,11 +55,21 @@ class SchemaView(SpectacularAPIView):
 
 
 class DocsView(SpectacularSwaggerSplitView):
-    """Swagger UI; its init script is served by the same view with ``?script``."""
+    """Swagger UI; its init script is served by the same view with ``?script``.
+
+    The page keeps the portal's policy (scripts and styles from the portal only, no
+    inline ones, no eval) but for one addition: Swagger UI draws its icons as ``data:``
+    SVG images, so this page alone allows ``img-src data:`` (an image cannot run code).
+    """
 
     url_name = "api-schema"
     template_name = "api/swagger_ui.html"
     title = "Clarius portal API"
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        response._csp_update = {"img-src": ["data:"]}  # read by django-csp's middleware
+        return response
 
 
 def problem_type(request, slug):

@@ -104,6 +104,10 @@ def test_the_reference_page_loads_its_scripts_from_the_portal_under_the_policy(c
     html = response.content.decode()
     policy = response["Content-Security-Policy"]
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if " " in d.strip())
+    assert directives["script-src"].split()[0] == "'self'"
+    assert directives["img-src"].split() == ["'self'", "data:"]  # Swagger UI's icons
+    assert "data:" not in client.get("/accounts/login/")["Content-Security-Policy"]
     assert "<style" not in html and "style=" not in html
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
     assert len(scripts) == 3
