@@ -25,6 +25,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from portal.api.review import problem
 from portal.api.serializers import clean_json
 from portal.api.tenancy import InstitutionFromRequestMixin
 from portal.api.views import timestamp_param
@@ -112,6 +113,7 @@ class AuditLogExport(InstitutionFromRequestMixin, APIView):
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="The audit log page's export."
             ),
+            **problem(406, "Accept allows neither application/jsonl nor text/csv."),
         },
         tags=["audit log"],
     )

@@ -42,7 +42,7 @@ class AdminView(ReviewView):
             raise Http404("Institution administrators only")
 
 
-class UserSerializer(serializers.Serializer):
+class MemberUserSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.CharField()
     name = serializers.CharField()
@@ -50,7 +50,7 @@ class UserSerializer(serializers.Serializer):
 
 class MemberSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The membership's id (the one to change).")
-    user = UserSerializer()
+    user = MemberUserSerializer()
     role = serializers.ChoiceField(choices=Membership.Role.choices)
     role_label = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -84,7 +84,8 @@ class MemberList(AdminView):
 
     @extend_schema(
         summary="The institution's members and their roles (administrators)",
-        responses={200: MemberSerializer(many=True)},
+        operation_id="members_list",
+        responses=MemberSerializer(many=True),
         tags=["members"],
     )
     def get(self, request):
@@ -169,7 +170,7 @@ class InvitationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.CharField()
     role = serializers.ChoiceField(choices=Membership.Role.choices)
-    invited_by = UserSerializer(allow_null=True)
+    invited_by = MemberUserSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
 
@@ -200,7 +201,8 @@ class InvitationList(AdminView):
 
     @extend_schema(
         summary="The open invitations (administrators)",
-        responses={200: InvitationSerializer(many=True)},
+        operation_id="invitations_list",
+        responses=InvitationSerializer(many=True),
         tags=["members"],
     )
     def get(self, request):

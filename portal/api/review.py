@@ -18,12 +18,18 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api import schema
 from portal.api.errors import Conflict, PayloadTooLarge, PreconditionFailed, PreconditionRequired
 from portal.api.pagination import CursorPagination
 from portal.api.tenancy import InstitutionFromRequestMixin
@@ -282,7 +288,7 @@ class ExamFindings(ReviewView):
         return form
 
 
-class SignSerializer(serializers.Serializer):
+class ReportSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The report version the signature issues.")
     version = serializers.IntegerField()
     name = serializers.CharField()
@@ -300,7 +306,7 @@ class ExamSign(ReviewView):
         "incomplete; 409 when already signed.",
         request=None,
         responses={
-            201: SignSerializer,
+            201: ReportSummarySerializer,
             400: OpenApiResponse(description="The findings are incomplete (`errors` says)."),
             **problem(409, "The findings are signed already."),
             **problem(412, "The findings changed since they were read."),
@@ -331,7 +337,7 @@ class AddendumInputSerializer(serializers.Serializer):
 class AddendumSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     signed_at = serializers.DateTimeField()
-    report = SignSerializer()
+    report = ReportSummarySerializer()
 
 
 class ExamAddenda(ReviewView):
@@ -515,17 +521,7 @@ class ReportPagination(CursorPagination):
     max_page_size = 100
 
 
-class ReportUploadSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="The name the destinations show.")
-    file = serializers.FileField(
-        required=False, help_text="A PDF made elsewhere; without it, drawn from the findings."
-    )
-
-
-class ReportCreatedSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    state = serializers.CharField()
+REPORT_NAME = {"type": "string", "maxLength": 200, "description": "The report's name."}
 
 
 class ExamReportVersions(reports_api.ExamReports):
@@ -537,7 +533,8 @@ class ExamReportVersions(reports_api.ExamReports):
 
     @extend_schema(
         summary="The exam's report versions and their deliveries",
-        responses={200: ReportSerializer(many=True)},
+        operation_id="exams_reports_list",
+        responses=ReportSerializer(many=True),
         tags=["reports"],
     )
     def get(self, request, pk):
@@ -548,15 +545,40 @@ class ExamReportVersions(reports_api.ExamReports):
         return paginator.get_paginated_response([report_document(r, request) for r in page])
 
     @extend_schema(
-        summary="Send a new report version: a PDF upload, or drawn from the signed findings",
-        description="Reviewers and administrators. Multipart `name` + `file`, or `name` "
-        "alone to generate it from the signed findings (in the background).",
+        summary="Send a report",
+        description="A new report version for the exam, pushed to Clarius in the "
+        "background: a PDF made elsewhere (multipart `name` + `file`), or `name` "
+        "alone to draw the PDF from the exam's signed findings (`state` is then "
+        "`generating`). Reviewers and administrators; a key needs the write scope; "
+        "a session needs the CSRF token.",
         request={
-            "multipart/form-data": ReportUploadSerializer,
-            "application/json": ReportUploadSerializer,
+            "multipart/form-data": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": REPORT_NAME,
+                    "file": {"type": "string", "format": "binary", "description": "A PDF."},
+                },
+            },
+            "application/json": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": REPORT_NAME},
+            },
         },
-        responses={201: ReportCreatedSerializer},
-        tags=["reports"],
+        responses={
+            201: OpenApiResponse(
+                schema.REPORT,
+                description="The new version.",
+                examples=[
+                    OpenApiExample(
+                        "generated",
+                        value={"id": 7, "name": "Cardiology read", "state": "generating"},
+                    )
+                ],
+            )
+        },
+        tags=["exams"],
     )
     def post(self, request, pk):
         return super().post(request, pk)
@@ -595,7 +617,7 @@ class ReportPdf(InstitutionFromRequestMixin, APIView):
         return super().perform_content_negotiation(request, force=True)
 
 
-class RetrySerializer(serializers.Serializer):
+class RetryResultSerializer(serializers.Serializer):
     retried = serializers.BooleanField()
     report = ReportSerializer()
 
@@ -608,7 +630,7 @@ class ReportRetry(InstitutionFromRequestMixin, APIView):
         description="Reviewers and administrators. `retried` is false when a worker holds "
         "it right now or it was delivered already (nothing is sent twice).",
         request=None,
-        responses={200: RetrySerializer},
+        responses={200: RetryResultSerializer},
         tags=["reports"],
     )
     def post(self, request, pk):
