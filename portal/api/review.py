@@ -198,7 +198,7 @@ def if_match(request, findings) -> str:
     for tag in tags:
         if tag.startswith("W/"):
             continue  # If-Match compares strong validators only (RFC 9110 13.1.1)
-        if tag.strip('"') == current:
+        if tag == etag(current):
             return current
     raise stale(findings)
 
