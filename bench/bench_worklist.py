@@ -40,48 +40,25 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from bench.lib import django_setup, seed  # noqa: E402
-from bench.lib.pg import PostgresUnavailable, TempPostgres  # noqa: E402
+from bench.lib.pages import (  # noqa: E402
+    RUNS,
+    chosen,
+    days_ago,
+    measure,
+    page_query,
+    plan_summary,
+    reviewer_of,
+    seeded_postgres,
+)
+from bench.lib.pg import PostgresUnavailable  # noqa: E402
 from bench.lib.report import Column, Table, percentile  # noqa: E402
 
-INSTITUTIONS = 200
-EXAMS = 100_000
-RUNS = 25
 NEXT_LINK = re.compile(r'<a href="([^"]*)" rel="next">')
 ROW = 'data-label="Patient"'
 
 
-def page_query(captured: list[str]) -> str:
-    """The page's own SELECT among a request's queries (the one with the LIMIT)."""
-    pages = [sql for sql in captured if 'FROM "exams_exam"' in sql and "LIMIT" in sql]
-    assert len(pages) == 1, pages
-    return pages[0]
-
-
-def plan_summary(bare, sql) -> tuple[str, bool]:
-    """The indexes the plan uses, and whether it reads the whole exam table."""
-    with bare.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
-        plan = cursor.fetchone()[0][0]["Plan"]
-    indexes, full_scan, stack = [], False, [plan]
-    while stack:
-        node = stack.pop()
-        if node.get("Index Name") and node["Index Name"] not in indexes:
-            indexes.append(node["Index Name"])
-        if node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "exams_exam":
-            full_scan = True
-        stack.extend(node.get("Plans", []))
-    return ", ".join(indexes) or "(none)", full_scan
-
-
-def timed(function, runs=RUNS) -> list[float]:
-    function()  # warm-up: caches, the plan, the template
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+def rows_in(response) -> int:
+    return response.content.decode().count(ROW)
 
 
 def cases_for(client):
@@ -93,7 +70,7 @@ def cases_for(client):
         ("state: new", "review_state=new"),
         ("ingestion: incomplete", "status=incomplete"),
         ("reviewer: me", "reviewer=me"),
-        ("submitted last 30 days", "submitted_from=" + _days_ago(30)),
+        ("submitted last 30 days", "submitted_from=" + days_ago(30)),
         ("search 'smi'", "q=smi"),
         ("sort: patient", "sort=patient"),
         ("sort: -state", "sort=-state"),
@@ -108,62 +85,25 @@ def cases_for(client):
     return cases
 
 
-def _days_ago(days):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    return (timezone.localdate() - timedelta(days=days)).isoformat()
-
-
-def measure(client, bare, url, own_sql) -> dict:
-    """One case: the request's queries, then RUNS renders and RUNS runs of ``own_sql``."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    if response.status_code != 200:
-        raise RuntimeError(f"{url} answered {response.status_code}")
-    # Read now: the next request resets the connection's query log.
-    queries = [q["sql"] for q in captured.captured_queries]
-    sql = own_sql(queries)
-
-    def select():
-        with bare.cursor() as cursor:
-            for statement in sql:
-                cursor.execute(statement)
-                cursor.fetchall()
-
-    return {
-        "rows": response.content.decode().count(ROW),
-        "queries": len(queries),
-        "sql": sql,
-        "render": timed(lambda: client.get(url)),
-        "bare": timed(select),
-    }
-
-
 def run_cases(bare, seeded) -> tuple[list[dict], list[str]]:
-    from django.contrib.auth import get_user_model
     from django.test import Client
 
-    sizes = seeded["sizes"]
-    chosen = [sizes[0], sizes[len(sizes) // 2], sizes[-1]]
     results, problems = [], []
-    for institution_id, exam_count in chosen:
-        staff = seeded["staff"][institution_id]
-        reviewer = get_user_model().objects.get(pk=staff["reviewers"][0])
+    for institution_id, exam_count in chosen(seeded):
         client = Client()
-        client.force_login(reviewer)
+        client.force_login(reviewer_of(seeded, institution_id))
         for name, query in cases_for(client):
-            result = measure(client, bare, "/worklist/?" + query, lambda q: [page_query(q)])
+            result = measure(
+                client, bare, "/worklist/?" + query, lambda q: [page_query(q)], rows_in
+            )
             result["indexes"], full_scan = plan_summary(bare, result["sql"][0])
             if full_scan:
                 problems.append(f"{name} at {exam_count} exams scans the whole exam table")
             results.append({"institution": f"{exam_count} exams", "case": name, **result})
         # For comparison only (no target): the dashboard, whose baseline is all its SQL.
-        result = measure(client, bare, "/", lambda q: [s for s in q if s.startswith("SELECT")])
+        result = measure(
+            client, bare, "/", lambda q: [s for s in q if s.startswith("SELECT")], rows_in
+        )
         result["indexes"] = "(its aggregates)"
         results.append(
             {"institution": f"{exam_count} exams", "case": "dashboard (all SQL)", **result}
@@ -227,36 +167,18 @@ def report(results, seconds) -> None:
 def main() -> int:
     started = time.monotonic()
     try:
-        pg = TempPostgres(durable=False).start()
+        with seeded_postgres() as (pg, seeded):
+            import psycopg
+
+            with psycopg.connect(pg.url, autocommit=True) as bare:
+                results, problems = run_cases(bare, seeded)
     except PostgresUnavailable as e:
         print(f"cannot run: {e}")
         return 1
-    try:
-        print(f"PostgreSQL on 127.0.0.1:{pg.port} ({pg.root})", flush=True)
-        django_setup.in_process(pg.url)
-        django_setup.migrate()
-        print(f"migrated in {time.monotonic() - started:.1f} s", flush=True)
-        seeding = time.monotonic()
-        seeded = seed.many_exams(INSTITUTIONS, EXAMS)
-        biggest, smallest = seeded["sizes"][0][1], seeded["sizes"][-1][1]
-        print(
-            f"seeded {EXAMS:,} exams and patients over {INSTITUTIONS} institutions "
-            f"({smallest}–{biggest} each) in {time.monotonic() - seeding:.1f} s",
-            flush=True,
-        )
-        import psycopg
-
-        with psycopg.connect(pg.url, autocommit=True) as bare:
-            results, problems = run_cases(bare, seeded)
-        from django.db import connections
-
-        connections.close_all()
-        report(results, time.monotonic() - started)
-        for problem in problems:
-            print(f"PROBLEM: {problem}")
-        return 1 if problems else 0
-    finally:
-        pg.stop()
+    report(results, time.monotonic() - started)
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

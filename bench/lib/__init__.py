@@ -9,6 +9,8 @@
 * ``report``: percentiles, fixed-width tables, a prefixed log;
 * ``django_setup``: the portal in this process (Django set up, migrated);
 * ``seed``: institutions, members and exams, one by one or 100,000 at once by SQL;
+* ``pages``: pages of exams at 100,000 exams (the worklist's and the API's), timed
+  in-process against their own SQL on bare psycopg;
 * ``clarius``: the Clarius side of the webhook benchmark: linked users, the sandbox's
   settings, receipts, queued tasks and exams as they become ready.
 
