@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from portal.api.errors import Conflict
 from portal.api.pagination import CursorPagination
-from portal.api.review import ReviewView, form_errors, problem
+from portal.api.review import BoundedBodyView, form_errors, problem
 from portal.dashboard.paging import SortKey
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
@@ -33,7 +33,7 @@ from portal.tenants.services import (
 from portal.text import clean_text
 
 
-class AdminView(ReviewView):
+class AdminView(BoundedBodyView):
     """Administrators of the current institution only: anyone else gets a 404."""
 
     def initial(self, request, *args, **kwargs):

@@ -100,8 +100,8 @@ def report_summary(report) -> dict:
     }
 
 
-class ReviewView(InstitutionFromRequestMixin, APIView):
-    """An exam's review endpoint: the body is bounded before anything reads it."""
+class BoundedBodyView(InstitutionFromRequestMixin, APIView):
+    """An endpoint that reads a JSON body: the body is bounded before anything reads it."""
 
     def initial(self, request, *args, **kwargs):
         declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -210,7 +210,7 @@ def stale(findings):
     )
 
 
-class ExamFindings(ReviewView):
+class ExamFindings(BoundedBodyView):
     """The exam's findings worksheet: read it (with its ``ETag``), save the draft."""
 
     @extend_schema(
@@ -295,7 +295,7 @@ class ReportSummarySerializer(serializers.Serializer):
     state = serializers.CharField()
 
 
-class ExamSign(ReviewView):
+class ExamSign(BoundedBodyView):
     """Sign the exam's findings: the first report version."""
 
     @extend_schema(
@@ -340,7 +340,7 @@ class AddendumSerializer(serializers.Serializer):
     report = ReportSummarySerializer()
 
 
-class ExamAddenda(ReviewView):
+class ExamAddenda(BoundedBodyView):
     """Addenda to signed findings, each a new report version."""
 
     @extend_schema(
@@ -400,7 +400,7 @@ def assignment_document(exam):
     }
 
 
-class ExamAssignment(ReviewView):
+class ExamAssignment(BoundedBodyView):
     """Who reviews the exam."""
 
     @extend_schema(
