@@ -21,6 +21,7 @@ urlpatterns = [
     path("account/sessions/", include("portal.usersessions.urls")),
     path("", include("portal.tenants.urls")),
     path("clarius/", include("integrations.clarius.urls")),
+    path("api/v1/clarius/", include("integrations.clarius.api_urls")),
     path("institution/webhooks/", include("integrations.webhooks.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", schema.SchemaView.as_view(), name="api-schema"),

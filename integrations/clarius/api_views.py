@@ -4,8 +4,8 @@ What the "Clarius links" page offers (``views.institution_links``,
 ``views.unlink_in_institution``), with its rules: administrators of the current
 institution only (a 404 for anyone else), another institution's link is a 404, and
 unlinking is ``ingestion.linking.unlink`` (exams already received stay). Routed by
-``integrations/clarius/urls.py`` under ``/clarius/api/v1/``: the core's API does not
-know integrations.
+``api_urls.py``, which the composition root mounts at ``/api/v1/clarius/``: the core's
+API does not know integrations, but the OpenAPI document describes these too.
 """
 
 from django.http import Http404

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.clarius import api_views, views
+from integrations.clarius import views
 from integrations.clarius.ingestion import webhooks
 from integrations.clarius.research import views as research_views
 
@@ -15,9 +15,6 @@ urlpatterns = [
         views.unlink_in_institution,
         name="clarius-institution-unlink",
     ),
-    # The REST API of the Clarius integration (the core's /api/v1/ does not know it).
-    path("api/v1/links/", api_views.LinkList.as_view(), name="api-clarius-links"),
-    path("api/v1/links/<int:pk>/", api_views.LinkDetail.as_view(), name="api-clarius-link"),
     path("notifications/<str:secret>/", webhooks.notification, name="clarius-notifications"),
     # Research API: the member's research login, and an exam's raw data and DICOM.
     path("research/", research_views.research_account, name="clarius-research"),
