@@ -26,7 +26,7 @@ from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
 from portal.tenants.services import (
     TenantError,
     cancel_invitation,
-    change_role,
+    change_role_recorded,
     invite_member,
     remove_member,
 )
@@ -128,18 +128,9 @@ class MemberDetail(AdminView):
                 {"role": [f"Choose one of the roles: {', '.join(Membership.Role.values)}."]}
             )
         try:
-            previous = change_role(member, form.cleaned_data["role"])
+            change_role_recorded(request, member, form.cleaned_data["role"])
         except TenantError as e:
             raise Conflict(str(e)) from None
-        if previous != member.role:
-            audit(
-                request,
-                AuditEvent.Action.CHANGE_ROLE,
-                member,
-                email=member.user.email,
-                previous=previous,
-                role=member.role,
-            )
         return Response(member_document(member))
 
     @extend_schema(

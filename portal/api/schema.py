@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 
 from django.http import Http404, HttpResponse
-from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
 
@@ -104,59 +104,6 @@ REPORT = inline_serializer(
         "state": serializers.ChoiceField(choices=["generating", "pending"]),
     },
 )
-
-
-class ExamReportsSchema(OpenApiViewExtension):
-    """``POST /api/v1/exams/<id>/reports/`` (``portal.reports.api``) reads its body itself."""
-
-    target_class = "portal.reports.api.ExamReports"
-
-    def view_replacement(self):
-        name = {"type": "string", "maxLength": 200, "description": "The report's name."}
-
-        @extend_schema(
-            summary="Send a report",
-            description="A new report version for the exam, pushed to Clarius in the "
-            "background: a PDF made elsewhere (multipart `name` + `file`), or `name` "
-            "alone to draw the PDF from the exam's signed findings (`state` is then "
-            "`generating`). Reviewers and administrators; a key needs the write scope; "
-            "a session needs the CSRF token.",
-            request={
-                "multipart/form-data": {
-                    "type": "object",
-                    "required": ["name"],
-                    "properties": {
-                        "name": name,
-                        "file": {"type": "string", "format": "binary", "description": "A PDF."},
-                    },
-                },
-                "application/json": {
-                    "type": "object",
-                    "required": ["name"],
-                    "properties": {"name": name},
-                },
-            },
-            responses={
-                201: OpenApiResponse(
-                    REPORT,
-                    description="The new version.",
-                    examples=[
-                        OpenApiExample(
-                            "generated",
-                            value={"id": 7, "name": "Cardiology read", "state": "generating"},
-                        )
-                    ],
-                )
-            },
-            parameters=[],
-        )
-        class Documented(self.target_class):
-            pass
-
-        return Documented
-
-
-# --- Hooks ----------------------------------------------------------------------------
 
 
 def only_the_api(endpoints, **kwargs):

@@ -7,6 +7,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.accounts.addresses import normalise_email
+from portal.exams.access import audit
+from portal.exams.models import AuditEvent
 from portal.tenants import invitations, linked_accounts
 from portal.tenants.models import Institution, Invitation, Membership
 
@@ -104,6 +106,22 @@ def change_role(membership: Membership, role: str) -> str:
         if role != previous:
             membership.role = role
             membership.save(update_fields=["role"])
+    return previous
+
+
+def change_role_recorded(request, membership: Membership, role: str) -> str:
+    """``change_role``, and the change in the institution's audit log (the members page
+    and the API alike); returns the previous role."""
+    previous = change_role(membership, role)
+    if previous != membership.role:
+        audit(
+            request,
+            AuditEvent.Action.CHANGE_ROLE,
+            membership,
+            email=membership.user.email,
+            previous=previous,
+            role=membership.role,
+        )
     return previous
 
 

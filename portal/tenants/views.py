@@ -22,7 +22,7 @@ from portal.tenants.middleware import SESSION_KEY
 from portal.tenants.models import Institution, Invitation, Membership
 from portal.tenants.roles import admin_required
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
-from portal.tenants.services import TenantError, change_role, remove_member
+from portal.tenants.services import TenantError, change_role_recorded, remove_member
 from portal.usersessions.services import member_sessions, sign_out_member
 
 logger = logging.getLogger(__name__)
@@ -126,19 +126,11 @@ def member_role(request, pk):
         messages.error(request, "Choose one of the roles.")
         return redirect("member-list")
     try:
-        previous = change_role(member, form.cleaned_data["role"])
+        previous = change_role_recorded(request, member, form.cleaned_data["role"])
     except TenantError as e:
         messages.error(request, str(e))
         return redirect("member-list")
     if previous != member.role:
-        audit(
-            request,
-            AuditEvent.Action.CHANGE_ROLE,
-            member,
-            email=member.user.email,
-            previous=previous,
-            role=member.role,
-        )
         messages.success(request, f"{member.user.email} is now {member.get_role_display()}.")
     if member.user_id == request.user.pk and member.role != Membership.Role.ADMIN:
         return redirect("home")  # no longer allowed on the members page
