@@ -377,6 +377,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.problems_everywhere",
+        "portal.api.schema.without_database_bounds",
     ],
 }
 
