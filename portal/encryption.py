@@ -102,3 +102,34 @@ def fingerprint(secret: str) -> str:
     Plain SHA-256 is enough: API keys and tokens are long random strings, not passwords.
     """
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# Every encrypted column, registered by the app that owns it (in ``AppConfig.ready()``),
+# so that rotating the key (``manage.py reencrypt_secrets``) can never miss one.
+_columns: list[tuple[type, str]] = []
+
+
+def register_column(model: type, field: str) -> None:
+    if (model, field) not in _columns:
+        _columns.append((model, field))
+
+
+def registered_columns() -> list[tuple[type, str]]:
+    return list(_columns)
+
+
+def reencrypt_all() -> int:
+    """Every registered secret encrypted with the first key, all or nothing; how many.
+
+    Raises ``SecretUnreadable`` (and changes nothing) if a secret cannot be read.
+    """
+    from django.db import transaction
+
+    total = 0
+    with transaction.atomic():  # never half on the old key
+        for model, field in _columns:
+            rows = model._default_manager.exclude(**{field: ""}).select_for_update()
+            for pk, ciphertext in rows.values_list("pk", field):
+                model._default_manager.filter(pk=pk).update(**{field: reencrypt(ciphertext)})
+                total += 1
+    return total

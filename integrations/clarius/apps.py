@@ -16,14 +16,20 @@ class ClariusConfig(AppConfig):
             NotificationEndpoint,
             NotificationReceipt,
             RawDataFile,
+            ResearchAccount,
+            ServiceApiKey,
         )
         from integrations.clarius.research import tasks as research_tasks
+        from portal import encryption
         from portal.dashboard import panels as dashboard_panels
         from portal.exams.models import Capture
         from portal.reports import destinations
         from portal.tenants import linked_accounts, navigation
         from portal.work import registry, schedules
 
+        # Secrets at rest: re-encrypted with every other when the key is rotated.
+        encryption.register_column(ServiceApiKey, "key_encrypted")
+        encryption.register_column(ResearchAccount, "token_encrypted")
         # Signed reports go back to the exam's submission in Clarius.
         destinations.register(reports.DESTINATION)
         # Its panel on the dashboard; members' Clarius links on the member pages.

@@ -8,11 +8,14 @@ class WebhooksConfig(AppConfig):
 
     def ready(self):
         from integrations.webhooks import subscriber, tasks
-        from integrations.webhooks.models import Delivery
-        from portal import events
+        from integrations.webhooks.models import Delivery, Endpoint
+        from portal import encryption, events
         from portal.tenants import navigation
         from portal.work import registry
 
+        # Signing secrets at rest: re-encrypted with every other when the key is rotated.
+        encryption.register_column(Endpoint, "secret_encrypted")
+        encryption.register_column(Endpoint, "previous_secret_encrypted")
         # Every event of the core becomes durable deliveries, in the change's transaction.
         events.subscribe(subscriber.on_event)
         # Each delivery is durable work: due rows in *pending* wait for this task.

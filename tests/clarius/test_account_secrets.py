@@ -105,3 +105,19 @@ def test_the_encryption_key_is_rotated_with_reencrypt_secrets(db, settings):
     settings.PORTAL_ENCRYPTION_KEYS = [new]  # the old key can go now
     assert keys.api_key_in_use() == KEY
     assert ResearchAccount.objects.get().token == "research-token-0123456789"
+
+
+def test_every_encrypted_column_is_registered_for_key_rotation():
+    # A column named *_encrypted that reencrypt_secrets did not know would be left on a
+    # key about to be dropped, and unreadable after the rotation.
+    from django.apps import apps
+
+    from portal.encryption import registered_columns
+
+    columns = {
+        (model, field.name)
+        for model in apps.get_models()
+        for field in model._meta.get_fields()
+        if field.name.endswith("_encrypted")
+    }
+    assert columns and columns == set(registered_columns())

@@ -8,11 +8,10 @@ with status 1 and the reason.
 """
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from integrations.webhooks import endpoints
 from integrations.webhooks.models import Endpoint
-from portal.encryption import SecretUnreadable, reencrypt
+from portal.encryption import SecretUnreadable, reencrypt_all
 from portal.events import EVENT_TYPES
 from portal.tenants.models import Institution
 
@@ -77,19 +76,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Removed endpoint {id} ({endpoint.url}) of {endpoint.institution.slug}.")
 
     def handle_reencrypt(self, **options):
-        total = 0
+        # The same as ``manage.py reencrypt_secrets`` (every registered secret, these too).
         try:
-            with transaction.atomic():  # all or nothing: never half on the old key
-                for endpoint in Endpoint.objects.select_for_update():
-                    endpoint.secret_encrypted = reencrypt(endpoint.secret_encrypted)
-                    fields = ["secret_encrypted"]
-                    if endpoint.previous_secret_encrypted:
-                        endpoint.previous_secret_encrypted = reencrypt(
-                            endpoint.previous_secret_encrypted
-                        )
-                        fields.append("previous_secret_encrypted")
-                    endpoint.save(update_fields=fields)
-                    total += len(fields)
+            total = reencrypt_all()
         except SecretUnreadable as e:
             raise CommandError(f"Nothing changed: {e}") from None
-        self.stdout.write(f"Re-encrypted {total} webhook secret(s) with the first key.")
+        self.stdout.write(f"Re-encrypted {total} secret(s) with the first key, these included.")
