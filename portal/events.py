@@ -35,11 +35,6 @@ def subscribe(subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
-def unsubscribe(subscriber: Subscriber) -> None:
-    if subscriber in _subscribers:
-        _subscribers.remove(subscriber)
-
-
 def subscribers() -> list[Subscriber]:
     return list(_subscribers)
 

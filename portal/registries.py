@@ -28,5 +28,5 @@ class Registry(Generic[T]):
     def all(self) -> list[T]:
         return list(self.entries.values())
 
-    def get(self, key: str) -> T | None:
+    def get(self, key) -> T | None:
         return self.entries.get(key)

@@ -43,8 +43,3 @@ def seal(secret: str) -> str:
 
 def unseal(ciphertext: str) -> str:
     return decrypt(ciphertext)
-
-
-def hint(secret: str) -> str:
-    """A few characters to tell secrets apart on a page, never enough to guess one."""
-    return secret[:10] + "…"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from portal.registries import Registry
 from portal.work.queueing import enqueue
 
 
@@ -21,33 +22,29 @@ class Kind:
     task: Callable[[int], str]
     waiting: dict = field(default_factory=dict)
 
+    @property
+    def key(self) -> type:
+        return self.model
+
     def rows(self):
         """The rows waiting for this task (due or not)."""
         return self.model._default_manager.filter(**self.waiting)
 
 
-_kinds: dict[type, Kind] = {}
+_kinds: Registry[Kind] = Registry("work kind")
+kinds = _kinds.all
 
 
 def register(model: type, task: Callable[[int], str], **waiting) -> Kind:
     """``model`` rows matching ``waiting`` are done by ``task(pk)``. Once per model."""
-    kind = Kind(model, task, waiting)
-    existing = _kinds.get(model)
-    if existing is not None and existing != kind:
-        raise ValueError(f"{model.__name__} is already registered with {existing.task}")
-    _kinds[model] = kind
-    return kind
-
-
-def kinds() -> list[Kind]:
-    return list(_kinds.values())
+    return _kinds.register(Kind(model, task, waiting))
 
 
 def kind_of(model: type) -> Kind:
-    try:
-        return _kinds[model]
-    except KeyError:
-        raise LookupError(f"no work kind is registered for {model.__name__}") from None
+    kind = _kinds.get(model)
+    if kind is None:
+        raise LookupError(f"no work kind is registered for {model.__name__}")
+    return kind
 
 
 def nudge(row) -> None:
