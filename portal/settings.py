@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "portal.tenants",
     "portal.usersessions",
     "portal.exams",
+    "portal.worksheets",
     "portal.reports",
     "portal.dashboard",
     "portal.api",

@@ -47,6 +47,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField("email address", unique=True)
     full_name = models.CharField(max_length=150, blank=True)
+    credentials = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Shown after the name on signed reports, e.g. “MD, RDMS”.",
+    )
     is_staff = models.BooleanField(
         default=False, help_text="Can log into the Django admin (superusers manage tenants)."
     )

@@ -21,6 +21,8 @@ class Exam(TenantOwned):
     class ReviewState(models.TextChoices):
         NEW = "new", "New"
         IN_REVIEW = "in_review", "In review"
+        # Signed by a trainee; an attending's attestation makes it final.
+        PRELIMINARY = "preliminary", "Awaiting attestation"
         SIGNED = "signed", "Signed"
         REPORTED = "reported", "Reported to Clarius"
 
@@ -45,6 +47,25 @@ class Exam(TenantOwned):
         blank=True,
         related_name="operated_exams",
         help_text="The clinician whose linked Clarius account uploaded the exam.",
+    )
+    exam_type = models.ForeignKey(
+        "worksheets.ExamType",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="exams",
+        help_text="Proposed from the Clarius application until a reviewer confirms it.",
+    )
+    exam_type_confirmed = models.BooleanField(
+        default=False, help_text="Whether a reviewer chose or kept the exam type."
+    )
+    clarius_application = models.CharField(
+        max_length=200, blank=True, help_text="The application (preset) Clarius sent, if any."
+    )
+    new_images_since_signing = models.BooleanField(
+        default=False,
+        help_text="Captures arrived after the findings were signed and no addendum has "
+        "referred to them yet.",
     )
     first_submitted_at = models.DateTimeField()
     last_submitted_at = models.DateTimeField()
@@ -74,6 +95,10 @@ class Exam(TenantOwned):
             models.Index(
                 fields=["institution", "operator", "-last_submitted_at", "-id"],
                 name="exams_exam_inst_operator",
+            ),
+            models.Index(
+                fields=["institution", "exam_type", "-last_submitted_at", "-id"],
+                name="exams_exam_inst_type",
             ),
         ]
 
@@ -160,6 +185,18 @@ class Capture(TenantOwned, Work):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     downloaded_at = models.DateTimeField(null=True, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The earlier capture of the exam with the same content: a resubmission "
+        "sent it again. Not shown or stored twice.",
+    )
+    after_signing = models.BooleanField(
+        default=False, help_text="Arrived after the exam's findings were signed."
+    )
 
     class Meta:
         ordering = ["submission_id", "position"]

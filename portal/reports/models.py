@@ -24,6 +24,26 @@ class Findings(TenantOwned):
     """The reviewer's worksheet for one exam; read-only once signed."""
 
     exam = models.OneToOneField(Exam, on_delete=models.CASCADE, related_name="findings")
+    template = models.ForeignKey(
+        "worksheets.WorksheetTemplate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The worksheet version the answers belong to; a signed worksheet always "
+        "renders with it.",
+    )
+    answers = models.JSONField(default=dict, blank=True, help_text="Field code → value.")
+    views = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='View code → "obtained" or {"not_obtained": reason}.',
+    )
+    key_images = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Capture id → caption: the images the report shows (none chosen: the first six).",
+    )
     indication = models.TextField(blank=True, help_text="Why the exam was done.")
     views_obtained = models.TextField(blank=True)
     findings = models.TextField(blank=True)
@@ -47,6 +67,16 @@ class Findings(TenantOwned):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     signed_at = models.DateTimeField(null=True, blank=True)
+    signed_as_trainee = models.BooleanField(
+        default=False, help_text="Signed by a trainee: preliminary until attested."
+    )
+    attested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attested_at = models.DateTimeField(null=True, blank=True)
+    attestation_statement = models.TextField(
+        blank=True, help_text="The institution's statement as it read when attested."
+    )
 
     class Meta:
         verbose_name_plural = "findings"
@@ -64,6 +94,14 @@ class Findings(TenantOwned):
     def is_signed(self):
         return self.signed_at is not None
 
+    @property
+    def is_attested(self):
+        return self.attested_at is not None
+
+    @property
+    def awaiting_attestation(self):
+        return self.is_signed and self.signed_as_trainee and not self.is_attested
+
 
 class Addendum(TenantOwned):
     """Something added after signing; signed when written and never edited."""
@@ -75,6 +113,12 @@ class Addendum(TenantOwned):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     signed_at = models.DateTimeField()
+    captures = models.ManyToManyField(
+        "exams.Capture",
+        blank=True,
+        related_name="addenda",
+        help_text="Images that arrived after signing which the addendum is about.",
+    )
 
     class Meta:
         verbose_name_plural = "addenda"

@@ -11,6 +11,30 @@ from portal.tenants.scoping import TenantOwned, TenantQuerySet
 IDLE_TIMEOUT_DEFAULT = 30
 IDLE_TIMEOUT_MIN = 5
 IDLE_TIMEOUT_MAX = 720
+DEFAULT_ATTESTATION = (
+    "I was physically present for, or reviewed, the key portions of this examination, "
+    "reviewed the images and the trainee's interpretation, and agree with the findings "
+    "as documented."
+)
+
+
+def default_time_zone() -> str:
+    """New institutions start in the installation's zone (``DJANGO_TIME_ZONE``)."""
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA zone name this machine knows (e.g. Europe/Paris)."""
+    import zoneinfo
+
+    from django.core.exceptions import ValidationError
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            "%(value)s is not a time zone name (e.g. Europe/Paris).", params={"value": value[:64]}
+        ) from None
 
 
 class InstitutionQuerySet(models.QuerySet):
@@ -46,6 +70,24 @@ class Institution(models.Model):
             f"Members are signed out after this many minutes without activity "
             f"({IDLE_TIMEOUT_MIN} to {IDLE_TIMEOUT_MAX}); they are warned a minute before."
         ),
+    )
+
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text="An IANA name (e.g. America/Toronto): pages, reports and exports show "
+        "times in it.",
+    )
+    attestation_statement = models.TextField(
+        default=DEFAULT_ATTESTATION,
+        help_text="What an attending affirms when attesting a trainee's worksheet.",
+    )
+    hold_trainee_reports = models.BooleanField(
+        "reports wait for attestation",
+        default=True,
+        help_text="A report of an exam signed by a trainee goes out only once an attending "
+        "attests it (otherwise it goes out marked preliminary).",
     )
 
     objects = InstitutionQuerySet.as_manager()
@@ -87,6 +129,12 @@ class Membership(TenantOwned):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=20, choices=Role.choices)
+    is_trainee = models.BooleanField(
+        "trainee",
+        default=False,
+        help_text="Residents, students, practitioners in training: what they sign is "
+        "preliminary until an attending attests it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
