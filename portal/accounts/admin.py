@@ -29,7 +29,7 @@ class UserMembershipInline(admin.TabularInline):
     fk_name = "user"
     extra = 0
     autocomplete_fields = ["institution"]
-    fields = ["institution", "role", "created_at"]
+    fields = ["institution", "role", "is_trainee", "created_at"]
     readonly_fields = ["created_at"]
 
 
@@ -61,7 +61,7 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [UserMembershipInline]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Personal info", {"fields": ["full_name"]}),
+        ("Personal info", {"fields": ["full_name", "credentials"]}),
         (
             "Permissions",
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from portal.accounts.addresses import NormalisedEmailField
+from portal.accounts.models import User
+from portal.text import clean_text
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -26,3 +28,29 @@ class PasswordResetRequestForm(forms.Form):
         max_length=254,
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
+
+
+class ProfileForm(forms.ModelForm):
+    """What each person says about themself: their name and their credentials, both
+    printed on the reports they sign."""
+
+    class Meta:
+        model = User
+        fields = ["full_name", "credentials"]
+        labels = {"full_name": "Your name", "credentials": "Credentials"}
+        help_texts = {
+            "full_name": "As it should appear on reports you sign.",
+            "credentials": "Printed after your name on signed reports, e.g. “MD, RDMS” "
+            "(100 characters at most).",
+        }
+
+    @staticmethod
+    def _line(value: str) -> str:
+        # One line, the controls and direction overrides gone, spaces folded.
+        return " ".join(clean_text(value).split())
+
+    def clean_full_name(self):
+        return self._line(self.cleaned_data["full_name"])
+
+    def clean_credentials(self):
+        return self._line(self.cleaned_data["credentials"])

@@ -1,7 +1,10 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, PasswordResetView
 from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
 
-from portal.accounts.forms import EmailAuthenticationForm, PasswordResetRequestForm
+from portal.accounts.forms import EmailAuthenticationForm, PasswordResetRequestForm, ProfileForm
 from portal.accounts.password_reset import request_reset
 from portal.accounts.throttle import client_ip
 
@@ -23,3 +26,17 @@ class PortalPasswordResetView(PasswordResetView):
     def form_valid(self, form):
         request_reset(form.cleaned_data["email"], client_ip(self.request))
         return HttpResponseRedirect(self.get_success_url())
+
+
+@login_required
+def profile(request):
+    """The user's own name and credentials ("MD, RDMS"), shown on what they sign."""
+    # A copy: an invalid form must not leave its values on the request's user.
+    me = type(request.user).objects.get(pk=request.user.pk)
+    form = ProfileForm(request.POST or None, instance=me)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your profile is saved.")
+        return redirect("profile")
+    status = 400 if form.errors else 200
+    return render(request, "accounts/profile.html", {"form": form}, status=status)

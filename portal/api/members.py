@@ -8,6 +8,7 @@ gets a 404, as on the page; another institution's member or invitation is a 404 
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -29,6 +30,7 @@ from portal.tenants.services import (
     change_role_recorded,
     invite_member,
     remove_member,
+    set_trainee_recorded,
 )
 from portal.text import clean_text
 
@@ -48,11 +50,22 @@ class MemberUserSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class MemberPersonSerializer(MemberUserSerializer):
+    credentials = serializers.CharField(
+        help_text='Shown after the name on signed reports, e.g. "MD, RDMS" (each person '
+        "sets their own on their profile page); empty when not given."
+    )
+
+
 class MemberSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The membership's id (the one to change).")
-    user = MemberUserSerializer()
+    user = MemberPersonSerializer()
     role = serializers.ChoiceField(choices=Membership.Role.choices)
     role_label = serializers.CharField()
+    is_trainee = serializers.BooleanField(
+        help_text="A trainee's signed worksheet is preliminary until an attending (a "
+        "reviewer or administrator who is not a trainee) attests it."
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -64,9 +77,11 @@ def member_document(membership) -> dict:
             "id": user.pk,
             "email": clean_text(user.email),
             "name": clean_text(user.get_full_name()),
+            "credentials": clean_text(user.credentials),
         },
         "role": membership.role,
         "role_label": membership.get_role_display(),
+        "is_trainee": membership.is_trainee,
         "created_at": membership.created_at,
     }
 
@@ -95,8 +110,9 @@ class MemberList(AdminView):
         return paginator.get_paginated_response([member_document(m) for m in page])
 
 
-class RoleInputSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=Membership.Role.choices)
+class MemberInputSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
+    is_trainee = serializers.BooleanField(required=False)
 
 
 class MemberDetail(AdminView):
@@ -110,9 +126,11 @@ class MemberDetail(AdminView):
         return Response(member_document(self.member(request, pk)))
 
     @extend_schema(
-        summary="Change a member's role",
-        description="409 when it would leave the institution without an administrator.",
-        request=RoleInputSerializer,
+        summary="Change a member's role or trainee flag",
+        description="Send `role`, `is_trainee` or both; each change is in the audit log "
+        "(`change_role`). 409 when it would leave the institution without an "
+        "administrator; then nothing changes.",
+        request=MemberInputSerializer,
         responses={
             200: MemberSerializer,
             **problem(409, "It would leave the institution without an administrator."),
@@ -122,14 +140,30 @@ class MemberDetail(AdminView):
     def patch(self, request, pk):
         member = self.member(request, pk)
         data = self.body(request)
-        form = RoleForm({"role": data.get("role")})
-        if not isinstance(data.get("role"), str) or not form.is_valid():
+        if "role" not in data and "is_trainee" not in data:
             raise serializers.ValidationError(
-                {"role": [f"Choose one of the roles: {', '.join(Membership.Role.values)}."]}
+                {"non_field_errors": ["Send role, is_trainee or both."]}
             )
+        role = None
+        if "role" in data:
+            form = RoleForm({"role": data["role"]})
+            if not isinstance(data["role"], str) or not form.is_valid():
+                raise serializers.ValidationError(
+                    {"role": [f"Choose one of the roles: {', '.join(Membership.Role.values)}."]}
+                )
+            role = form.cleaned_data["role"]
+        trainee = data.get("is_trainee")
+        # A JSON boolean only: "false" or 0 are refused rather than guessed at.
+        if "is_trainee" in data and not isinstance(trainee, bool):
+            raise serializers.ValidationError({"is_trainee": ["Send true or false."]})
         try:
-            change_role_recorded(request, member, form.cleaned_data["role"])
+            with transaction.atomic():
+                if role is not None:
+                    change_role_recorded(request, member, role)
+                if trainee is not None:
+                    set_trainee_recorded(request, member, trainee)
         except TenantError as e:
+            member.refresh_from_db()
             raise Conflict(str(e)) from None
         return Response(member_document(member))
 

@@ -1,10 +1,13 @@
 """The institution's audit log, for its administrators: a filtered page and a CSV export.
 
 The export is streamed row by row (the log grows without bound) and is itself recorded
-in the log, with the filters used, before the first row leaves.
+in the log, with the filters used, before the first row leaves. Its times are ISO 8601
+with the offset of the institution's zone, which its ``time_zone`` column names (the
+API's export stays in UTC, as the API does).
 """
 
 import csv
+import datetime
 import json
 from datetime import timedelta
 
@@ -21,6 +24,7 @@ from portal.exams.models import AuditEvent
 from portal.tenants.models import Membership
 from portal.tenants.roles import admin_required
 from portal.tenants.scoping import scoped_to_request
+from portal.tenants.timezones import iso_local, zone_of
 from portal.text import clean_text
 
 PAGE_SIZE = 50
@@ -37,6 +41,7 @@ CSV_HEADER = [
     "object_id",
     "ip_address",
     "detail",
+    "time_zone",
 ]
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -101,12 +106,15 @@ def safe_cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def csv_rows(events):
+def csv_rows(events, zone: datetime.tzinfo = datetime.UTC):
+    """The CSV lines; times in ``zone`` (passed, not the current one: the response is
+    streamed after the request's zone is no longer active)."""
+    zone_name = getattr(zone, "key", None) or str(zone)
     writer = csv.writer(Echo())
     yield writer.writerow(CSV_HEADER)
     for event in events.iterator(chunk_size=2000):
         row = [
-            event.at.isoformat(),
+            iso_local(event.at, zone, timespec="auto"),
             event.user.email if event.user else "",
             event.action,
             event.get_action_display(),
@@ -114,6 +122,7 @@ def csv_rows(events):
             event.object_id,
             event.ip_address or "",
             json.dumps(event.detail, sort_keys=True) if event.detail else "",
+            zone_name,
         ]
         yield writer.writerow([safe_cell(cell) for cell in row])
 
@@ -126,6 +135,7 @@ def audit_log_csv(request):
     shown = {k: str(v) for k, v in filters.items()}
     audit(request, AuditEvent.Action.EXPORT_AUDIT_LOG, request.institution, filters=shown)
     name = f"audit-log-{request.institution.slug}-{timezone.localdate():%Y%m%d}.csv"
-    response = StreamingHttpResponse(csv_rows(events), content_type="text/csv; charset=utf-8")
+    rows = csv_rows(events, zone_of(request.institution))
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

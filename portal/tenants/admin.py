@@ -9,13 +9,13 @@ class MembershipInline(admin.TabularInline):
     fk_name = "institution"
     extra = 0
     autocomplete_fields = ["user"]
-    fields = ["user", "role", "created_at"]
+    fields = ["user", "role", "is_trainee", "created_at"]
     readonly_fields = ["created_at"]
 
 
 @admin.register(Institution)
 class InstitutionAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_active", "member_count", "created_at"]
+    list_display = ["name", "slug", "is_active", "time_zone", "member_count", "created_at"]
     list_filter = ["is_active", "created_at"]
     search_fields = ["name", "slug", "memberships__user__email"]
     prepopulated_fields = {"slug": ["name"]}
@@ -32,8 +32,8 @@ class InstitutionAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "institution", "role", "created_at"]
-    list_filter = ["role", "institution"]
+    list_display = ["user", "institution", "role", "is_trainee", "created_at"]
+    list_filter = ["role", "is_trainee", "institution"]
     search_fields = ["user__email", "user__full_name", "institution__name", "institution__slug"]
     autocomplete_fields = ["user", "institution"]
     list_select_related = ["user", "institution"]

@@ -2,7 +2,17 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 
 from portal.accounts.addresses import NormalisedEmailField, normalise_email
-from portal.tenants.models import Institution, Membership
+from portal.tenants.models import (
+    Institution,
+    Membership,
+    default_time_zone,
+    validate_time_zone,
+)
+from portal.tenants.timezones import zone_names
+from portal.text import clean_text
+
+# The attestation statement is printed on reports: a paragraph, not a document.
+ATTESTATION_LENGTH = 2000
 
 
 class InvitationForm(forms.Form):
@@ -28,13 +38,59 @@ class InvitationForm(forms.Form):
 class InstitutionSettingsForm(forms.ModelForm):
     """What an institution's administrator sets for it (the rest is the superusers')."""
 
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        help_text="Pages, report PDFs and exports show times in this zone, with its "
+        "abbreviation; the API answers in UTC.",
+    )
+    attestation_statement = forms.CharField(
+        label="Attestation statement",
+        max_length=ATTESTATION_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What an attending affirms when attesting a trainee's worksheet; it is "
+        f"printed on the attested report ({ATTESTATION_LENGTH} characters at most).",
+    )
+
     class Meta:
         model = Institution
-        fields = ["idle_timeout_minutes"]
+        fields = [
+            "idle_timeout_minutes",
+            "time_zone",
+            "attestation_statement",
+            "hold_trainee_reports",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = zone_names()
+        # The saved zone stays choosable even when it is an older alias (e.g. "GMT").
+        for extra in {self.instance.time_zone, default_time_zone()} - {""}:
+            if extra not in names:
+                names.append(extra)
+        self.fields["time_zone"].choices = [(name, name) for name in names]
+        self.fields["hold_trainee_reports"].help_text = (
+            "A report of an exam signed by a trainee goes out only once an attending "
+            "attests it; otherwise it goes out marked preliminary."
+        )
+
+    def clean_time_zone(self):
+        value = self.cleaned_data["time_zone"]
+        validate_time_zone(value)
+        return value
+
+    def clean_attestation_statement(self):
+        text = clean_text(self.cleaned_data["attestation_statement"], multiline=True).strip()
+        if not text:
+            raise forms.ValidationError("Write the statement an attending affirms.")
+        return text
 
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class TraineeForm(forms.Form):
+    trainee = forms.ChoiceField(choices=[("1", "Trainee"), ("0", "Not a trainee")])
 
 
 class JoinForm(forms.Form):

@@ -1,4 +1,13 @@
+import datetime
+
+from django.utils import timezone
+
 from portal.tenants.models import Membership
+from portal.tenants.timezones import zone_of
+
+# The API answers in UTC whatever the caller's institution (DRF's DateTimeField writes
+# in the current zone): only pages and their exports work in the institution's zone.
+API_PREFIX = "/api/"
 
 SESSION_KEY = "current_institution_id"
 
@@ -26,7 +35,9 @@ class CurrentInstitutionMiddleware:
     """Sets ``request.memberships``, ``request.membership`` and ``request.institution``.
 
     The current institution is the one the user picked with the switcher (kept in the
-    session) as long as they are still a member of it and it is active.
+    session) as long as they are still a member of it and it is active. Its time zone is
+    the request's current one (pages show times in it); without an institution the
+    installation's default; on the API, UTC.
     """
 
     def __init__(self, get_response):
@@ -36,4 +47,11 @@ class CurrentInstitutionMiddleware:
         request.memberships = memberships_of(request.user)
         request.membership = pick_membership(request.memberships, request.session.get(SESSION_KEY))
         request.institution = request.membership.institution if request.membership else None
-        return self.get_response(request)
+        if request.path_info.startswith(API_PREFIX):
+            timezone.activate(datetime.UTC)
+        else:
+            timezone.activate(zone_of(request.institution))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

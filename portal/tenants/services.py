@@ -11,6 +11,7 @@ from portal.exams.access import audit
 from portal.exams.models import AuditEvent
 from portal.tenants import invitations, linked_accounts
 from portal.tenants.models import Institution, Invitation, Membership
+from portal.text import clean_text
 
 
 class TenantError(Exception):
@@ -55,13 +56,25 @@ def user_exists(email: str) -> bool:
     return get_user_model().objects.filter(email=normalise_email(email)).exists()
 
 
-def add_member(slug: str, email: str, role: str, password: str | None = None):
+def add_member(
+    slug: str,
+    email: str,
+    role: str,
+    password: str | None = None,
+    *,
+    trainee: bool | None = None,
+    credentials: str | None = None,
+):
     """Create the user if needed and give them ``role`` in the institution.
 
+    ``trainee`` and ``credentials``, when given, set the membership's trainee flag and
+    the user's credentials ("MD, RDMS"); ``None`` leaves them as they are.
     Returns ``(membership, user_created, previous_role)``; ``previous_role`` is ``None``
     when the user was not yet a member.
     """
     institution, email = check_member_request(slug, email, role)
+    if credentials is not None:
+        credentials = clean_credentials(credentials)
     User = get_user_model()
     with transaction.atomic():
         user = User.objects.filter(email=email).first()
@@ -77,7 +90,22 @@ def add_member(slug: str, email: str, role: str, password: str | None = None):
         elif membership.role != role:
             membership.role = role
             membership.save(update_fields=["role"])
+        if trainee is not None and membership.is_trainee != trainee:
+            membership.is_trainee = trainee
+            membership.save(update_fields=["is_trainee"])
+        if credentials is not None and user.credentials != credentials:
+            user.credentials = credentials
+            user.save(update_fields=["credentials"])
     return membership, user_created, previous_role
+
+
+def clean_credentials(value: str) -> str:
+    """Credentials as printed after a signer's name: one clean line, 100 characters."""
+    text = " ".join(clean_text(value).split())
+    limit = get_user_model()._meta.get_field("credentials").max_length
+    if len(text) > limit:
+        raise TenantError(f"Credentials are {limit} characters at most.")
+    return text
 
 
 def _admin_count(institution, lock=False) -> int:
@@ -123,6 +151,28 @@ def change_role_recorded(request, membership: Membership, role: str) -> str:
             role=membership.role,
         )
     return previous
+
+
+def set_trainee_recorded(request, membership: Membership, is_trainee: bool) -> bool:
+    """Mark the member a trainee (what they sign waits for an attending) or not; the
+    change goes in the audit log as a role change. Returns whether anything changed."""
+    with transaction.atomic():
+        changed = (
+            Membership.objects.filter(pk=membership.pk)
+            .exclude(is_trainee=is_trainee)
+            .update(is_trainee=is_trainee)
+        )
+        membership.is_trainee = is_trainee
+        if changed:
+            audit(
+                request,
+                AuditEvent.Action.CHANGE_ROLE,
+                membership,
+                email=membership.user.email,
+                role=membership.role,
+                trainee=is_trainee,
+            )
+    return bool(changed)
 
 
 def remove_member(membership: Membership) -> None:

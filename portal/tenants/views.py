@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -17,12 +18,17 @@ from portal.dashboard.queries import members_with_link_state
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
 from portal.tenants import linked_accounts
-from portal.tenants.forms import InstitutionSettingsForm, InvitationForm, RoleForm
+from portal.tenants.forms import InstitutionSettingsForm, InvitationForm, RoleForm, TraineeForm
 from portal.tenants.middleware import SESSION_KEY
 from portal.tenants.models import Institution, Invitation, Membership
 from portal.tenants.roles import admin_required
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
-from portal.tenants.services import TenantError, change_role_recorded, remove_member
+from portal.tenants.services import (
+    TenantError,
+    change_role_recorded,
+    remove_member,
+    set_trainee_recorded,
+)
 from portal.usersessions.services import member_sessions, sign_out_member
 
 logger = logging.getLogger(__name__)
@@ -52,24 +58,28 @@ def switch_institution(request):
 
 @admin_required
 def institution_settings(request):
-    """The current institution's settings: for now, its members' idle timeout."""
+    """The current institution's settings: its members' idle timeout, its time zone, its
+    attestation statement and whether trainees' reports wait for attestation."""
     # A copy: an invalid form must not leave a bad value on the request's institution.
     institution = Institution.objects.get(pk=request.institution.pk)
-    previous = institution.idle_timeout_minutes
     form = InstitutionSettingsForm(request.POST or None, instance=institution)
     if request.method == "POST" and form.is_valid():
+        previous = Institution.objects.get(pk=institution.pk)
         form.save()
-        logger.info(
-            "institution %s: idle timeout %s -> %s minutes, by user %s",
-            institution.slug,
-            previous,
-            institution.idle_timeout_minutes,
-            request.user.pk,
-        )
+        for field in form.changed_data:
+            logger.info(
+                "institution %s: %s %r -> %r, by user %s",
+                institution.slug,
+                field,
+                # The statement can be long: the log says that it changed, not what to.
+                getattr(previous, field) if field != "attestation_statement" else "…",
+                getattr(institution, field) if field != "attestation_statement" else "…",
+                request.user.pk,
+            )
         messages.success(
             request,
-            f"Members are now signed out after {institution.idle_timeout_minutes} minutes "
-            "without activity.",
+            f"Saved. Members are signed out after {institution.idle_timeout_minutes} minutes "
+            f"without activity; times are shown in {institution.time_zone}.",
         )
         return redirect("institution-settings")
     status = 400 if form.errors else 200
@@ -135,6 +145,33 @@ def member_role(request, pk):
     if member.user_id == request.user.pk and member.role != Membership.Role.ADMIN:
         return redirect("home")  # no longer allowed on the members page
     return redirect("member-list")
+
+
+@require_POST
+@admin_required
+def member_trainee(request, pk):
+    """Mark a member a trainee, or no longer one (``trainee`` is "1" or "0")."""
+    member = get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
+    form = TraineeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say whether the member is a trainee.")
+        return redirect(_back_to(request, member))
+    is_trainee = form.cleaned_data["trainee"] == "1"
+    if set_trainee_recorded(request, member, is_trainee):
+        messages.success(
+            request,
+            f"{member.user.email} is now a trainee: what they sign waits for an attending."
+            if is_trainee
+            else f"{member.user.email} is no longer a trainee.",
+        )
+    return redirect(_back_to(request, member))
+
+
+def _back_to(request, member):
+    """The member's page when the change was made there, else the list."""
+    if request.POST.get("next") == "detail":
+        return reverse("member-detail", args=[member.pk])
+    return reverse("member-list")
 
 
 @require_POST

@@ -147,6 +147,7 @@ def test_the_csv_export_streams_the_filtered_log_and_is_itself_audited(client, t
         "object_id",
         "ip_address",
         "detail",
+        "time_zone",
     ]
     export = AuditEvent.objects.get(action=AuditEvent.Action.EXPORT_AUDIT_LOG)
     assert (export.user, export.institution.slug) == (alice, "northside")

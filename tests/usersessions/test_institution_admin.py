@@ -10,12 +10,21 @@ from tests.usersessions.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
+# The settings form's other fields (portal.tenants tests cover them), as saved.
+OTHER_SETTINGS = {
+    "time_zone": "UTC",
+    "attestation_statement": "I reviewed the images.",
+    "hold_trainee_reports": "on",
+}
+
 
 def test_the_administrator_sets_the_idle_timeout(client, alice, northside):
     sign_in(client, alice.email)
     page = client.get(reverse("institution-settings"))
     assert page.status_code == 200 and 'name="idle_timeout_minutes"' in page.content.decode()
-    response = client.post(reverse("institution-settings"), {"idle_timeout_minutes": "15"})
+    response = client.post(
+        reverse("institution-settings"), {"idle_timeout_minutes": "15", **OTHER_SETTINGS}
+    )
     assert response.status_code == 302
     northside.refresh_from_db()
     assert northside.idle_timeout_minutes == 15
@@ -33,7 +42,7 @@ def test_an_idle_timeout_out_of_bounds_is_refused_with_a_reason(client, alice, n
 
 def test_the_settings_change_only_the_current_institution(client, charlie, northside, southside):
     sign_in(client, charlie.email)
-    client.post(reverse("institution-settings"), {"idle_timeout_minutes": "10"})
+    client.post(reverse("institution-settings"), {"idle_timeout_minutes": "10", **OTHER_SETTINGS})
     assert Institution.objects.get(pk=southside.pk).idle_timeout_minutes == 10
     assert Institution.objects.get(pk=northside.pk).idle_timeout_minutes == 30
 

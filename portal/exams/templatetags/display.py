@@ -11,12 +11,14 @@ Unknown patient fields (``Patient.extra``) are shown capped: a few dozen fields,
 value cut short with the rest behind a "Show all" that is itself capped.
 """
 
+import datetime
 import json
 from dataclasses import dataclass
 
 from django import template
 from django.utils.html import format_html
 
+from portal.tenants.timezones import format_when, iso_local
 from portal.text import clean_text
 
 register = template.Library()
@@ -100,3 +102,18 @@ def extra_fields(extra) -> ExtraFields:
             )
         )
     return ExtraFields(shown, max(len(items) - EXTRA_FIELDS, 0))
+
+
+@register.filter
+def when(value, style="minutes"):
+    """A moment as ``<time>``, in the current (the institution's) zone with its
+    abbreviation: ``{{ exam.last_submitted_at|when }}`` → 2026-12-01 14:05 CET.
+
+    ``style`` is "minutes" (the default), "seconds", "date" or "time"; no value is "".
+    The format lives in ``portal.tenants.timezones``, shared with the PDF and exports.
+    """
+    if not value:
+        return ""
+    if not isinstance(value, datetime.date):  # e.g. a vendor's time we only have as text
+        return value
+    return format_html('<time datetime="{}">{}</time>', iso_local(value), format_when(value, style))
