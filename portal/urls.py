@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import csp, health
-from portal.accounts.views import PortalLoginView, PortalPasswordResetView
+from portal.accounts.views import PortalLoginView, PortalPasswordResetView, profile
 from portal.api import schema
 
 admin.site.site_header = "Clarius portal administration"
@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/password_reset/", PortalPasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/sessions/", include("portal.usersessions.urls")),
+    path("account/profile/", profile, name="profile"),
     path("", include("portal.tenants.urls")),
     path("clarius/", include("integrations.clarius.urls")),
     path("api/v1/clarius/", include("integrations.clarius.api_urls")),
