@@ -2,6 +2,7 @@
 
 from portal.worksheets.defaults.fields import (
     PRESENT_ABSENT,
+    SIDES_BOTH,
     choice,
     exam_type,
     impression,
@@ -104,8 +105,8 @@ PUPIL = [["reactive", "Reactive"], ["sluggish", "Sluggish"], ["non_reactive", "N
 
 
 def _eye(side: str) -> dict:
-    # Per-eye findings are optional: a one-eye exam records the other eye's views as not
-    # obtained, and the required views say which eyes were examined.
+    # Per-eye findings are optional: a one-eye exam answers "Eyes examined" and records
+    # the other eye's views as not obtained.
     return section(
         f"{side}_eye",
         f"{side.capitalize()} eye",
@@ -175,6 +176,7 @@ OCULAR = exam_type(
             "Eye pain",
             "Suspected raised intracranial pressure",
         ),
+        section("eyes", "Eyes", choice("eyes", "Eyes examined", SIDES_BOTH, required=True)),
         _eye("right"),
         _eye("left"),
     ],

@@ -2,6 +2,7 @@
 
 from portal.worksheets.defaults.fields import (
     PRESENT_ABSENT,
+    SIDES_BOTH,
     choice,
     exam_type,
     impression,
@@ -99,8 +100,8 @@ VEINS = [
 
 
 def _leg(side: str) -> dict:
-    # Per-vein findings are optional: a one-leg exam records the other leg's views as
-    # not obtained, and the required views say which veins were examined.
+    # Per-vein findings are optional: a one-leg exam answers "Legs examined" and records
+    # the other leg's views as not obtained.
     return section(
         side,
         f"{side.capitalize()} leg",
@@ -146,6 +147,7 @@ DVT = exam_type(
             "Leg pain",
             "Suspected pulmonary embolism",
         ),
+        section("legs", "Legs", choice("legs", "Legs examined", SIDES_BOTH, required=True)),
         _leg("right"),
         _leg("left"),
     ],

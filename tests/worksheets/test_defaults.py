@@ -1,0 +1,253 @@
+"""The default exam types: every definition is usable as shipped, its normal macros give
+its "otherwise" impression, and installing them is safe to repeat."""
+
+import pytest
+
+from portal.tenants.models import Institution
+from portal.worksheets.defaults import DEFAULTS, install
+from portal.worksheets.engine import Worksheet, check_definition
+from portal.worksheets.models import ExamType, WorksheetTemplate
+
+BY_CODE = {d["code"]: d for d in DEFAULTS}
+PROCEDURES = {"vascular_access", "nerve_block", "paracentesis", "thoracentesis"}
+ACEP_APPLICATIONS = {
+    "fast",
+    "biliary",
+    "lung",
+    "cardiac",
+    "aorta",
+    "dvt",
+    "renal",
+    "ob_first_trimester",
+    "soft_tissue",
+    "ocular",
+    *PROCEDURES,
+}
+SANDBOX_APPLICATIONS = {
+    "Abdomen",
+    "Bladder",
+    "Cardiac",
+    "Lung",
+    "MSK",
+    "Nerve",
+    "OB/GYN",
+    "Ocular",
+    "Pelvic",
+    "Superficial",
+    "Thyroid",
+    "Vascular",
+}
+each_default = pytest.mark.parametrize("default", DEFAULTS, ids=lambda d: d["code"])
+
+
+def worksheet(code: str) -> Worksheet:
+    return Worksheet(BY_CODE[code]["definition"])
+
+
+def test_it_ships_every_application_of_the_issue_and_an_other_exam():
+    assert set(BY_CODE) == ACEP_APPLICATIONS | {"other"}
+    assert len(BY_CODE) == len(DEFAULTS)  # codes are unique
+
+
+@each_default
+def test_it_ships_definitions_that_pass_the_engine_check(default):
+    assert check_definition(default["definition"]) == []
+    assert default["name"].strip() and default["code"] == default["code"].lower()
+    assert all(code.isdigit() and len(code) == 5 for code in default["cpt_codes"])
+
+
+@each_default
+def test_it_gives_every_choice_a_distinct_code(default):
+    for field in Worksheet(default["definition"]).fields.values():
+        codes = [code for code, _ in field.choices]
+        assert len(codes) == len(set(codes)), field.code
+
+
+def test_it_lets_no_clarius_application_propose_two_types():
+    claims = [name.casefold() for d in DEFAULTS for name in d["clarius_applications"]]
+    assert len(claims) == len(set(claims))
+    # Only names Clarius sends (the sandbox's catalogue), spelt as it spells them.
+    assert {n for d in DEFAULTS for n in d["clarius_applications"]} <= SANDBOX_APPLICATIONS
+
+
+@pytest.mark.parametrize(
+    "application, code",
+    [
+        ("Lung", "lung"),
+        ("Cardiac", "cardiac"),
+        ("Ocular", "ocular"),
+        ("MSK", "soft_tissue"),
+        ("Superficial", "soft_tissue"),
+        ("Nerve", "nerve_block"),
+        ("OB/GYN", "ob_first_trimester"),
+        ("Pelvic", "ob_first_trimester"),
+        ("Bladder", "renal"),
+    ],
+)
+def test_it_claims_the_applications_that_name_one_exam(application, code):
+    assert application in BY_CODE[code]["clarius_applications"]
+
+
+def test_it_leaves_the_applications_that_serve_several_exams_unclaimed():
+    claimed = {n for d in DEFAULTS for n in d["clarius_applications"]}
+    assert not claimed & {"Abdomen", "Vascular", "Thyroid"}
+
+
+@each_default
+def test_it_asks_for_views_except_in_the_other_exam(default):
+    views = Worksheet(default["definition"]).views.values()
+    if default["code"] == "other":
+        assert not list(views)
+    else:
+        assert any(view.required for view in views)
+
+
+@each_default
+def test_it_requires_a_key_finding_except_in_the_other_exam(default):
+    fields = Worksheet(default["definition"]).fields.values()
+    assert any(field.required for field in fields) == (default["code"] != "other")
+
+
+@each_default
+def test_it_gives_normals_that_are_valid_answers_section_by_section(default):
+    sheet = Worksheet(default["definition"])
+    for code, _, fields in sheet.sections:
+        normal = sheet.normal(code)
+        assert normal == {f.code: f.normal for f in fields if f.normal is not None}
+        kept, errors = sheet.clean_answers(normal)
+        assert (kept, errors) == (normal, {}), code
+
+
+@each_default
+def test_it_reads_the_normal_macros_as_the_otherwise_impression(default):
+    sheet = Worksheet(default["definition"])
+    otherwise = default["definition"].get("impression", {}).get("otherwise", "")
+    assert sheet.build_impression(sheet.normal()) == otherwise
+    if default["code"] != "other":
+        assert otherwise.endswith(".") and len(otherwise) > 10
+
+
+@each_default
+def test_it_never_calls_an_exam_normal_when_a_finding_is_not(default):
+    """Any answer other than a field's normal adds a sentence of its own, so the
+    "otherwise" text (which says the exam was normal) never stands beside it."""
+    sheet = Worksheet(default["definition"])
+    otherwise = default["definition"].get("impression", {}).get("otherwise", "")
+    normal = sheet.normal()
+    for field in sheet.fields.values():
+        if field.normal is None:
+            continue
+        others = [c for c, _ in field.choices] if field.type == "choice" else [True, False]
+        for value in others:
+            if value == field.normal:
+                continue
+            impression = sheet.build_impression({**normal, field.code: value})
+            assert impression and impression != otherwise, (field.code, value)
+
+
+@each_default
+def test_it_only_writes_rules_that_a_valid_answer_can_meet(default):
+    sheet = Worksheet(default["definition"])
+    for rule in sheet.impression.get("rules", []):
+        when = rule["when"]
+        field = sheet.fields[when["field"]]
+        if "equals" in when and field.type == "choice":
+            assert when["equals"] in dict(field.choices), rule
+        if "equals" in when and field.type == "yesno":
+            assert isinstance(when["equals"], bool), rule
+        if "gt" in when or "lt" in when:
+            assert field.type == "number", rule
+            bound = when.get("gt", when.get("lt"))
+            assert field.min <= bound <= field.max, rule
+        assert rule["text"].endswith("."), rule
+
+
+@each_default
+def test_it_labels_every_answer_for_the_report(default):
+    sheet = Worksheet(default["definition"])
+    rows = sheet.sections_answered(sheet.normal())
+    shown = [answer for _, answers in rows for _, answer in answers]
+    assert bool(shown) == (default["code"] != "other")
+    assert all(answer and answer not in ("True", "False") for answer in shown)
+
+
+def test_it_keeps_the_lung_codes_other_code_relies_on():
+    sheet = worksheet("lung")
+    assert {"right_sliding", "left_sliding", "right_b_lines", "left_b_lines"} <= set(sheet.fields)
+    assert {"right_effusion", "left_effusion"} <= set(sheet.fields)
+    assert {"right_anterior", "right_lateral", "left_anterior", "left_lateral"} <= set(sheet.views)
+    assert sheet.fields["right_sliding"].required
+
+
+def test_it_reads_a_positive_fast_like_a_clinician():
+    sheet = worksheet("fast")
+    answers = {**sheet.normal(), "ruq_fluid": "present", "left_sliding": "absent"}
+    assert sheet.build_impression(answers) == (
+        "Free fluid in the right upper quadrant (Morison's pouch).\n"
+        "Absent lung sliding on the left: pneumothorax not excluded."
+    )
+
+
+def test_it_reads_the_measurements_against_their_thresholds():
+    aorta = worksheet("aorta")
+    assert "Distal aorta over 3 cm." in aorta.build_impression(
+        {**aorta.normal(), "distal_diameter": 4.2}
+    )
+    assert aorta.build_impression({**aorta.normal(), "distal_diameter": 2.1}) == (
+        "No abdominal aortic aneurysm."
+    )
+    biliary = worksheet("biliary")
+    assert biliary.build_impression({**biliary.normal(), "gb_wall": 5, "cbd": 4}) == (
+        "Gallbladder wall thickened (over 3 mm)."
+    )
+    ocular = worksheet("ocular")
+    assert "raised intracranial pressure" in ocular.build_impression({"left_onsd": 6.1})
+    ob = worksheet("ob_first_trimester")
+    assert ob.build_impression({**ob.normal(), "fhr": 90}) == "Fetal heart rate under 100 bpm."
+
+
+def test_it_offers_the_other_exam_one_optional_text_field_and_nothing_else():
+    sheet = worksheet("other")
+    (field,) = sheet.fields.values()
+    assert (field.type, field.required) == ("text", False)
+    assert sheet.views == {} and sheet.impression == {}
+    assert sheet.missing({}, {}) == {}
+    assert sheet.build_impression({"findings": "Thyroid nodule."}) == ""
+
+
+# -- install --------------------------------------------------------------------------
+
+
+def test_it_installs_every_default_when_an_institution_is_made(db):
+    institution = Institution.objects.create(name="Eastside", slug="eastside")
+    types = ExamType.objects.for_institution(institution)
+    assert sorted(types.values_list("code", flat=True)) == sorted(BY_CODE)
+    for exam_type in types:
+        template = exam_type.current_template()
+        default = BY_CODE[exam_type.code]
+        assert template.version == 1
+        assert template.definition == default["definition"]
+        assert template.institution == institution
+        assert exam_type.name == default["name"]
+        assert exam_type.clarius_applications == default["clarius_applications"]
+        assert exam_type.cpt_codes == default["cpt_codes"]
+
+
+def test_it_installs_again_without_adding_or_changing_anything(northside):
+    lung = ExamType.objects.for_institution(northside).get(code="lung")
+    lung.name = "Thoracic (ours)"
+    lung.save()
+    assert install(northside) == 0
+    assert ExamType.objects.for_institution(northside).count() == len(DEFAULTS)
+    assert WorksheetTemplate.objects.for_institution(northside).count() == len(DEFAULTS)
+    lung.refresh_from_db()
+    assert lung.name == "Thoracic (ours)"
+
+
+def test_it_adds_back_only_what_an_institution_lacks(northside, southside, alice):
+    ExamType.objects.for_institution(northside).filter(code__in=["fast", "dvt"]).delete()
+    assert install(northside, user=alice) == 2
+    fast = ExamType.objects.for_institution(northside).get(code="fast")
+    assert fast.current_template().created_by == alice
+    assert install(southside) == 0
+    assert ExamType.objects.for_institution(southside).count() == len(DEFAULTS)
