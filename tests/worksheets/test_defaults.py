@@ -1,6 +1,8 @@
 """The default exam types: every definition is usable as shipped, its normal macros give
 its "otherwise" impression, and installing them is safe to repeat."""
 
+import copy
+
 import pytest
 
 from portal.tenants.models import Institution
@@ -251,3 +253,240 @@ def test_it_adds_back_only_what_an_institution_lacks(northside, southside, alice
     assert fast.current_template().created_by == alice
     assert install(southside) == 0
     assert ExamType.objects.for_institution(southside).count() == len(DEFAULTS)
+
+
+# -- the engine's rules, on the defaults as a clinician meets them ---------------------
+
+
+@pytest.mark.parametrize(
+    "code, answers, error",
+    [
+        ("lung", {"right_sliding": "maybe"}, "Lung sliding: choose one of absent, present."),
+        ("lung", {"right_sliding": ["present"]}, "Lung sliding: choose one of"),
+        ("lung", {"right_lung_point": "yes"}, "Lung point: yes (true) or no (false)."),
+        ("lung", {"right_lung_point": 1}, "Lung point: yes (true) or no (false)."),
+        ("cardiac", {"ivc_diameter": "2"}, "IVC maximal diameter: a number."),
+        ("cardiac", {"ivc_diameter": True}, "IVC maximal diameter: a number."),
+        ("cardiac", {"ivc_diameter": -0.5}, "IVC maximal diameter: at least 0 cm."),
+        ("cardiac", {"ivc_diameter": 9}, "IVC maximal diameter: at most 5 cm."),
+        ("cardiac", {"ivc_diameter": float("nan")}, "IVC maximal diameter: a number."),
+        ("lung", {"indications": "Dyspnoea"}, "Indications: a list of choices."),
+        ("lung", {"indications": ["dyspnoea", "gout"]}, "Indications: not a choice: gout."),
+        ("soft_tissue", {"site": 5}, "Site examined (side and region): text."),
+        ("soft_tissue", {"site": "x" * 201}, "Site examined (side and region): at most 200"),
+    ],
+)
+def test_it_refuses_an_answer_of_the_wrong_type_range_or_choice(code, answers, error):
+    kept, errors = worksheet(code).clean_answers(answers)
+    assert kept == {}
+    ((field, message),) = errors.items()
+    assert field == next(iter(answers)) and message.startswith(error)
+
+
+def test_it_keeps_valid_answers_beside_refused_ones_and_names_unknown_fields():
+    kept, errors = worksheet("cardiac").clean_answers(
+        {"lv_function": "hyperdynamic", "ivc_diameter": 7, "ejection": 40}
+    )
+    assert kept == {"lv_function": "hyperdynamic"}
+    assert errors == {
+        "ivc_diameter": "IVC maximal diameter: at most 5 cm.",
+        "ejection": "Not a field of this worksheet.",
+    }
+    assert worksheet("cardiac").clean_answers(["lv_function"]) == (
+        {},
+        {"answers": "Answers are an object of field code to value."},
+    )
+
+
+def test_it_drops_empty_answers_and_tidies_the_others():
+    kept, errors = worksheet("lung").clean_answers(
+        {
+            "right_sliding": None,
+            "left_sliding": "",
+            "indications": ["hypoxia", "dyspnoea", "hypoxia"],
+            "right_lung_point": False,
+        }
+    )
+    assert errors == {}
+    # A multi-choice keeps each choice once, in the template's order; False is an answer.
+    assert kept == {"indications": ["dyspnoea", "hypoxia"], "right_lung_point": False}
+    kept, _ = worksheet("aorta").clean_answers({"mid_diameter": 3.0, "distal_diameter": 2.5})
+    assert kept == {"mid_diameter": 3, "distal_diameter": 2.5}
+    kept, _ = worksheet("soft_tissue").clean_answers({"site": "  Left forearm  ", "cortex": []})
+    assert kept == {"site": "Left forearm"}
+
+
+def test_it_records_a_view_obtained_or_not_obtained_with_a_reason():
+    sheet = worksheet("lung")
+    kept, errors = sheet.clean_views(
+        {
+            "right_anterior": "obtained",
+            "left_anterior": {"not_obtained": "  Dressing over the left chest.  "},
+            "right_lateral": None,
+        }
+    )
+    assert errors == {}
+    assert kept == {
+        "right_anterior": "obtained",
+        "left_anterior": {"not_obtained": "Dressing over the left chest."},
+    }
+
+
+@pytest.mark.parametrize(
+    "status, error",
+    [
+        ({"not_obtained": ""}, "Say why the view was not obtained."),
+        ({"not_obtained": "   "}, "Say why the view was not obtained."),
+        ({"not_obtained": None}, "Say why the view was not obtained."),
+        ({"not_obtained": "x" * 501}, "A reason has at most 500 characters."),
+        ({"not_obtained": "Obese", "by": "bob"}, 'Either "obtained" or'),
+        ("not_obtained", 'Either "obtained" or'),
+        (True, 'Either "obtained" or'),
+    ],
+)
+def test_it_needs_a_reason_for_a_view_not_obtained(status, error):
+    kept, errors = worksheet("lung").clean_views({"left_lateral": status})
+    assert kept == {}
+    assert errors["left_lateral"].startswith(error)
+
+
+def test_it_names_views_the_worksheet_does_not_have():
+    assert worksheet("lung").clean_views({"apical_four": "obtained"}) == (
+        {},
+        {"apical_four": "Not a view of this worksheet."},
+    )
+    assert worksheet("lung").clean_views("obtained")[1] == {
+        "views": "Views are an object of view code to a status."
+    }
+
+
+def test_it_lists_what_signing_still_needs():
+    sheet = worksheet("lung")
+    missing = sheet.missing({}, {})
+    assert set(missing) == {
+        "right_sliding",
+        "right_b_lines",
+        "right_effusion",
+        "left_sliding",
+        "left_b_lines",
+        "left_effusion",
+        "view:right_anterior",
+        "view:right_lateral",
+        "view:left_anterior",
+        "view:left_lateral",
+    }
+    assert missing["right_sliding"] == "Lung sliding: required before signing."
+    assert "Right anterior" in missing["view:right_anterior"]
+    views = {
+        "right_anterior": "obtained",
+        "right_lateral": "obtained",
+        "left_anterior": "obtained",
+        "left_lateral": {"not_obtained": "Chest drain in place."},
+    }
+    assert sheet.missing(sheet.normal(), views) == {}
+    assert sheet.missing(sheet.normal("right"), views) == {
+        code: f"{label}: required before signing."
+        for code, label in [
+            ("left_sliding", "Lung sliding"),
+            ("left_b_lines", "B-lines"),
+            ("left_effusion", "Pleural effusion"),
+        ]
+    }
+
+
+def test_it_refits_answers_to_another_version_keeping_what_still_fits():
+    version_1 = worksheet("lung")
+    definition = copy.deepcopy(BY_CODE["lung"]["definition"])
+    right = definition["sections"][1]
+    assert right["code"] == "right"
+    # Version 2 drops the lung point, grades B-lines anew and drops a view.
+    right["fields"] = [f for f in right["fields"] if f["code"] != "right_lung_point"]
+    b_lines = next(f for f in right["fields"] if f["code"] == "right_b_lines")
+    b_lines["choices"] = [["none", "None"], ["few", "3 or more"], ["many", "Confluent"]]
+    b_lines["normal"] = "none"
+    definition["impression"]["rules"] = [
+        r
+        for r in definition["impression"]["rules"]
+        if r["when"]["field"] != "right_lung_point" and r["when"]["field"] != "right_b_lines"
+    ]
+    definition["views"] = [v for v in definition["views"] if v["code"] != "right_lateral"]
+    version_2 = Worksheet(definition)
+
+    answers = {**version_1.normal(), "right_b_lines": "diffuse", "right_lung_point": True}
+    views = {"right_anterior": "obtained", "right_lateral": "obtained"}
+    kept, kept_views, dropped = version_2.refit(answers, views)
+    assert kept == {
+        k: v for k, v in answers.items() if k not in ("right_b_lines", "right_lung_point")
+    }
+    assert kept_views == {"right_anterior": "obtained"}
+    assert sorted(dropped) == ["right_b_lines", "right_lung_point", "view right_lateral"]
+
+
+def test_it_builds_the_impression_from_every_rule_that_holds_in_order():
+    sheet = worksheet("renal")
+    answers = {
+        **sheet.normal(),
+        "left_hydronephrosis": "moderate",
+        "right_stone": True,
+        "bladder_volume": 750,
+    }
+    assert sheet.build_impression(answers) == (
+        "Stone seen in the right kidney.\n"
+        "Moderate left hydronephrosis.\n"
+        "Distended bladder (over 500 mL)."
+    )
+    assert sheet.build_impression({**sheet.normal(), "bladder_volume": 500}) == (
+        "No hydronephrosis."
+    )
+    assert sheet.build_impression({}) == "No hydronephrosis."
+
+
+@pytest.mark.parametrize(
+    "test, value, holds",
+    [
+        ({"equals": "present"}, "present", True),
+        ({"equals": "present"}, "absent", False),
+        ({"in": ["present", "indeterminate"]}, "indeterminate", True),
+        ({"in": ["present", "indeterminate"]}, "absent", False),
+        ({"includes": "hypoxia"}, ["dyspnoea", "hypoxia"], True),
+        ({"includes": "hypoxia"}, ["dyspnoea"], False),
+        ({"includes": "hypoxia"}, "hypoxia", False),
+        ({"gt": 3}, 3.1, True),
+        ({"gt": 3}, 3, False),
+        ({"lt": 5}, 4.9, True),
+        ({"lt": 5}, 5, False),
+        ({"lt": 5}, True, False),
+        ({"gt": 3}, "4", False),
+    ],
+)
+def test_it_applies_each_kind_of_impression_test(test, value, holds):
+    definition = {
+        "sections": [
+            {
+                "code": "s",
+                "title": "S",
+                "fields": [{"code": "f", "label": "F", "type": "text"}],
+            }
+        ],
+        "impression": {
+            "rules": [{"when": {"field": "f", **test}, "text": "Held."}],
+            "otherwise": "Did not hold.",
+        },
+    }
+    expected = "Held." if holds else "Did not hold."
+    assert Worksheet(definition).build_impression({"f": value}) == expected
+
+
+def test_it_shows_answered_fields_by_section_as_a_report_reads_them():
+    sheet = worksheet("cardiac")
+    answers = {"lv_function": "decreased", "ivc_diameter": 2.4, "indications": ["syncope"]}
+    assert sheet.sections_answered(answers) == [
+        ("Indications", [("Indications", "Syncope")]),
+        (
+            "Left ventricle",
+            [("Global left ventricular systolic function", "Decreased (mildly to moderately)")],
+        ),
+        ("Inferior vena cava", [("IVC maximal diameter", "2.4 cm")]),
+    ]
+    fast = worksheet("fast")
+    assert fast.sections_answered({"lung_point": False})[0][1] == [("Lung point", "No")]
