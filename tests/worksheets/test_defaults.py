@@ -162,6 +162,8 @@ def test_it_only_writes_rules_that_a_valid_answer_can_meet(default):
             bound = when.get("gt", when.get("lt"))
             assert field.min <= bound <= field.max, rule
         assert rule["text"].endswith("."), rule
+    texts = [rule["text"] for rule in sheet.impression.get("rules", [])]
+    assert len(texts) == len(set(texts))
 
 
 @each_default
