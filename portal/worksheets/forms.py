@@ -40,9 +40,26 @@ class SavedMeanwhile(Exception):
         self.version = version
 
 
-def pretty(definition) -> str:
-    """A definition as the editor shows it."""
-    return json.dumps(definition, indent=2, ensure_ascii=False)
+PRETTY_WIDTH = 88
+
+
+def pretty(definition, indent: int = 0) -> str:
+    """A definition as the editor shows it: indented, with each list or object that fits
+    on a line (a choice, a view, a rule) kept on one."""
+    flat = json.dumps(definition, ensure_ascii=False)
+    if not isinstance(definition, dict | list) or indent + len(flat) <= PRETTY_WIDTH:
+        return flat
+    inner = " " * (indent + 2)
+    if isinstance(definition, dict):
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: {pretty(v, indent + 2)}"
+            for k, v in definition.items()
+        ]
+        opening, closing = "{", "}"
+    else:
+        items = [f"{inner}{pretty(v, indent + 2)}" for v in definition]
+        opening, closing = "[", "]"
+    return opening + "\n" + ",\n".join(items) + "\n" + " " * indent + closing
 
 
 def read_definition(text: str) -> tuple[dict | None, list[str]]:
