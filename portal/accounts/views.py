@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, PasswordResetView
 from django.http import HttpResponseRedirect
@@ -32,7 +33,7 @@ class PortalPasswordResetView(PasswordResetView):
 def profile(request):
     """The user's own name and credentials ("MD, RDMS"), shown on what they sign."""
     # A copy: an invalid form must not leave its values on the request's user.
-    me = type(request.user).objects.get(pk=request.user.pk)
+    me = get_user_model().objects.get(pk=request.user.pk)
     form = ProfileForm(request.POST or None, instance=me)
     if request.method == "POST" and form.is_valid():
         form.save()

@@ -1,3 +1,4 @@
+import argparse
 import getpass
 import os
 
@@ -6,7 +7,13 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.tenants.models import Membership
-from portal.tenants.services import TenantError, add_member, check_member_request, user_exists
+from portal.tenants.services import (
+    TenantError,
+    add_member,
+    check_member_request,
+    clean_credentials,
+    user_exists,
+)
 
 PASSWORD_ENV = "PORTAL_MEMBER_PASSWORD"
 
@@ -28,6 +35,18 @@ class Command(BaseCommand):
         add.add_argument("email")
         add.add_argument("--role", required=True, help="admin, reviewer or clinician")
         add.add_argument(
+            "--trainee",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="a trainee's signed worksheets wait for an attending's attestation "
+            "(--no-trainee: not one); left as it is when not given",
+        )
+        add.add_argument(
+            "--credentials",
+            default=None,
+            help='printed after the name on signed reports, e.g. "MD, RDMS" ("" clears them)',
+        )
+        add.add_argument(
             "--no-input",
             action="store_false",
             dest="interactive",
@@ -36,18 +55,37 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         if action == "add":
-            self.add(options["slug"], options["email"], options["role"], options["interactive"])
+            self.add(
+                options["slug"],
+                options["email"],
+                options["role"],
+                options["interactive"],
+                trainee=options["trainee"],
+                credentials=options["credentials"],
+            )
 
-    def add(self, slug, email, role, interactive):
+    def add(self, slug, email, role, interactive, *, trainee=None, credentials=None):
         try:
             # Everything that needs no password is checked first, so a typo is not
             # discovered only after typing a password twice.
             _, email = check_member_request(slug, email, role)
+            if credentials is not None:
+                clean_credentials(credentials)
             password = None if user_exists(email) else self.new_password(email, interactive)
-            membership, created, previous = add_member(slug, email, role, password)
+            membership, created, previous = add_member(
+                slug, email, role, password, trainee=trainee, credentials=credentials
+            )
         except TenantError as e:
             raise CommandError(str(e)) from None
         self.report(membership, created, previous)
+        if trainee is not None:
+            state = "a trainee" if membership.is_trainee else "not a trainee"
+            self.stdout.write(
+                f"{membership.user.email} is {state} in {membership.institution.slug}"
+            )
+        if credentials is not None:
+            shown = membership.user.credentials or "none"
+            self.stdout.write(f"{membership.user.email}'s credentials: {shown}")
 
     def new_password(self, email, interactive):
         if not interactive:
