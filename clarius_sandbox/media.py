@@ -119,7 +119,7 @@ class MediaApp:
             response.headers["Content-Length"] = str(capture.size)
             return response
         if capture.kind == "video":
-            data = video.clip_pool.clip(capture.seed)
+            data = video.capture_clip(capture.seed, capture.capture_uuid.encode())
         else:
             data = jpeg_cache.get(capture.seed)
         return Response(data, mimetype=capture.content_type)

@@ -3,7 +3,7 @@
 Clips are H.264 / yuv420p in an MP4 with the index up front, which every browser plays.
 Encoding one takes a noticeable fraction of a second, so a small pool is made on first use
 and kept in memory and in a temp-dir cache that later processes (the next test run, the
-demo) reuse. A video capture is one pool clip chosen by its seed.
+demo) reuse. A video capture is one pool clip chosen by its seed, tagged with its id.
 """
 
 from __future__ import annotations
@@ -119,6 +119,14 @@ class ClipPool:
 
 
 clip_pool = ClipPool()
+
+
+def capture_clip(seed: int, tag: bytes) -> bytes:
+    """A pool clip made one capture's own: a trailing ``free`` box (which players skip)
+    holds ``tag``, so two captures never have the same bytes (the portal drops a capture
+    whose bytes an exam already has, as a resubmission's copy) while one capture always
+    downloads identically."""
+    return clip_pool.clip(seed) + (8 + len(tag)).to_bytes(4, "big") + b"free" + tag
 
 
 def padded_mp4_size_floor() -> int:

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from portal.exams.models import AuditEvent, Patient
+from portal.exams.models import AuditEvent, Capture, Patient
 from tests.api.problems import field_error
 from tests.factories import make_exam
 from tests.many_captures import HOSTILE_NAME, add_captures, has_bidi
@@ -130,6 +130,22 @@ def test_an_exam_without_captures_counts_none(client, trio, northside):
     client.force_login(trio[1])
     data = client.get(reverse("api-exam-detail", args=[exam.pk])).json()
     assert data["captures"] == [] and data["captures_count"] == 0
+
+
+def test_a_resubmissions_copies_are_neither_listed_nor_counted(client, trio, northside):
+    """A capture Clarius sent again (a duplicate of an earlier one) is left out everywhere."""
+    exam = make_exam(northside, trio[1], captures=4)
+    first, second, third, fourth = exam.captures.order_by("position")
+    Capture.objects.filter(pk__in=[second.pk, fourth.pk]).update(duplicate_of=first)
+    client.force_login(trio[1])
+    shown = [first.pk, third.pk]
+    listing = client.get(reverse("api-exam-captures", args=[exam.pk])).json()["results"]
+    assert [c["id"] for c in listing] == shown
+    document = client.get(reverse("api-exam-detail", args=[exam.pk])).json()
+    assert [c["id"] for c in document["captures"]] == shown
+    assert document["captures_count"] == 2
+    (item,) = client.get(reverse("api-exam-list")).json()["results"]
+    assert ([c["id"] for c in item["captures"]], item["captures_count"]) == (shown, 2)
 
 
 def test_names_and_unknown_fields_leave_the_api_without_controls(client, trio, northside):

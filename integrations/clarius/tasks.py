@@ -25,6 +25,7 @@ from integrations.clarius.models import (
 from integrations.clarius.staging import download, drop, keep, part_files, stage
 from portal import work
 from portal.exams import media
+from portal.exams.captures import record_downloaded
 from portal.exams.models import Capture
 from portal.exams.status import update_exam_status
 from portal.text import clean_text
@@ -170,9 +171,11 @@ def fetch_capture(capture: Capture) -> str:
     work.finish(capture)
     capture.last_error = preview_error[: work.ERROR_LIMIT]
     with transaction.atomic():
-        capture.save()
-        update_exam_status(capture.exam_id)
-    return "done"
+        # The core decides what the capture is to its exam: a copy of one it already has
+        # (a resubmission: the new file is dropped after the commit) or new, perhaps after
+        # the findings were signed.
+        recorded = record_downloaded(capture)
+    return "duplicate" if recorded.duplicate_of else "done"
 
 
 def discard_capture_files(capture: Capture) -> None:

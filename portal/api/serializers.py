@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
+from portal.exams.captures import shown
 from portal.exams.models import Capture, Exam, Patient, Submission
 from portal.reports.models import Report
 from portal.text import clean_text
@@ -145,14 +146,14 @@ class ExamSerializer(serializers.ModelSerializer):
         ``captures_url`` pages through them all."""
         captures = getattr(exam, "embedded_captures", None)
         if captures is None:
-            captures = exam.captures.order_by(*CAPTURE_ORDER)[:EMBEDDED_CAPTURES]
+            captures = shown(exam.captures.order_by(*CAPTURE_ORDER))[:EMBEDDED_CAPTURES]
         child = self._nested("capture", CaptureSerializer)
         return [child.to_representation(capture) for capture in captures]
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_captures_count(self, exam):
         count = getattr(exam, "captures_count", None)
-        return exam.captures.count() if count is None else count
+        return shown(exam.captures.all()).count() if count is None else count
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_captures_url(self, exam):

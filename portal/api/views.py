@@ -25,6 +25,7 @@ from portal.api.tenancy import HEADER, InstitutionFromRequestMixin
 from portal.dashboard import queries
 from portal.dashboard.forms import WorklistFilterForm
 from portal.exams.access import audit, visible_captures, visible_exams
+from portal.exams.captures import shown
 from portal.exams.models import AuditEvent, Capture, Exam
 from portal.exams.serving import media_response
 from portal.tenants.models import Membership
@@ -45,9 +46,9 @@ def exam_queryset(request, *, embedded_captures=EMBEDDED_CAPTURES, exams=None):
     """Visible exams (or ``exams``, already narrowed from them) with what their documents
     need, each with only its first ``embedded_captures`` captures (one windowed query for
     the whole page) and the count."""
-    first_captures = Capture.objects.order_by(*CAPTURE_ORDER)[:embedded_captures]
+    first_captures = shown(Capture.objects.order_by(*CAPTURE_ORDER))[:embedded_captures]
     count = (
-        Capture.objects.filter(exam=OuterRef("pk"))
+        shown(Capture.objects.filter(exam=OuterRef("pk")))
         .order_by()
         .values("exam")
         .annotate(n=Count("*"))
@@ -234,7 +235,7 @@ class ExamCaptures(InstitutionFromRequestMixin, generics.GenericAPIView):
 
     def get(self, request, pk):
         exam = get_object_or_404(visible_exams(request), pk=pk)
-        page = self.paginate_queryset(exam.captures.all())
+        page = self.paginate_queryset(shown(exam.captures.all()))
         audit(request, AuditEvent.Action.VIEW_EXAM, exam, via="api_captures")
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

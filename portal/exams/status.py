@@ -21,17 +21,18 @@ def exam_status(exam: Exam) -> str:
     return Exam.Status.READY
 
 
-def update_exam_status(exam_id: int) -> None:
+def update_exam_status(exam_id: int, *, announce: bool = True) -> None:
     """Lock the exam and store the status its captures give it, if that changed.
 
     Call it inside a transaction: the row lock keeps two workers finishing the last two
     captures from both reading the older state. An exam becoming *ready* emits
-    ``exam.ready`` (``portal.events``) in that transaction.
+    ``exam.ready`` (``portal.events``) in that transaction, unless ``announce`` is false
+    (a resubmission that only sent captures the exam already had).
     """
     exam = Exam.objects.select_for_update().get(pk=exam_id)
     status = exam_status(exam)
     if status != exam.status:
         exam.status = status
         exam.save(update_fields=["status", "updated_at"])
-        if status == Exam.Status.READY:
+        if status == Exam.Status.READY and announce:
             events.emit(events.EXAM_READY, exam)

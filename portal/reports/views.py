@@ -75,7 +75,9 @@ def captures_page(request, exam):
     """One page of the exam's captures (a count and a slice, never every row), and the
     links to the other pages. A page number that is not one is the first page; one past
     the end is the last."""
-    captures = exam.captures.order_by("submission__submitted_at", "position", "id")
+    captures = exam.captures.filter(duplicate_of__isnull=True).order_by(
+        "submission__submitted_at", "position", "id"
+    )
     page = Paginator(captures, CAPTURES_PER_PAGE).get_page(request.GET.get(CAPTURES_PAGE_PARAM))
 
     def link(number):
