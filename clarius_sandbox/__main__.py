@@ -34,6 +34,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--research-username", default="researcher@example.com")
     parser.add_argument("--research-password", default="research-pass")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--send-application",
+        action="store_true",
+        help="name each exam's application in its exam data (the portal proposes an exam type)",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             research_password=args.research_password,
             advertise_host=args.advertise_host,
             log_requests=not args.quiet,
+            send_application=args.send_application,
         ).start()
     except (OSError, ValueError) as e:
         print(f"cannot start the sandbox: {e}", file=sys.stderr)

@@ -77,6 +77,7 @@ class Sandbox:
         *,
         advertise_host: str | None = None,
         log_requests: bool = False,
+        send_application: bool = False,
     ) -> None:
         if api_key is not None and not _KEY_FORMAT.match(api_key):
             raise ValueError("api_key must look like '<8 letters or digits>.<secret>'")
@@ -91,7 +92,13 @@ class Sandbox:
         self.research_password = research_password
         self.log_requests = log_requests
         self.faults = FaultBoard()
-        self.state = SandboxState("", self.api_key, research_username, research_password)
+        self.state = SandboxState(
+            "",
+            self.api_key,
+            research_username,
+            research_password,
+            send_application=send_application,
+        )
         self.notifications = NotificationDispatcher(self.state, threaded=notification_workers)
         self.api_origin = self.media_origin = self.api_url = self.pages_url = ""
         self._servers: list[BaseWSGIServer] = []

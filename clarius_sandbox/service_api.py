@@ -65,14 +65,16 @@ def exam_data(call: Call) -> Response:
         exam = state.exams[request.exam_uuid]
         captures = [state.captures[c] for c in request.capture_uuids]
         patient = dict(exam.patient)
+        application = exam.application if state.send_application else None
     # Fresh links on every call: a stale one is replaced by fetching the data again (§4).
-    return json_response(
-        {
-            "request_uuid": request.request_uuid,
-            "patient": patient,
-            "captures": [{"url": call.links.capture(c)} for c in captures],
-        }
-    )
+    document: dict[str, Any] = {
+        "request_uuid": request.request_uuid,
+        "patient": patient,
+        "captures": [{"url": call.links.capture(c)} for c in captures],
+    }
+    if application is not None:
+        document["application"] = application
+    return json_response(document)
 
 
 # --- §5 settings -------------------------------------------------------------------------------

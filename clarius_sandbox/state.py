@@ -200,8 +200,18 @@ class RevokeRefused(Exception):
 class SandboxState:
     """The whole simulated account of one integration partner ("the service")."""
 
-    def __init__(self, api_url: str, api_key: str, research_username: str, research_password: str):
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str,
+        research_username: str,
+        research_password: str,
+        *,
+        send_application: bool = False,
+    ):
         self.lock = threading.RLock()
+        # What reset() puts ``send_application`` back to (the CLI's --send-application).
+        self.send_application_default = send_application
         self.api_url = api_url
         self.initial_api_key = api_key
         self.research_username = research_username
@@ -232,6 +242,9 @@ class SandboxState:
             self.research_link_ttl: float = RESEARCH_LINK_TTL
             self.notify_unconfirmed = True
             self.download_url_style = "exams"  # or "bare": .../download-requests/<r>/data/
+            # The exam data names the exam's application (a field a service may have
+            # Clarius add, §4); off by default, as in the recorded payloads.
+            self.send_application = self.send_application_default
 
     # --- users and linking -------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
@@ -24,6 +25,7 @@ from portal import work
 from portal.exams.models import Capture, Exam, Patient, Submission
 from portal.exams.status import exam_status
 from portal.text import clean_text, storable
+from portal.worksheets.proposing import propose_exam_type
 
 PATIENT_FIELDS = [
     f.name for f in dataclass_fields(types.Patient) if f.name not in ("extra", "date_of_birth")
@@ -37,6 +39,8 @@ MORE_FIELDS_KEY = "…"
 NOT_SHOWN = "(too long to show: see the exam's raw document)"
 # A capture's media link; far longer than any real pre-signed URL.
 URL_LENGTH = 10_000
+# Where the exam data may name the application (preset), in the order they are read.
+APPLICATION_KEYS = ("application", "preset", "exam_application", "applicationName")
 
 
 def ingest_exam_data(receipt: NotificationReceipt, data: types.ExamData) -> list[int]:
@@ -73,10 +77,29 @@ def ingest_exam_data(receipt: NotificationReceipt, data: types.ExamData) -> list
             submission.save(update_fields=["raw_document"])
         if is_latest and data.patient is not None:
             save_patient(exam, data.patient)
+        if is_latest:
+            propose_exam_type(exam, application_name(data), save=False)
         due = refresh_captures(exam, submission, data.captures)
         exam.status = exam_status(exam)
         exam.save()
     return due
+
+
+def application_name(data: types.ExamData) -> str | None:
+    """The application (preset) the exam was scanned with, when Clarius sends one.
+
+    The exam data's content is configured per service (§4) and names no such field, so
+    the usual spellings are looked for at its top level: the first that holds text (or
+    an object with a ``name`` text) wins; anything else is not a name.
+    """
+    document = data.document if isinstance(data.document, Mapping) else data.extra
+    for key in APPLICATION_KEYS:
+        value = document.get(key)
+        if isinstance(value, Mapping):
+            value = value.get("name")
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
 
 
 def column_text(model, name: str, value: Any) -> str:

@@ -53,6 +53,8 @@ class Command(BaseCommand):
                     settings.CLARIUS_API_KEY,
                     "--seed-users",
                     "3",
+                    # Exams name their application, so the portal proposes their type.
+                    "--send-application",
                 ],
                 cwd=settings.BASE_DIR,
             )
