@@ -3,11 +3,13 @@ import datetime
 from django.utils import timezone
 
 from portal.tenants.models import Membership
-from portal.tenants.timezones import zone_of
+from portal.tenants.timezones import default_zone, zone_of
 
 # The API answers in UTC whatever the caller's institution (DRF's DateTimeField writes
 # in the current zone): only pages and their exports work in the institution's zone.
 API_PREFIX = "/api/"
+# Django admin lists every institution's rows: it stays in the installation's zone.
+ADMIN_PREFIX = "/admin/"
 
 SESSION_KEY = "current_institution_id"
 
@@ -37,7 +39,7 @@ class CurrentInstitutionMiddleware:
     The current institution is the one the user picked with the switcher (kept in the
     session) as long as they are still a member of it and it is active. Its time zone is
     the request's current one (pages show times in it); without an institution the
-    installation's default; on the API, UTC.
+    installation's default, as in Django admin (every institution's rows); on the API, UTC.
     """
 
     def __init__(self, get_response):
@@ -49,6 +51,8 @@ class CurrentInstitutionMiddleware:
         request.institution = request.membership.institution if request.membership else None
         if request.path_info.startswith(API_PREFIX):
             timezone.activate(datetime.UTC)
+        elif request.path_info.startswith(ADMIN_PREFIX):
+            timezone.activate(default_zone())
         else:
             timezone.activate(zone_of(request.institution))
         try:

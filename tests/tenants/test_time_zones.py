@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.exams.models import AuditEvent
+from portal.tenants.models import Membership
 from portal.tenants.timezones import format_when, iso_local, zone_of
 from tests.tenants.conftest import MOMENT, membership, set_zone
 
@@ -130,3 +131,28 @@ def test_the_audit_log_days_are_the_institutions(client, trio, zoned):
         .rows
     )
     assert {e.action for e in rows} == {"open_media", "view_exam"}
+
+
+def test_the_api_with_a_key_stays_in_utc(client, trio, zoned):
+    from tests.api.keyring import bearer, key_for
+
+    headers = bearer(key_for(trio[0], "northside", scope="read"))
+    members = client.get(reverse("api-member-list"), headers=headers).json()["results"]
+    bob = next(m for m in members if m["user"]["email"] == "bob@example.org")
+    assert bob["created_at"] == "2026-12-01T05:05:00Z"
+
+
+def test_django_admin_stays_in_the_installations_zone(client, trio, zoned, settings):
+    from tests.conftest import make_user
+
+    root = make_user("root@example.org")
+    root.is_superuser = root.is_staff = True
+    root.save()
+    # A member of Northside (Tokyo) too: its zone is not the admin's.
+    Membership.objects.create(user=root, institution=zoned[0], role="admin")
+    settings.TIME_ZONE = "UTC"
+    client.force_login(root)
+    page = client.get(reverse("admin:tenants_membership_changelist"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "5:05" in html and "2:05 p.m." not in html
