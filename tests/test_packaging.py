@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SANDBOX_ONLY = {"numpy", "werkzeug"}
-DEV_TOOLS = {"pytest", "pytest-django", "playwright", "hypothesis", "ruff", "pypdf"}
+DEV_TOOLS = {"pytest", "pytest-django", "playwright", "hypothesis", "ruff", "pypdf", "pypdfium2"}
 
 
 def names(requirements):

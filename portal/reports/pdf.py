@@ -1,41 +1,39 @@
-"""The PDF of a signed review, drawn with reportlab.
+"""The clinical report PDF: an HTML page (``templates/reports/pdf/``) drawn by WeasyPrint.
 
-One function, ``render_report``, writes the whole document: institution, patient, exam
-and submission ids, operator, the signed findings with the QA block, a few key images,
-the signature, the addenda the version carries, and "Page n of m" on each page. Built-in
-PDF fonts only, so nothing is fetched or embedded from outside the portal.
+One function, ``render_report``, writes the whole document for the chart: institution,
+patient (name, identifier, date of birth and age at the exam, sex), exam type, scan time
+in the institution's zone, accession number and referring physician when Clarius sent
+them, operator, the worksheet's answered sections and its views, the interpretation, the
+key images with their captions, the signature with the signer's credentials, the
+attestation, the addenda (first, on an amended version) and "Page n of m" on each page.
+The QA score and the feedback to the clinician stay in the portal: they are not drawn.
 
-It runs in the worker, never in a request. What people typed is drawn as plain text
-(``TextBlock``), not as reportlab paragraphs: a paragraph is parsed as markup and re-flowed
-each time it is split across a page, which made a long impression cost minutes; plain
-lines cost time in proportion to their length, and no typed text is ever read as markup.
+Why HTML and WeasyPrint: Pango and HarfBuzz shape every script (Arabic joined and right
+to left, Devanagari's conjuncts, CJK) with the fonts fontconfig finds, and embed only the
+glyphs used. The fonts come from Debian packages the set-up installs
+(``scripts/system-packages.sh``). Everything typed is escaped by the template and drawn
+as text, never read as markup; one-line values lose their control and bidi characters
+(``portal.text.clean_text``) and are isolated (``dir="auto"``) so an Arabic name does not
+reorder the line it sits on.
+
+Nothing is fetched: the only URLs the document may load are the key images' files this
+module chose (``LocalOnlyFetcher``). It runs in the worker, never in a request.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
+import re
+import unicodedata
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
-from django.utils import timezone
+from django.template.loader import render_to_string
 from PIL import Image as PILImage
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
-from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen import canvas
-from reportlab.platypus import (
-    Flowable,
-    Image,
-    KeepTogether,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from weasyprint import CSS, HTML
+from weasyprint.urls import URLFetcher
 
 from portal.exams import media
 from portal.exams.models import Capture, Patient
@@ -43,33 +41,66 @@ from portal.text import clean_text
 
 logger = logging.getLogger(__name__)
 
-KEY_IMAGES = 4
-KEY_IMAGE_WIDTH = 75 * mm
-MARGIN = 18 * mm
+KEY_IMAGES = 6  # none chosen by the reviewer: the first six still images
+TEMPLATE = "reports/pdf/report.html"
+STYLESHEET = Path(__file__).resolve().parents[2] / "templates" / "reports" / "pdf" / "report.css"
+NOT_SPECIFIED = "Not specified"
 
 
-class NumberedCanvas(canvas.Canvas):
-    """Holds every page back until the end, so each footer can say "Page n of m"."""
+# First strong isolate … pop directional isolate: a name inside a sentence keeps its own
+# direction without reordering the words around it (WeasyPrint ignores CSS unicode-bidi).
+FSI, PDI = "\u2068", "\u2069"
 
-    def __init__(self, *args, footer: str = "", **kwargs):
-        super().__init__(*args, **kwargs)
-        self._footer = footer
-        self._pages: list[dict] = []
 
-    def showPage(self):  # noqa: N802 (reportlab's name)
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
+class Text(str):
+    """A value for the template: its text, and ``dir``, the direction of its first strong
+    character ("rtl" for Arabic or Hebrew), which is what ``dir="auto"`` means in a
+    browser; WeasyPrint knows only "ltr" and "rtl"."""
 
-    def save(self):
-        total = len(self._pages)
-        for number, page in enumerate(self._pages, start=1):
-            self.__dict__.update(page)
-            self.setFont("Helvetica", 8)
-            self.setFillColor(colors.grey)
-            self.drawString(MARGIN, 10 * mm, self._footer)
-            self.drawRightString(A4[0] - MARGIN, 10 * mm, f"Page {number} of {total}")
-            super().showPage()
-        super().save()
+    @property
+    def dir(self) -> str:
+        for character in self:
+            kind = unicodedata.bidirectional(character)
+            if kind in ("R", "AL"):
+                return "rtl"
+            if kind == "L":
+                return "ltr"
+        return "ltr"
+
+
+# A run of more than LONGEST_RUN characters with no space gets a zero-width space after each
+# LONGEST_RUN: a break opportunity. Without one, the whole run is cut by "overflow-wrap:
+# anywhere", which costs WeasyPrint time in the square of its length (a 40,000-character
+# word took over a minute); with them, drawing costs time in proportion to the text.
+LONGEST_RUN = 40
+_LONG_RUN = re.compile(rf"\S{{{LONGEST_RUN + 1},}}")
+ZWSP = "\u200b"
+
+
+def breakable(text: str) -> str:
+    return _LONG_RUN.sub(
+        lambda run: ZWSP.join(
+            run[0][i : i + LONGEST_RUN] for i in range(0, len(run[0]), LONGEST_RUN)
+        ),
+        text,
+    )
+
+
+def shown(value, *, multiline: bool = False) -> Text:
+    """Outside text as the page shows it: cleaned, breakable, with its direction."""
+    return Text(breakable(clean_text(value, multiline=multiline)))
+
+
+def isolated(text: str) -> str:
+    """``text`` (cleaned) to sit inside a line of other words."""
+    return f"{FSI}{clean_text(text)}{PDI}" if text else ""
+
+
+@dataclass(frozen=True)
+class KeyImage:
+    number: int  # as the exam page's gallery numbers it
+    url: str  # a file: URL the fetcher lets through
+    caption: Text
 
 
 def render_report(path: Path, *, exam, submission, version: int, addenda: int | None = None):
@@ -78,262 +109,301 @@ def render_report(path: Path, *, exam, submission, version: int, addenda: int | 
     ``addenda``: how many addenda the version carries (all of them when ``None``), so a
     version drawn late shows what was signed when it was issued, not what came after.
     """
-    styles = _styles()
-    findings = exam.findings
-    story = [
-        Paragraph(escape(exam.institution.name), styles["Institution"]),
-        Paragraph("Ultrasound report", styles["Title"]),
-        _details_table(exam, submission, version, styles),
-        Spacer(1, 6 * mm),
-    ]
-    for title, text in [
-        ("Indication", findings.indication),
-        ("Views obtained", findings.views_obtained),
-        ("Findings", findings.findings),
-        ("Impression", findings.impression),
-    ]:
-        story += _section(title, text, styles)
-    quality = f"{findings.image_quality} / 5" if findings.image_quality else "not rated"
-    story += _section("Quality assurance", f"Image quality: {quality}", styles)
-    if findings.clinician_feedback:
-        story += _lines(f"Feedback to the clinician: {findings.clinician_feedback}", styles)
-    story.append(_signature(findings.signed_by, findings.signed_at, styles))
-    carried = exam.addenda.select_related("signed_by").order_by("number")
-    if addenda is not None:
-        carried = carried.filter(number__lte=addenda)
-    for addendum in carried:
-        block = _section(f"Addendum {addendum.number}", addendum.text, styles)
-        block.append(_signature(addendum.signed_by, addendum.signed_at, styles))
-        story.append(KeepTogether(block))
-    story += _key_images(exam, styles)
-
-    footer = f"{exam.institution.name} · exam {exam.exam_uuid} · version {version}"
+    context = report_context(exam, submission, version, addenda)
+    html = render_to_string(TEMPLATE, context)
+    fetcher = LocalOnlyFetcher({image.url for image in context["key_images"]})
+    document = HTML(string=html, base_url=STYLESHEET.parent.as_uri() + "/", url_fetcher=fetcher)
+    stylesheet = CSS(string=STYLESHEET.read_text(), url_fetcher=fetcher)
     tmp = path.with_suffix(".tmp")
-    document = SimpleDocTemplate(
-        str(tmp),
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=MARGIN + 4 * mm,
-        title=f"Ultrasound report — {exam.institution.name}",
-        author=_person(findings.signed_by),
-        invariant=True,  # the same content gives the same bytes: tests and checksums agree
-    )
     try:
-        document.build(story, canvasmaker=functools.partial(NumberedCanvas, footer=footer))
+        # No creation or modification date is written (WeasyPrint adds them only when the
+        # page has them): the same content gives the same bytes.
+        document.write_pdf(tmp, stylesheets=[stylesheet])
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _styles():
-    styles = getSampleStyleSheet()
-    styles.add(ParagraphStyle("Institution", parent=styles["Normal"], textColor=colors.grey))
-    styles.add(ParagraphStyle("Section", parent=styles["Heading3"], spaceBefore=8, spaceAfter=2))
-    styles.add(
-        ParagraphStyle(
-            "Signature", parent=styles["Normal"], fontName="Helvetica-Bold", spaceBefore=6
-        )
-    )
-    styles.add(ParagraphStyle("Cell", parent=styles["Normal"], fontSize=9, leading=11))
-    return styles
+class LocalOnlyFetcher(URLFetcher):
+    """WeasyPrint's URL fetcher, refusing every URL but ``data:`` and the files allowed.
 
-
-def _paragraph(text: str, styles, style="Normal") -> Paragraph:
-    # Paragraph text is reportlab markup: escape what people typed, keep their line breaks.
-    return Paragraph(escape(text).replace("\n", "<br/>"), styles[style])
-
-
-class TextBlock(Flowable):
-    """Plain text in one font, wrapped at word boundaries, split across pages by lines.
-
-    Line breaks are kept; a word wider than the column is cut. Wrapping costs one
-    width measurement per line that fits (most do) or per word, and splitting costs a
-    slice: the whole block is drawn in time proportional to its length.
+    A stylesheet or a typed value can never make the worker reach the network or read
+    another file: what is refused is logged by WeasyPrint and left out of the page.
     """
 
-    def __init__(self, text: str, style, lines: list[str] | None = None, width=None):
-        super().__init__()
-        self.text, self.style = text, style
-        self._lines, self._lines_width = lines, width
+    def __init__(self, allowed: set[str]):
+        super().__init__(allowed_protocols=("data", "file"), allow_redirects=False, timeout=5)
+        self.allowed = frozenset(allowed)
 
-    def wrap(self, avail_width, avail_height):
-        if self._lines is None or self._lines_width != avail_width:
-            self._lines = wrap_lines(self.text, self.style, avail_width)
-            self._lines_width = avail_width
-        self.width, self.height = avail_width, len(self._lines) * self.style.leading
-        return self.width, self.height
-
-    def split(self, avail_width, avail_height):
-        self.wrap(avail_width, avail_height)
-        fit = int(avail_height // self.style.leading)
-        if fit <= 0:
-            return []
-        if fit >= len(self._lines):
-            return [self]
-        head, tail = self._lines[:fit], self._lines[fit:]
-        return [
-            TextBlock("", self.style, head, avail_width),
-            TextBlock("", self.style, tail, avail_width),
-        ]
-
-    def draw(self):
-        text = self.canv.beginText(0, self.height - self.style.fontSize)
-        text.setFont(self.style.fontName, self.style.fontSize, self.style.leading)
-        for line in self._lines:
-            text.textLine(line)
-        self.canv.drawText(text)
+    def fetch(self, url, headers=None):
+        if not (url.startswith("data:") or url in self.allowed):
+            raise ValueError(f"the report loads no outside resource: {url[:200]}")
+        return super().fetch(url, headers)
 
 
-def wrap_lines(text: str, style, width: float) -> list[str]:
-    """``text`` as the lines that fit ``width`` in ``style``'s font."""
-
-    def measure(s):
-        return stringWidth(s, style.fontName, style.fontSize)
-
-    space = measure(" ")
-    out: list[str] = []
-    for raw in text.expandtabs(4).splitlines() or [""]:
-        if measure(raw) <= width:
-            out.append(raw)
-            continue
-        line, used = "", 0.0
-        for word in raw.split():
-            size = measure(word)
-            if line and used + space + size <= width:
-                line, used = f"{line} {word}", used + space + size
-                continue
-            if line:
-                out.append(line)
-            line, used = word, size
-            # A word wider than the column is cut; no more than ``most`` characters are
-            # ever measured at once, so a 40,000-character word costs linear time too.
-            most = int(width / space) + 1
-            while used > width:
-                cut = _fitting_prefix(line, width, measure, most)
-                out.append(line[:cut])
-                line = line[cut:]
-                used = measure(line) if len(line) <= most else width + 1
-        out.append(line)
-    return out
-
-
-def _fitting_prefix(word: str, width: float, measure, most: int) -> int:
-    """How many leading characters of ``word`` (``most`` at most) fit ``width``; at least 1."""
-    low, high = 1, min(len(word), most)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if measure(word[:middle]) <= width:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-def _lines(text: str, styles, style="Normal") -> list:
-    return [TextBlock(text, styles[style])]
-
-
-def _section(title: str, text: str, styles) -> list:
-    return [Paragraph(escape(title), styles["Section"]), *_lines(text or "—", styles)]
-
-
-def _details_table(exam, submission, version: int, styles) -> Table:
-    rows = [(label, value or "—") for label, value in _patient_rows(exam)]
-    rows += [
-        ("Exam", str(exam.exam_uuid)),
-        ("Submission", f"{submission.request_uuid} ({_when(submission.submitted_at)})"),
-        ("Operator", _person(exam.operator)),
-        ("Report version", str(version)),
-    ]
-    cells = [
-        # Names and identifiers come from outside: controls and bidi overrides go.
-        [_paragraph(label, styles, "Cell"), _paragraph(clean_text(value), styles, "Cell")]
-        for label, value in rows
-    ]
-    table = Table(cells, colWidths=[35 * mm, None])
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (0, -1), "Helvetica-Bold"),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.lightgrey),
+def report_context(exam, submission, version: int, addenda: int | None) -> dict:
+    """Everything the template shows, as plain values: the template only lays it out."""
+    zone = institution_zone(exam.institution)
+    findings = exam.findings
+    scanned = exam.first_submitted_at
+    carried = list(_addenda(exam, addenda))
+    patient = _patient(exam, scanned, zone)
+    if findings.awaiting_attestation:
+        status = "PRELIMINARY"
+    elif carried:
+        status = "AMENDED"
+    else:
+        status = ""
+    numbers = _capture_numbers(exam)
+    return {
+        "institution": shown(exam.institution.name),
+        "title": "Ultrasound report",
+        "document_title": f"Ultrasound report — {clean_text(exam.institution.name)}",
+        "status": status,
+        "version": version,
+        "patient": patient,
+        "exam_rows": _exam_rows(exam, submission, version, scanned, zone, patient),
+        "sections": _sections(findings),
+        "indication": shown(findings.indication, multiline=True),
+        "additional_findings": shown(findings.findings, multiline=True),
+        "impression": shown(findings.impression, multiline=True),
+        "signature": _signature(findings, zone),
+        "addenda": [
+            {
+                "number": a.number,
+                "text": shown(a.text, multiline=True),
+                "signed": f"Signed by {person(a.signed_by)} on {when(a.signed_at, zone)}",
+                "images": _refers_to(a, numbers),
+            }
+            for a in carried
+        ],
+        "key_images": _key_images(exam, findings, numbers),
+        "signer": person(findings.attested_by or findings.signed_by, inline=False),
+        "footer": " · ".join(
+            part
+            for part in [
+                isolated(exam.institution.name),
+                isolated(patient["name"]),
+                f"report version {version}",
             ]
-        )
-    )
-    return table
+            if part
+        ),
+    }
 
 
-def _patient_rows(exam) -> list[tuple[str, str]]:
+def institution_zone(institution) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(institution.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        # A zone this machine lost since it was chosen: UTC, which the time then says.
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def when(moment: datetime | None, zone) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def person(user, *, inline: bool = True) -> str:
+    """The name (the email without one) and credentials: "Dr Bob Reviewer, MD, RDMS";
+    each part isolated to sit in a sentence, unless ``inline`` is false."""
+    if user is None:
+        return "unknown"
+    wrap = isolated if inline else clean_text
+    name = wrap(user.full_name or user.email)
+    credentials = clean_text(getattr(user, "credentials", "") or "").strip()
+    return f"{name}, {wrap(credentials)}" if credentials else name
+
+
+def age_at(birth: date, day: date) -> str:
+    """Age on ``day``: years; months under two years; days under a month."""
+    if day < birth:
+        return ""
+    months = (day.year - birth.year) * 12 + day.month - birth.month - (day.day < birth.day)
+    if months < 1:
+        days = (day - birth).days
+        return f"{days} day" + ("" if days == 1 else "s")
+    if months < 24:
+        return f"{months} month" + ("" if months == 1 else "s")
+    years = months // 12
+    return f"{years} years"
+
+
+def _patient(exam, scanned, zone) -> dict:
     try:
         patient = exam.patient
     except Patient.DoesNotExist:
-        return [("Patient", "not given")]
-    birth = (
-        patient.date_of_birth.isoformat() if patient.date_of_birth else patient.date_of_birth_text
-    )
+        return {"name": "Not given", "rows": [], "extra": {}}
+    if patient.date_of_birth:
+        birth = patient.date_of_birth.isoformat()
+        if scanned is not None:
+            age = age_at(patient.date_of_birth, scanned.astimezone(zone).date())
+            birth = f"{birth} (age {age} at the exam)" if age else birth
+    else:
+        birth = patient.date_of_birth_text
+    name = patient.display_name or "Not given"
     if patient.is_animal:
-        return [
+        rows = [
             ("Patient", patient.animal_name),
             ("Species", patient.animal_type),
             ("Owner", patient.owner_name),
             ("Patient ID", patient.identifier),
             ("Date of birth", birth),
+            ("Sex", patient.gender),
         ]
-    return [
-        ("Patient", patient.display_name),
-        ("Patient ID", patient.identifier),
-        ("Date of birth", birth),
-        ("Sex", patient.gender),
+    else:
+        rows = [
+            ("Patient", name),
+            ("Patient ID", patient.identifier),
+            ("Date of birth", birth),
+            ("Sex", patient.gender),
+        ]
+    extra = patient.extra if isinstance(patient.extra, dict) else {}
+    return {
+        "name": clean_text(name),
+        "rows": [(label, shown(value or "—")) for label, value in rows],
+        "extra": extra,
+    }
+
+
+def _exam_rows(exam, submission, version, scanned, zone, patient) -> list[tuple[str, str]]:
+    exam_type = exam.exam_type
+    extra = patient["extra"]
+    rows = [("Exam type", clean_text(exam_type.name) if exam_type else NOT_SPECIFIED)]
+    if exam_type is not None and exam_type.cpt_codes:
+        rows.append(("CPT", ", ".join(clean_text(c) for c in exam_type.cpt_codes)))
+    rows.append(("Scanned", when(scanned, zone)))
+    for key, label in [
+        ("accession_number", "Accession number"),
+        ("referring_physician", "Referring physician"),
+    ]:
+        value = extra.get(key)
+        if isinstance(value, str | int) and str(value).strip():
+            rows.append((label, clean_text(value, max_length=200)))
+    weight = extra.get("weight_kg")
+    if isinstance(weight, int | float) and not isinstance(weight, bool) and weight > 0:
+        rows.append(("Weight", f"{weight:g} kg"))
+    rows += [
+        ("Operator", person(exam.operator, inline=False)),
+        ("Exam ID", str(exam.exam_uuid)),
+        ("Submission", f"{submission.request_uuid} ({when(submission.submitted_at, zone)})"),
+        ("Report version", str(version)),
     ]
+    return [(label, Text(breakable(value))) for label, value in rows]
 
 
-def _key_images(exam, styles) -> list:
-    """The first few still images (their thumbnails where we have them), two to a row.
+def _sections(findings) -> dict:
+    """The worksheet as the report reads it: answered fields, and the views that matter."""
+    template = findings.template
+    if template is None:
+        # A worksheet from before templates: its free-text views, if it has any.
+        return {"answered": [], "views": [], "legacy_views": _legacy_views(findings)}
+    from portal.worksheets.engine import DefinitionError, Worksheet
 
-    They come last, after the signatures, so the signed text reads without a page break.
-    """
-    pictures = []
-    captures = exam.captures.filter(state=Capture.State.DONE, content_type__startswith="image/")
-    for capture in captures.order_by("submission_id", "position"):
-        if len(pictures) == KEY_IMAGES:
+    try:
+        sheet = Worksheet(template.definition)
+    except DefinitionError:
+        logger.warning("worksheet template %s does not load; its answers left out", template.pk)
+        return {"answered": [], "views": [], "legacy_views": _legacy_views(findings)}
+    answers = findings.answers if isinstance(findings.answers, dict) else {}
+    views = findings.views if isinstance(findings.views, dict) else {}
+    answered = [
+        (title, [(label, shown(value)) for label, value in rows])
+        for title, rows in sheet.sections_answered(
+            {k: v for k, v in answers.items() if k in sheet.fields}
+        )
+    ]
+    recorded = [
+        (label, shown(status))
+        for (code, view), (label, status) in zip(
+            sheet.views.items(), sheet.views_recorded(views), strict=True
+        )
+        if view.required or code in views
+    ]
+    return {
+        "answered": answered,
+        "views": recorded,
+        "legacy_views": _legacy_views(findings),
+    }
+
+
+def _legacy_views(findings) -> Text:
+    return shown(findings.views_obtained.strip(), multiline=True)
+
+
+def _signature(findings, zone) -> dict:
+    signed = when(findings.signed_at, zone)
+    if findings.signed_as_trainee:
+        line = f"Preliminary interpretation by {person(findings.signed_by)} (trainee) on {signed}"
+    else:
+        line = f"Signed by {person(findings.signed_by)} on {signed}"
+    attestation = None
+    if findings.is_attested:
+        attestation = {
+            "statement": shown(findings.attestation_statement, multiline=True),
+            "line": f"Attested by {person(findings.attested_by)} on "
+            f"{when(findings.attested_at, zone)}",
+        }
+    return {"line": line, "attestation": attestation}
+
+
+def _addenda(exam, addenda: int | None):
+    carried = exam.addenda.select_related("signed_by").order_by("number")
+    if addenda is not None:
+        carried = carried.filter(number__lte=addenda)
+    return carried
+
+
+def _capture_numbers(exam) -> dict[int, int]:
+    """Capture id → its number on the exam page (the gallery's order, from 1)."""
+    ids = exam.captures.order_by("submission__submitted_at", "position", "id").values_list(
+        "id", flat=True
+    )
+    return {pk: number for number, pk in enumerate(ids, start=1)}
+
+
+def _refers_to(addendum, numbers) -> str:
+    shown = sorted(numbers[c.pk] for c in addendum.captures.all() if c.pk in numbers)
+    if not shown:
+        return ""
+    return ("Refers to image " if len(shown) == 1 else "Refers to images ") + ", ".join(
+        str(n) for n in shown
+    )
+
+
+def _key_images(exam, findings, numbers) -> list[KeyImage]:
+    """The reviewer's key images with their captions, in capture order; none chosen: the
+    first six still images, without captions. An unreadable picture is left out."""
+    chosen = findings.key_images if isinstance(findings.key_images, dict) else {}
+    captures = exam.captures.filter(
+        state=Capture.State.DONE, content_type__startswith="image/", duplicate_of__isnull=True
+    ).order_by("submission__submitted_at", "position", "id")
+    if chosen:
+        ids = {int(k) for k in chosen if str(k).isdigit()}
+        captures = captures.filter(pk__in=ids)
+    out = []
+    for capture in captures.iterator():
+        if len(out) == KEY_IMAGES and not chosen:
             break
-        relative = capture.thumbnail or capture.file
-        try:
-            path = media.absolute(relative)
-            with PILImage.open(path) as picture:
-                picture.load()  # decode it all now: a broken file must not break the build
-                width, height = picture.size
-        except Exception:
-            # A missing or unreadable picture leaves a gap, never an unsignable report.
-            logger.warning("key image of capture %s is unreadable; left out", capture.pk)
+        path = _readable(capture)
+        if path is None:
             continue
-        scale = KEY_IMAGE_WIDTH / width
-        pictures.append(Image(str(path), width=KEY_IMAGE_WIDTH, height=height * scale))
-    if not pictures:
-        return []
-    rows = [pictures[i : i + 2] for i in range(0, len(pictures), 2)]
-    if len(rows[-1]) == 1:
-        rows[-1].append("")
-    grid = Table(rows, colWidths=[KEY_IMAGE_WIDTH + 4 * mm] * 2)
-    grid.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    return [Paragraph("Key images", styles["Section"]), grid]
+        caption = clean_text(chosen.get(str(capture.pk)) or "", max_length=300) if chosen else ""
+        out.append(KeyImage(numbers.get(capture.pk, 0), path.as_uri(), Text(breakable(caption))))
+    return out
 
 
-def _signature(user, moment, styles) -> Paragraph:
-    text = f"Signed by {_person(user)} on {_when(moment)}"
-    return Paragraph(escape(text), styles["Signature"])
-
-
-def _person(user) -> str:
-    if user is None:
-        return "unknown"
-    person = f"{user.full_name} ({user.email})" if user.full_name else user.email
-    return clean_text(person)
-
-
-def _when(moment) -> str:
-    if moment is None:
-        return "—"
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+def _readable(capture) -> Path | None:
+    """The picture's file (its thumbnail when there is one) if it decodes, else ``None``."""
+    try:
+        path = media.absolute(capture.thumbnail or capture.file)
+        with PILImage.open(path) as picture:
+            picture.load()  # decode it all now: a broken file must not break the build
+            if picture.format not in {"JPEG", "PNG", "GIF", "WEBP"}:
+                raise ValueError(f"not drawn in a report: {picture.format}")
+    except Exception:
+        # A missing or unreadable picture leaves a gap, never an unsignable report.
+        logger.warning("key image of capture %s is unreadable; left out", capture.pk)
+        return None
+    return path

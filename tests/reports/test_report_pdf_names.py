@@ -31,4 +31,4 @@ def test_the_pdf_draws_names_and_identifiers_without_controls(exams, users, tmp_
     text = " ".join(page.extract_text() for page in PdfReader(path).pages)
     assert not has_bidi(text) and "\x00" not in text
     assert "Nora North Tab End" in text and "321-NRM" in text
-    assert "Signed by Bob Reviewer (bob@example.org)" in text
+    assert "Signed by Bob Reviewer on" in text
