@@ -9,6 +9,8 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portal.worksheets import forms as worksheet_forms
 from portal.worksheets.models import ExamType, WorksheetTemplate
@@ -560,6 +562,93 @@ def test_a_copy_with_hostile_input_is_a_400(login, lung):
     url = reverse("exam-type-copy", args=[lung.pk])
     for data in ({"name": "x\x00", "code": "ok"}, {"name": "X", "code": "x" * 41}, {}):
         assert client.post(url, data).status_code == 400, data
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["sections", "views", "impression", "code", "title", "label", "type"])
+            | st.sampled_from(["fields", "choices", "rules", "when", "field", "text", "in", "gt"])
+            | st.text(max_size=8),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@given(st.text(max_size=300))
+def test_any_text_is_read_without_raising(text):
+    definition, errors = worksheet_forms.read_definition(text)
+    assert (definition is None) == bool(errors)
+
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
+ANY = SCALARS | st.lists(SCALARS, max_size=3)
+
+
+def mostly(plausible):
+    """Usually a plausible value, sometimes anything at all."""
+    return st.one_of(plausible, plausible, plausible, ANY)
+
+
+FIELDS = st.fixed_dictionaries(
+    {
+        "label": mostly(st.text(alphabet="ab XY", min_size=1, max_size=10)),
+        "type": mostly(st.sampled_from(["choice", "multi", "yesno", "number", "text"])),
+        "choices": mostly(st.just([["a", "A"], ["b", "B"]])),
+    },
+    optional={
+        "required": mostly(st.booleans()),
+        "unit": mostly(st.sampled_from(["%", "cm", ""])),
+        "min": mostly(st.integers(-5, 5) | st.floats(-5, 5)),
+        "max": mostly(st.integers(5, 100)),
+        "normal": mostly(st.sampled_from(["a", True, 5, ["a"], "x"])),
+        "max_length": mostly(st.integers(0, 3000)),
+    },
+)
+RULES = st.fixed_dictionaries(
+    {
+        "when": st.sampled_from(["equals", "in", "includes", "gt", "lt"]).flatmap(
+            lambda test: st.fixed_dictionaries(
+                {
+                    "field": st.sampled_from(["f0", "f1", "f2"]),
+                    test: mostly(st.sampled_from(["a", 3, True, ["a", "b"], 2.5])),
+                }
+            )
+        ),
+        "text": mostly(st.text(alphabet="ab XY.", min_size=1, max_size=10)),
+    }
+)
+
+
+@given(st.lists(FIELDS, min_size=1, max_size=3), st.lists(RULES, max_size=3), st.booleans())
+def test_what_passes_the_checks_always_previews(fields, rules, views):
+    """Definitions close to valid, with every optional key of any type: each is refused
+    with a reason, or previews without an error."""
+    from django.template.loader import render_to_string
+
+    from portal.worksheets.engine import Worksheet
+
+    for i, field in enumerate(fields):
+        field["code"] = f"f{i}"
+    value = {
+        "sections": [{"code": "s", "title": "S", "fields": fields}],
+        "views": [{"code": "v", "label": "V", "required": True}] if views else [],
+        "impression": {"rules": rules, "otherwise": "Normal."},
+    }
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except ValueError:
+        return  # not JSON at all
+    definition, errors = worksheet_forms.read_definition(text)
+    if definition is not None:
+        render_to_string(
+            "worksheets/includes/worksheet_preview.html", {"worksheet": Worksheet(definition)}
+        )
 
 
 # -- Django admin ----------------------------------------------------------------------
