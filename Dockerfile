@@ -25,6 +25,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000 \
     PORTAL_MEDIA_ROOT=/app/var/media
+# The report PDF (WeasyPrint): Pango and the fonts of every script a name may be in; the
+# same list as scripts/system-packages.sh.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+        fonts-droid-fallback fonts-lohit-deva fonts-noto-color-emoji \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 portal \
     && useradd --system --uid 10001 --gid portal --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin portal

@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,sandbox]'
 	@touch $(STAMP)
 
+# Pango and the fonts of every script, for the report PDF: installed when root with apt,
+# otherwise the command to run is printed.
 install: $(STAMP)
+	@bash scripts/system-packages.sh
 
 demo: install
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput

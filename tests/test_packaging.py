@@ -100,3 +100,15 @@ def test_the_production_build_installs_no_extras():
     installs = [line for line in build.splitlines() if "pip install" in line and "$root" in line]
     assert installs
     assert not any("[" in line for line in installs)
+
+
+def test_the_report_pdfs_system_packages_are_installed_everywhere():
+    # Pango and the fonts of every script: make install, CI and the image install the same.
+    script = (ROOT / "scripts" / "system-packages.sh").read_text()
+    listed = re.search(r"^packages=\((.*?)^\)", script, re.S | re.M)[1]
+    packages = {word for line in listed.splitlines() for word in line.split("#")[0].split() if word}
+    assert {"libpango-1.0-0", "fonts-droid-fallback", "fonts-lohit-deva"} <= packages
+    for recipe in (".ci/run", "Dockerfile"):
+        text = (ROOT / recipe).read_text()
+        assert {p for p in packages if p not in text} == set(), recipe
+    assert "scripts/system-packages.sh" in (ROOT / "Makefile").read_text()
