@@ -5,13 +5,16 @@ API), the copies' files gone and the originals' kept; the new one flagged when i
 arrived after the findings were signed, and the exam flagged with it.
 """
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from integrations.clarius import tasks
+from integrations.clarius.models import NotificationReceipt
 from portal import events
 from portal.exams import media
 from portal.exams.captures import is_signed, shown
@@ -208,3 +211,55 @@ def test_signed_findings_count_as_signed(northside, bob):
         institution=northside, exam=exam, impression="x", signed_at=timezone.now()
     )
     assert is_signed(exam)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_finishing_at_the_same_moment_make_one_original(
+    clarius_sandbox, clarius_settings, bob, northside, media_root, monkeypatch
+):
+    """Two workers record the same image of two submissions at once: the exam row lock
+    makes one the original and the other its duplicate, and the commit (a real one here)
+    removes only the duplicate's own download."""
+    monkeypatch.setattr("portal.work.registry.enqueue", lambda *args: None)
+    sandbox_user = clarius_sandbox.add_user("Bob Reviewer", "bob@example.org")
+    link_confirmed(sandbox_user, bob, northside)
+    first = clarius_sandbox.upload_exam(sandbox_user, captures=1, videos=0, notify=False)
+    second = clarius_sandbox.upload_exam(
+        sandbox_user, captures=0, videos=0, notify=False, exam_uuid=first.exam_uuid
+    )
+    for request in (first, second):
+        deliver(request)
+    for receipt in NotificationReceipt.objects.all():
+        tasks.fetch_receipt(receipt.pk)
+    pending = list(Capture.objects.values_list("pk", flat=True))
+    assert len(pending) == 2
+
+    barrier, make_preview = threading.Barrier(2, timeout=30), media.make_preview
+
+    def preview_then_meet(*args):
+        size = make_preview(*args)
+        barrier.wait()  # both downloads are verified: now both record at once
+        return size
+
+    monkeypatch.setattr(media, "make_preview", preview_then_meet)
+    outcomes = []
+
+    def download(pk):
+        try:
+            outcomes.append(tasks.download_capture(pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=download, args=(pk,)) for pk in pending]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["done", "duplicate"]
+    original = Capture.objects.get(duplicate_of__isnull=True)
+    copy = Capture.objects.get(duplicate_of=original)
+    assert original.state == copy.state == Capture.State.DONE
+    assert copy.file == original.file and media.absolute(original.file).exists()
+    assert media.absolute(original.thumbnail).exists()
+    assert not list(media.absolute(media.capture_dir(copy)).glob("000.*"))
+    assert Exam.objects.get().status == Exam.Status.READY
