@@ -7,6 +7,7 @@ import json
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count, Max
+from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
 from portal.worksheets.forms import ExamTypeAdminForm, SavedMeanwhile, add_version
@@ -92,7 +93,7 @@ class ExamTypeAdmin(admin.ModelAdmin):
                     f"Someone saved version {e.version} meanwhile: your change is not saved.",
                     messages.ERROR,
                 )
-                form.saved_version = None
+                request.worksheet_saved_meanwhile = True
                 return
             # Retire / restore is the admin's own field here.
             ExamType.objects.filter(pk=obj.pk).update(is_active=form.cleaned_data["is_active"])
@@ -102,9 +103,14 @@ class ExamTypeAdmin(admin.ModelAdmin):
                 obj.cpt_codes = form.cleaned_data["cpt_codes"]
                 obj.save()
                 template = add_version(obj, 1, form.parsed_definition, request.user)
-        form.saved_version = template
         if template:
             self.message_user(request, f"Worksheet version {template.version} saved.")
+
+    def response_change(self, request, obj):
+        if getattr(request, "worksheet_saved_meanwhile", False):
+            # Back to the form, without Django's "changed successfully".
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
 
 @admin.register(WorksheetTemplate)

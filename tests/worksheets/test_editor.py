@@ -700,6 +700,19 @@ def test_the_admin_saves_a_changed_definition_as_a_new_version(client, superuser
     assert lung.templates.count() == 2
 
 
+def test_the_admin_says_when_someone_saved_meanwhile(client, superuser, lung, users):
+    client.force_login(superuser)
+    url = reverse("admin:worksheets_examtype_change", args=[lung.pk])
+    stale = admin_data(lung, SMALL, name="Stale")
+    worksheet_forms.add_version(lung, 2, {"sections": []}, users["alice"])
+    response = client.post(url, stale, follow=True)
+    assert "saved version 2 meanwhile" in response.content.decode()
+    assert "changed successfully" not in response.content.decode()
+    assert [t.version for t in lung.templates.all()] == [2, 1]
+    lung.refresh_from_db()
+    assert lung.name == "Lung / thoracic"
+
+
 def test_the_admin_adds_an_exam_type_with_version_1(client, superuser, northside):
     client.force_login(superuser)
     data = {
