@@ -20,7 +20,9 @@ def can_review(request) -> bool:
 
 
 def exam_or_404(request, pk):
-    exams = visible_exams(request).select_related("institution", "operator", "reviewer")
+    exams = visible_exams(request).select_related(
+        "institution", "operator", "reviewer", "exam_type"
+    )
     return get_object_or_404(exams, pk=pk)
 
 

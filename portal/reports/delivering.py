@@ -108,7 +108,12 @@ def settle(report: Report) -> str:
         report.save(update_fields=[*fields, "pushed_at"])
         exam = Exam.objects.select_for_update().get(pk=report.exam_id)
         still_under_way = exam.reports.filter(state__in=Report.UNDER_WAY).exists()
-        if not still_under_way and exam.review_state != Exam.ReviewState.REPORTED:
+        # A preliminary report (a trainee's, sent before attestation) leaves the exam
+        # awaiting attestation; only a final one makes it *reported*.
+        if not still_under_way and exam.review_state not in (
+            Exam.ReviewState.REPORTED,
+            Exam.ReviewState.PRELIMINARY,
+        ):
             exam.review_state = Exam.ReviewState.REPORTED
             exam.save(update_fields=["review_state", "updated_at"])
         if not was_pushed:

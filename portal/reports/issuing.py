@@ -49,6 +49,17 @@ def signed_name(moment) -> str:
     return f"Ultrasound report — signed {timezone.localdate(moment).isoformat()}"
 
 
+def preliminary_name(moment) -> str:
+    return (
+        f"Preliminary ultrasound report — signed {timezone.localdate(moment).isoformat()}, "
+        "awaiting attestation"
+    )
+
+
+def attested_name(moment) -> str:
+    return f"Ultrasound report — attested {timezone.localdate(moment).isoformat()}"
+
+
 def addendum_name(number: int, moment) -> str:
     return f"Ultrasound report — addendum {number}, {timezone.localdate(moment).isoformat()}"
 

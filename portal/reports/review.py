@@ -1,9 +1,15 @@
-"""The review of an exam, as small named steps: assign, save the worksheet, sign, add.
+"""The review of an exam, as small named steps: assign, fill the worksheet, sign, attest, add.
 
-Signing locks the findings for good and issues the first report version; after that the
-only way to say more is an addendum, which is signed as it is written and issues a new
-version. Every step refuses (``ReviewRefused``, with a reason for the person) what the
-exam's state does not allow, checked again under a row lock.
+The worksheet is the exam type's template (``portal.worksheets``): typed answers, the
+views checklist, key images, and the interpretation. Signing needs it complete (every
+required field and view, field by field: ``IncompleteWorksheet``) and locks it; after
+that the only way to say more is an addendum, which is signed as it is written and issues
+a new version. A trainee's signature is *preliminary*: an attending (a reviewer or
+administrator without the trainee flag) may edit, then attests, and the report goes out
+then (or at once marked preliminary, when the institution does not hold it). An
+attending who signs an exam a trainee performed attests it by signing. Every step
+refuses (``ReviewRefused``, with a reason for the person) what the exam's state does not
+allow, checked again under a row lock.
 
 Saving or signing the worksheet may name the version it was loaded at
 (``findings_version``: the web form's hidden field, the API's ``ETag``/``If-Match``);
@@ -16,15 +22,24 @@ from __future__ import annotations
 import hashlib
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from portal import events
-from portal.exams.models import Exam
-from portal.reports.issuing import addendum_name, issue_generated_report, signed_name
+from portal.exams.models import Capture, Exam
+from portal.reports.issuing import (
+    addendum_name,
+    attested_name,
+    issue_generated_report,
+    preliminary_name,
+    signed_name,
+)
 from portal.reports.limits import ADDENDA_LIMIT, ADDENDUM_LIMIT, findings_too_long, too_long
 from portal.reports.models import Addendum, Findings
 from portal.tenants.models import Membership
+from portal.text import clean_text, storable
+from portal.worksheets.engine import Worksheet
+from portal.worksheets.models import ExamType
 
 # Who may be named the reviewer of an exam (the web's "Assign to me" is for these too).
 REVIEWER_ROLES = (Membership.Role.ADMIN, Membership.Role.REVIEWER)
@@ -46,6 +61,26 @@ class ReviewRefused(Exception):
         self.conflict = conflict
 
 
+class IncompleteWorksheet(ReviewRefused):
+    """Signing refused: ``errors`` maps each missing or invalid field (or ``view:<code>``)
+    to what it needs."""
+
+    def __init__(self, errors: dict[str, str]):
+        first = next(iter(errors.values()))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"The worksheet is not complete: {first}{more}", field="worksheet")
+        self.errors = errors
+
+
+class InvalidWorksheet(ReviewRefused):
+    """Answers, views or key images that do not fit the worksheet; ``errors`` by code."""
+
+    def __init__(self, errors: dict[str, str]):
+        first = next(iter(errors.values()))
+        super().__init__(f"The worksheet has errors: {first}", field="worksheet")
+        self.errors = errors
+
+
 class StaleFindings(ReviewRefused):
     """The worksheet changed since the version the person was editing; ``current`` is it."""
 
@@ -55,7 +90,7 @@ class StaleFindings(ReviewRefused):
             message = "The findings changed while you were editing them: reload them."
         else:
             who = current.updated_by.get_full_name() if current.updated_by else "Someone"
-            when = timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M:%S")
+            when = timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M:%S %Z")
             message = (
                 f"{who} saved these findings at {when} while you were editing them, so your "
                 "changes were not saved. Compare with theirs, then save again."
@@ -77,6 +112,153 @@ def findings_version(findings: Findings | None) -> str:
 def stored_version(exam_id) -> str:
     """The version of the exam's worksheet as the database holds it now."""
     return findings_version(Findings.objects.filter(exam_id=exam_id).first())
+
+
+# The most key images a report shows, and the longest caption.
+KEY_IMAGES_LIMIT = 12
+CAPTION_LIMIT = 200
+# Key images when the reviewer chose none: the first few stills of the exam.
+DEFAULT_KEY_IMAGES = 6
+
+
+def worksheet_of(findings: Findings) -> Worksheet | None:
+    """The worksheet the findings are on (their template version), if any."""
+    if findings.template_id is None:
+        return None
+    return Worksheet(findings.template.definition)
+
+
+def exam_types_of(institution_id, *, include=None):
+    """The exam types a reviewer may choose: the institution's in use, and ``include``
+    (the one the exam has now, even if retired since)."""
+    keep = Q(is_active=True)
+    if include is not None:
+        keep |= Q(pk=include.pk)
+    return ExamType.objects.for_institution(institution_id).filter(keep)
+
+
+def is_trainee(user, institution_id) -> bool:
+    return Membership.objects.filter(
+        institution_id=institution_id, user=user, is_trainee=True
+    ).exists()
+
+
+def key_image_choices(exam):
+    """The captures a reviewer may pick as key images: the exam's stills, each once."""
+    return exam.captures.filter(
+        state=Capture.State.DONE, content_type__startswith="image/", duplicate_of__isnull=True
+    ).order_by("submission__submitted_at", "position", "id")
+
+
+def fill_worksheet(
+    findings: Findings,
+    *,
+    exam_type: ExamType | None,
+    answers,
+    views,
+    key_images,
+    strict: bool = True,
+) -> list[str]:
+    """Put the structured part of the worksheet on ``findings`` (not saved).
+
+    The worksheet follows ``exam_type``'s newest template. Answers and views meant for
+    another template (the type was changed, or edited since the draft began) are moved
+    over: with ``strict`` (the API) anything that does not fit is an error, otherwise
+    (the page, where the reviewer just changed the type) what does not fit is dropped
+    and its codes returned so the person is told. Invalid values are always an error
+    (``InvalidWorksheet``), as are key images that are not stills of this exam.
+    """
+    if exam_type is not None and exam_type.institution_id != findings.institution_id:
+        raise InvalidWorksheet({"exam_type": "Not an exam type of this institution."})
+    template = exam_type.current_template() if exam_type is not None else None
+    dropped: list[str] = []
+    errors: dict[str, str] = {}
+    if template is None:
+        clean_answers, clean_views = {}, {}
+        if answers or views:
+            errors["exam_type"] = "Choose the exam type: the answers belong to its worksheet."
+    else:
+        worksheet = Worksheet(template.definition)
+        moving = findings.template_id is not None and findings.template_id != template.pk
+        if moving and not strict:
+            answers, views, dropped = worksheet.refit(_dict(answers), _dict(views))
+        clean_answers, answer_errors = worksheet.clean_answers(answers)
+        clean_views, view_errors = worksheet.clean_views(views)
+        errors.update(answer_errors)
+        errors.update({f"view:{code}": message for code, message in view_errors.items()})
+    clean_keys, key_errors = _clean_key_images(findings, key_images)
+    errors.update(key_errors)
+    if errors:
+        raise InvalidWorksheet(errors)
+    findings.template = template
+    findings.answers = storable(_clean_strings(clean_answers))
+    findings.views = storable(_clean_strings(clean_views))
+    findings.key_images = clean_keys
+    findings._exam_type = exam_type  # saved on the exam with the findings
+    return dropped
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _clean_strings(value):
+    """Typed text (answers, reasons) as any other text: no controls or bidi overrides."""
+    if isinstance(value, str):
+        return clean_text(value, multiline=True)
+    if isinstance(value, dict):
+        return {k: _clean_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_strings(v) for v in value]
+    return value
+
+
+def _clean_key_images(findings: Findings, key_images) -> tuple[dict, dict]:
+    if key_images in (None, ""):
+        return {}, {}
+    if not isinstance(key_images, dict):
+        return {}, {"key_images": "Key images are an object of capture id to caption."}
+    if len(key_images) > KEY_IMAGES_LIMIT:
+        return {}, {"key_images": f"At most {KEY_IMAGES_LIMIT} key images."}
+    ids = {}
+    errors = {}
+    for raw, caption in key_images.items():
+        text = str(raw)
+        if not (text.isascii() and text.isdigit() and len(text) < 19):
+            errors[f"key_images:{text[:20]}"] = "Not a capture id."
+            continue
+        if caption is None:
+            caption = ""
+        if not isinstance(caption, str):
+            errors[f"key_images:{text}"] = "A caption is text."
+            continue
+        caption = clean_text(caption).strip()
+        if len(caption) > CAPTION_LIMIT:
+            errors[f"key_images:{text}"] = f"A caption has at most {CAPTION_LIMIT} characters."
+            continue
+        ids[int(text)] = caption
+    if ids:
+        stills = set(
+            key_image_choices(findings.exam).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        for pk in ids:
+            if pk not in stills:
+                errors[f"key_images:{pk}"] = "Not a still image of this exam."
+    ordered = {str(pk): ids[pk] for pk in sorted(ids)}
+    return ordered, errors
+
+
+def completeness_errors(findings: Findings) -> dict[str, str]:
+    """What signing still needs, field by field (empty when the worksheet is complete)."""
+    errors: dict[str, str] = {}
+    worksheet = worksheet_of(findings)
+    if worksheet is None:
+        errors["exam_type"] = "Choose the exam type: its worksheet is what is signed."
+    else:
+        errors.update(worksheet.missing(findings.answers or {}, findings.views or {}))
+    if not findings.impression.strip():
+        errors["impression"] = "Write the interpretation (impression) before signing."
+    return errors
 
 
 def findings_of(exam) -> Findings:
@@ -137,44 +319,117 @@ def unassign(exam) -> None:
 
 
 def save_findings(findings: Findings, user, *, expected_version: str | None = None) -> None:
-    """Keep the worksheet as ``user`` left it (the draft); refused once signed, and
+    """Keep the worksheet as ``user`` left it (the draft); refused once signed (an
+    attending may still edit a trainee's preliminary worksheet before attesting), and
     refused if it changed since ``expected_version`` (when one is given)."""
     with transaction.atomic():
         exam = Exam.objects.select_for_update().get(pk=findings.exam_id)
-        _refuse_if_signed(findings)
+        _refuse_if_locked(findings, user)
         _refuse_if_stale(findings, expected_version)
         findings.updated_by, findings.updated_at = user, timezone.now()
         findings.save()
+        _keep_exam_type(exam, findings)
         _start_review(exam, user)
 
 
 def sign_findings(findings: Findings, user, *, expected_version: str | None = None):
-    """Sign and lock the worksheet as it stands; returns the report version it issues."""
+    """Sign the worksheet as it stands; returns the report version it issues, or ``None``
+    when a trainee signed and the institution holds the report for attestation."""
     with transaction.atomic():
-        exam = Exam.objects.select_for_update().get(pk=findings.exam_id)
+        exam = (
+            Exam.objects.select_for_update()
+            .select_related("institution", "operator")
+            .get(pk=findings.exam_id)
+        )
         _refuse_if_signed(findings)
         _refuse_if_stale(findings, expected_version)
-        if not findings.impression.strip():
-            raise ReviewRefused("Write an impression before signing.", field="impression")
-        # The form checks the limits; a draft saved before they existed is checked here.
-        reason = findings_too_long(findings)
-        if reason:
-            raise ReviewRefused(f"{reason} Shorten it before signing.")
+        _refuse_if_incomplete(findings)
         now = timezone.now()
+        trainee = is_trainee(user, exam.institution_id)
         findings.updated_by, findings.updated_at = user, now
         findings.signed_by, findings.signed_at = user, now
+        findings.signed_as_trainee = trainee
+        if not trainee and exam.operator_id and is_trainee(exam.operator, exam.institution_id):
+            # An attending's own signature on a trainee's exam is its attestation.
+            _attest(findings, exam, user, now)
         findings.save()
+        _keep_exam_type(exam, findings)
         exam.signed_at = exam.signed_at or now
-        exam.review_state = Exam.ReviewState.SIGNED
+        exam.review_state = Exam.ReviewState.PRELIMINARY if trainee else Exam.ReviewState.SIGNED
         exam.reviewer = exam.reviewer or user
         exam.save(update_fields=["signed_at", "review_state", "reviewer", "updated_at"])
-        report = issue_generated_report(exam, user, signed_name(now))
+        if trainee and exam.institution.hold_trainee_reports:
+            return None
+        name = preliminary_name(now) if trainee else signed_name(now)
+        report = issue_generated_report(exam, user, name)
         events.emit(events.EXAM_SIGNED, exam, report_version=report.version)
         return report
 
 
-def add_addendum(exam, user, text: str):
-    """Add a signed addendum to signed findings; returns it and the report version it issues."""
+def attest_findings(findings: Findings, user, *, expected_version: str | None = None):
+    """An attending attests a trainee's signed worksheet (as the attending left it, edits
+    saved first by the caller); returns the final report version it issues."""
+    with transaction.atomic():
+        exam = (
+            Exam.objects.select_for_update().select_related("institution").get(pk=findings.exam_id)
+        )
+        current = Findings.objects.filter(exam_id=findings.exam_id).first()
+        if current is None or not current.awaiting_attestation:
+            raise ReviewRefused(
+                "Only a worksheet a trainee signed, not yet attested, can be attested.",
+                conflict=True,
+            )
+        if is_trainee(user, exam.institution_id):
+            raise ReviewRefused(
+                "A trainee cannot attest: an attending (a reviewer who is not a trainee) attests.",
+                conflict=False,
+            )
+        _refuse_if_stale(findings, expected_version)
+        _refuse_if_incomplete(findings)
+        now = timezone.now()
+        findings.updated_by, findings.updated_at = user, now
+        _attest(findings, exam, user, now)
+        findings.save()
+        _keep_exam_type(exam, findings)
+        exam.review_state = Exam.ReviewState.SIGNED
+        exam.save(update_fields=["review_state", "updated_at"])
+        report = issue_generated_report(exam, user, attested_name(now))
+        events.emit(events.EXAM_SIGNED, exam, report_version=report.version)
+        return report
+
+
+def _attest(findings: Findings, exam, user, now) -> None:
+    findings.attested_by, findings.attested_at = user, now
+    findings.attestation_statement = exam.institution.attestation_statement
+
+
+def _refuse_if_incomplete(findings: Findings) -> None:
+    errors = completeness_errors(findings)
+    if errors:
+        raise IncompleteWorksheet(errors)
+    # The form checks the limits; a draft saved before they existed is checked here.
+    reason = findings_too_long(findings)
+    if reason:
+        raise ReviewRefused(f"{reason} Shorten it before signing.")
+
+
+def _keep_exam_type(exam, findings: Findings) -> None:
+    """The exam's type is the worksheet's, confirmed by the person who saved it."""
+    exam_type = getattr(findings, "_exam_type", None)
+    if exam_type is None and findings.template_id is None:
+        return
+    type_id = exam_type.pk if exam_type is not None else findings.template.exam_type_id
+    if exam.exam_type_id != type_id or not exam.exam_type_confirmed:
+        exam.exam_type_id, exam.exam_type_confirmed = type_id, True
+        exam.save(update_fields=["exam_type", "exam_type_confirmed", "updated_at"])
+
+
+def add_addendum(exam, user, text: str, *, captures=()):
+    """Add a signed addendum to signed findings; returns it and the report version it issues.
+
+    ``captures``: ids of images that arrived after signing which the addendum is about;
+    an addendum clears the exam's "new images since signing".
+    """
     text = text.strip()
     if not text:
         raise ReviewRefused("An addendum needs some text.", field="text")
@@ -183,10 +438,23 @@ def add_addendum(exam, user, text: str):
         raise ReviewRefused(reason, field="text")
     with transaction.atomic():
         exam = Exam.objects.select_for_update().get(pk=exam.pk)
-        if not Findings.objects.filter(exam=exam, signed_at__isnull=False).exists():
+        findings = Findings.objects.filter(exam=exam, signed_at__isnull=False).first()
+        if findings is None:
             raise ReviewRefused(
                 "The findings are not signed yet: edit them instead.", conflict=True
             )
+        if findings.awaiting_attestation and exam.institution.hold_trainee_reports:
+            raise ReviewRefused(
+                "The worksheet awaits attestation: the attending edits it and attests.",
+                conflict=True,
+            )
+        referenced = list(
+            exam.captures.filter(pk__in=_ids(captures), duplicate_of__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        if len(referenced) != len(set(_ids(captures))):
+            raise ReviewRefused("An image referred to is not one of this exam.", field="captures")
         number = (exam.addenda.aggregate(top=Max("number"))["top"] or 0) + 1
         if number > ADDENDA_LIMIT:
             raise ReviewRefused(
@@ -201,11 +469,37 @@ def add_addendum(exam, user, text: str):
             signed_by=user,
             signed_at=timezone.now(),
         )
+        addendum.captures.set(referenced)
         # A new version is on its way to Clarius: not *reported* until it arrives.
-        exam.review_state = Exam.ReviewState.SIGNED
-        exam.save(update_fields=["review_state", "updated_at"])
+        if exam.review_state != Exam.ReviewState.PRELIMINARY:
+            exam.review_state = Exam.ReviewState.SIGNED
+        exam.new_images_since_signing = False
+        exam.save(update_fields=["review_state", "new_images_since_signing", "updated_at"])
         report = issue_generated_report(exam, user, addendum_name(number, addendum.signed_at))
     return addendum, report
+
+
+def _ids(values) -> list[int]:
+    out = []
+    for value in values or ():
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and len(text) < 19):
+            raise ReviewRefused("An image referred to is not one of this exam.", field="captures")
+        out.append(int(text))
+    return out
+
+
+def _refuse_if_locked(findings: Findings, user) -> None:
+    """Signed findings are locked, except to an attending before attesting them."""
+    current = Findings.objects.filter(pk=findings.pk).first() if findings.pk else None
+    if current is not None and current.awaiting_attestation:
+        if is_trainee(user, findings.institution_id):
+            raise ReviewRefused(
+                "These findings are signed and wait for an attending's attestation.",
+                conflict=True,
+            )
+        return
+    _refuse_if_signed(findings)
 
 
 def _refuse_if_signed(findings: Findings) -> None:

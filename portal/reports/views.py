@@ -21,15 +21,21 @@ from portal.reports.forms import AddendumForm, FindingsForm
 from portal.reports.issuing import ReportRefused, retry_report
 from portal.reports.models import Report
 from portal.reports.review import (
+    IncompleteWorksheet,
     ReviewRefused,
     StaleFindings,
     add_addendum,
     assign_to,
+    attest_findings,
+    completeness_errors,
     findings_of,
     findings_version,
+    is_trainee,
     save_findings,
     sign_findings,
+    worksheet_of,
 )
+from portal.worksheets.engine import Worksheet
 
 
 @login_required
@@ -43,10 +49,16 @@ def exam_detail(request, pk):
 def render_exam_page(request, exam, *, findings_form=None, addendum_form=None, status=200):
     findings = findings_of(exam)
     reviewer = can_review(request)
-    if reviewer and not findings.is_signed:
-        findings_form = findings_form or FindingsForm(instance=findings)
-    if reviewer and findings.is_signed:
-        addendum_form = addendum_form or AddendumForm()
+    captures = captures_page(request, exam)
+    if reviewer and can_edit(request, exam, findings):
+        findings_form = findings_form or FindingsForm(
+            instance=findings, scope=[c.pk for c in captures]
+        )
+        key_fields = findings_form.key_fields()
+        for capture in captures:
+            capture.key_fields = key_fields.get(capture.pk)
+    if reviewer and findings.is_signed and not findings.awaiting_attestation:
+        addendum_form = addendum_form or AddendumForm(exam=exam)
     try:
         patient = exam.patient
     except Patient.DoesNotExist:
@@ -55,15 +67,39 @@ def render_exam_page(request, exam, *, findings_form=None, addendum_form=None, s
         "exam": exam,
         "patient": patient,
         "submissions": exam.submissions.all(),
-        "captures": captures_page(request, exam),
+        "captures": captures,
         "findings": findings,
         "findings_form": findings_form,
-        "addenda": exam.addenda.select_related("signed_by"),
+        "worksheet": worksheet_summary(findings),
+        "addenda": exam.addenda.select_related("signed_by").prefetch_related("captures"),
         "addendum_form": addendum_form,
         "reports": exam.reports.select_related("created_by").order_by("-version"),
         "can_review": reviewer,
+        "attesting": reviewer and findings.awaiting_attestation,
     }
     return render(request, "reports/exam_detail.html", context, status=status)
+
+
+def can_edit(request, exam, findings) -> bool:
+    """The worksheet is editable: a draft, or a trainee's signed worksheet to an
+    attending who has not attested it yet."""
+    if not findings.is_signed:
+        return True
+    return findings.awaiting_attestation and not is_trainee(request.user, exam.institution_id)
+
+
+def worksheet_summary(findings):
+    """What a signed (or previewed) worksheet reads as: its sections (answered fields
+    only), its views, its key images; drawn with the template version it is on."""
+    sheet = worksheet_of(findings)
+    if sheet is None:
+        return None
+    return {
+        "exam_type": findings.template.exam_type,
+        "version": findings.template.version,
+        "sections": sheet.sections_answered(findings.answers or {}),
+        "views": sheet.views_recorded(findings.views or {}),
+    }
 
 
 # The gallery shows this many captures a page; an exam may hold thousands.
@@ -79,6 +115,7 @@ def captures_page(request, exam):
         "submission__submitted_at", "position", "id"
     )
     page = Paginator(captures, CAPTURES_PER_PAGE).get_page(request.GET.get(CAPTURES_PAGE_PARAM))
+    page.object_list = list(page.object_list)  # read once; the key-image boxes go on these
 
     def link(number):
         # The exam page takes no other query parameters; none are carried over.
@@ -112,8 +149,76 @@ def exam_assign(request, pk):
 @login_required
 @require_POST
 def findings_save(request, pk):
+    """Save the draft. The page's autosave posts here too (``X-Portal-Autosave``) and
+    gets JSON back; a "Normal" button (``normal`` = a section code, without JavaScript)
+    fills that section with its normal findings first."""
+    exam = exam_for_review(request, pk)
+    autosave = request.headers.get("X-Portal-Autosave") == "1"
+    form = FindingsForm(request.POST, instance=findings_of(exam))
+    if not form.is_valid():
+        if autosave:
+            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+        return render_exam_page(request, exam, findings_form=form, status=400)
+    section = request.POST.get("normal")
+    if section and form.sheet is not None and form.template == form.instance.template:
+        form.instance.answers = {**form.instance.answers, **form.sheet.normal(section)}
+    try:
+        save_findings(form.instance, request.user, expected_version=form.expected_version())
+    except StaleFindings as e:
+        if autosave:
+            return JsonResponse({"error": str(e)}, status=409)
+        return stale_findings_page(request, exam, e)
+    except ReviewRefused as e:
+        if autosave:
+            return JsonResponse({"error": str(e)}, status=409)
+        messages.error(request, str(e))
+        return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+    if autosave:
+        saved_at = form.instance.updated_at
+        return JsonResponse(
+            {
+                "version": findings_version(form.instance),
+                "saved_at": saved_at.isoformat(),
+                "dropped": form.dropped,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+    if form.dropped:
+        messages.warning(
+            request,
+            "Saved with the new exam type. These answers did not fit its worksheet and "
+            f"were left out: {', '.join(form.dropped)}.",
+        )
+    else:
+        messages.success(request, "Findings saved (draft).")
+    return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+
+
+@login_required
+@require_POST
+def findings_impression(request, pk):
+    """The interpretation the answers on the page give (the template's rules); nothing
+    is saved. The page's "Write from the answers" button asks for it."""
     exam = exam_for_review(request, pk)
     form = FindingsForm(request.POST, instance=findings_of(exam))
+    if not form.is_valid() or form.instance.template is None:
+        return JsonResponse(
+            {"error": "Choose the exam type and correct the worksheet's errors first."},
+            status=400,
+        )
+    sheet = Worksheet(form.instance.template.definition)
+    return JsonResponse({"impression": sheet.build_impression(form.instance.answers)})
+
+
+@login_required
+@require_POST
+def findings_review(request, pk):
+    """ "Review and sign" (or attest): the draft is saved as it stands, then the report is
+    shown as it will read, with the button that signs it. An incomplete worksheet comes
+    back with each missing field marked."""
+    exam = exam_for_review(request, pk)
+    findings = findings_of(exam)
+    form = FindingsForm(request.POST, instance=findings)
     if not form.is_valid():
         return render_exam_page(request, exam, findings_form=form, status=400)
     try:
@@ -122,18 +227,59 @@ def findings_save(request, pk):
         return stale_findings_page(request, exam, e)
     except ReviewRefused as e:
         messages.error(request, str(e))
-    else:
-        messages.success(request, "Findings saved (draft).")
-    return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+        return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+    errors = completeness_errors(form.instance)
+    if errors:
+        form = FindingsForm(instance=form.instance)
+        mark_incomplete(form, errors)
+        return render_exam_page(request, exam, findings_form=form, status=400)
+    findings = form.instance
+    context = {
+        "exam": exam,
+        "patient": getattr(exam, "patient", None),
+        "findings": findings,
+        "worksheet": worksheet_summary(findings),
+        "key_images": chosen_key_images(exam, findings),
+        "version": findings_version(findings),
+        "attesting": findings.awaiting_attestation,
+        "statement": exam.institution.attestation_statement,
+        "signer_is_trainee": is_trainee(request.user, exam.institution_id),
+    }
+    return render(request, "reports/sign_confirm.html", context)
+
+
+def chosen_key_images(exam, findings):
+    """The key images the report will show, with their captions."""
+    from portal.reports.review import DEFAULT_KEY_IMAGES, key_image_choices
+
+    stills = key_image_choices(exam)
+    chosen = findings.key_images or {}
+    if chosen:
+        return [(c, chosen[str(c.pk)]) for c in stills.filter(pk__in=[int(k) for k in chosen])]
+    return [(c, "") for c in stills[:DEFAULT_KEY_IMAGES]]
+
+
+def mark_incomplete(form, errors: dict[str, str]) -> None:
+    form.is_bound = False  # the errors below are the only ones shown
+    form._errors = {}
+    for code, message in errors.items():
+        name = form._field_name(code)
+        if code == "impression":
+            name = "impression"
+        form._errors.setdefault(name or "__all__", form.error_class()).append(message)
+    form._errors.setdefault("__all__", form.error_class()).insert(
+        0, "The worksheet is not complete: each field marked below is needed before signing."
+    )
 
 
 @login_required
 @require_POST
 def findings_sign(request, pk):
-    """Sign the worksheet; the "Sign" button posts the form as it stands, saved first."""
+    """Sign the worksheet as saved (the confirmation page's button, with the version it
+    showed); a post of the whole form (an older page) is saved first."""
     exam = exam_for_review(request, pk)
     findings = findings_of(exam)
-    expected_version = None
+    expected_version = request.POST.get("version") or None
     if "impression" in request.POST and not findings.is_signed:
         form = FindingsForm(request.POST, instance=findings)
         if not form.is_valid():
@@ -143,10 +289,42 @@ def findings_sign(request, pk):
         report = sign_findings(findings, request.user, expected_version=expected_version)
     except StaleFindings as e:
         return stale_findings_page(request, exam, e)
+    except IncompleteWorksheet as e:
+        form = FindingsForm(instance=findings_of(exam))
+        mark_incomplete(form, e.errors)
+        return render_exam_page(request, exam, findings_form=form, status=400)
     except (ReviewRefused, ReportRefused) as e:
         messages.error(request, str(e))
         return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
-    messages.success(request, f"Signed. “{report.name}” is being made, then it goes to Clarius.")
+    if report is None:
+        messages.success(
+            request, "Signed as preliminary: the report goes out once an attending attests it."
+        )
+    else:
+        messages.success(
+            request, f"Signed. “{report.name}” is being made, then it goes to Clarius."
+        )
+    return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
+
+
+@login_required
+@require_POST
+def findings_attest(request, pk):
+    """An attending attests a trainee's signed worksheet (as saved, at the version the
+    confirmation page showed)."""
+    exam = exam_for_review(request, pk)
+    findings = findings_of(exam)
+    try:
+        report = attest_findings(
+            findings, request.user, expected_version=request.POST.get("version") or None
+        )
+    except StaleFindings as e:
+        messages.error(request, str(e))
+        return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+    except (ReviewRefused, ReportRefused) as e:
+        messages.error(request, str(e))
+        return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+    messages.success(request, f"Attested. “{report.name}” is being made, then it goes to Clarius.")
     return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
 
 
@@ -172,11 +350,13 @@ def stale_findings_page(request, exam, error: StaleFindings):
 @require_POST
 def addendum_add(request, pk):
     exam = exam_for_review(request, pk)
-    form = AddendumForm(request.POST)
+    form = AddendumForm(request.POST, exam=exam)
     if not form.is_valid():
         return render_exam_page(request, exam, addendum_form=form, status=400)
     try:
-        addendum, report = add_addendum(exam, request.user, form.cleaned_data["text"])
+        addendum, report = add_addendum(
+            exam, request.user, form.cleaned_data["text"], captures=form.cleaned_data["captures"]
+        )
     except (ReviewRefused, ReportRefused) as e:
         messages.error(request, str(e))
         return redirect(reverse("exam-detail", args=[exam.pk]) + "#addenda")

@@ -17,12 +17,14 @@ from portal.exams.models import Capture
 from portal.reports import tasks
 from portal.reports.forms import FindingsForm
 from portal.reports.models import Report
-from portal.reports.review import findings_of, sign_findings
+from portal.reports.review import fill_worksheet, findings_of, sign_findings
+from portal.worksheets.engine import Worksheet
+from portal.worksheets.models import ExamType
 from tests.factories import make_exam
 
 FINDINGS = {
+    "exam_type": "lung",
     "indication": "Right upper quadrant pain after meals.",
-    "views_obtained": "Gallbladder long and transverse; common bile duct.",
     "findings": "Multiple mobile echogenic foci with posterior shadowing.\nNo wall thickening.",
     "impression": "Cholelithiasis without cholecystitis.",
     "image_quality": "4",
@@ -66,11 +68,43 @@ def login(client, users):
 
 def sign(exam, user, *, build=True, **fields):
     """Sign ``exam``'s findings directly (not through a view); returns the report, its PDF
-    made as the worker would (``build=False``: still *generating*)."""
+    made as the worker would (``build=False``: still *generating*). The worksheet is the
+    lung one, every section normal and every view obtained."""
     form = FindingsForm({**FINDINGS, **fields}, instance=findings_of(exam))
     assert form.is_valid(), form.errors
+    complete_worksheet(form.instance)
     report = sign_findings(form.instance, user)
-    return built(report) if build else report
+    return built(report) if build and report is not None else report
+
+
+def complete_worksheet(findings, code="lung"):
+    """Every section of the exam type's worksheet normal, every view obtained (unsaved)."""
+    exam_type = ExamType.objects.get(institution_id=findings.institution_id, code=code)
+    sheet = Worksheet(exam_type.current_template().definition)
+    fill_worksheet(
+        findings,
+        exam_type=exam_type,
+        answers={**sheet.normal(), **(findings.answers or {})},
+        views={code: "obtained" for code in sheet.views},
+        key_images=findings.key_images,
+    )
+    return findings
+
+
+def worksheet_post(exam, **fields):
+    """The exam page's form as a reviewer posts it: FINDINGS, the lung worksheet complete."""
+    exam_type = ExamType.objects.get(institution_id=exam.institution_id, code="lung")
+    template = exam_type.current_template()
+    sheet = Worksheet(template.definition)
+    data = {**FINDINGS, "worksheet": template.pk}
+    for code, value in sheet.normal().items():
+        if isinstance(value, bool):  # a yes/no field posts as the page's radio does
+            value = "yes" if value else "no"
+        data[f"answer__{code}"] = value
+    for code in sheet.views:
+        data[f"view__{code}"] = "obtained"
+    data.update(fields)
+    return data
 
 
 def built(report):

@@ -97,7 +97,7 @@ def test_it_audits_nothing_for_a_stranger(login, exams):
 def test_it_gives_reviewers_and_admins_the_worksheet(login, exams, viewer):
     page = login(viewer).get(reverse("exam-detail", args=[exams["north"].pk])).content.decode()
     assert reverse("exam-findings", args=[exams["north"].pk]) in page
-    assert reverse("exam-sign", args=[exams["north"].pk]) in page
+    assert reverse("exam-review", args=[exams["north"].pk]) in page
     assert "Assign to me" in page
 
 

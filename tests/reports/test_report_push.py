@@ -14,7 +14,7 @@ from portal.reports import tasks
 from portal.reports.models import Delivery, Report
 from portal.work import MAX_ATTEMPTS, sweeper
 from tests.clarius.flow import deliver, link_confirmed, run_due_work
-from tests.reports.conftest import FINDINGS, sign
+from tests.reports.conftest import sign, worksheet_post
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def sandbox_reports(sandbox, request_uuid):
 
 def sign_on_the_page(client, exam, capture):
     with capture(execute=True):  # the push runs after commit, as the worker would
-        response = client.post(reverse("exam-sign", args=[exam.pk]), FINDINGS)
+        response = client.post(reverse("exam-sign", args=[exam.pk]), worksheet_post(exam))
     assert response.status_code == 302
     return Report.objects.filter(exam=exam).order_by("-version").first()
 

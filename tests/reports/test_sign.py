@@ -8,7 +8,7 @@ from portal.exams import media
 from portal.exams.models import Exam
 from portal.reports.models import Findings, Report
 from portal.reports.review import ReviewRefused, add_addendum, findings_of, sign_findings
-from tests.reports.conftest import FINDINGS, sign
+from tests.reports.conftest import FINDINGS, sign, worksheet_post
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def test_it_signs_the_worksheet_as_posted(
 ):
     exam = exams["north"]
     with django_capture_on_commit_callbacks(execute=True):
-        response = login(viewer).post(reverse("exam-sign", args=[exam.pk]), FINDINGS)
+        response = login(viewer).post(reverse("exam-sign", args=[exam.pk]), worksheet_post(exam))
     assert response.status_code == 302
     assert response.url == reverse("exam-detail", args=[exam.pk]) + "#reports"
 
@@ -52,7 +52,7 @@ def test_it_signs_the_worksheet_as_posted(
 def test_it_signs_the_saved_draft_when_nothing_is_posted(login, exams, queued):
     exam = exams["north"]
     client = login("bob")
-    client.post(reverse("exam-findings", args=[exam.pk]), FINDINGS)
+    client.post(reverse("exam-findings", args=[exam.pk]), worksheet_post(exam))
     client.post(reverse("exam-sign", args=[exam.pk]))
     assert Findings.objects.get(exam=exam).is_signed
 
@@ -60,8 +60,8 @@ def test_it_signs_the_saved_draft_when_nothing_is_posted(login, exams, queued):
 def test_it_refuses_to_sign_without_an_impression(login, exams):
     exam = exams["north"]
     url = reverse("exam-sign", args=[exam.pk])
-    response = login("bob").post(url, {**FINDINGS, "impression": " "}, follow=True)
-    assert "Write an impression before signing." in response.content.decode()
+    response = login("bob").post(url, {**worksheet_post(exam), "impression": " "}, follow=True)
+    assert "Write the interpretation (impression) before signing." in response.content.decode()
     assert not Report.objects.exists()
     exam.refresh_from_db()
     assert exam.review_state == "new" and exam.signed_at is None
@@ -71,7 +71,9 @@ def test_it_refuses_to_sign_twice(login, exams, users):
     exam = exams["north"]
     sign(exam, users["bob"])
     url = reverse("exam-sign", args=[exam.pk])
-    response = login("alice").post(url, {**FINDINGS, "impression": "Other."}, follow=True)
+    response = login("alice").post(
+        url, {**worksheet_post(exam), "impression": "Other."}, follow=True
+    )
     assert "cannot change: add an addendum" in response.content.decode()
     findings = Findings.objects.get(exam=exam)
     assert (findings.signed_by, findings.impression) == (users["bob"], FINDINGS["impression"])
@@ -100,14 +102,16 @@ def test_it_keeps_the_first_signature_time_on_the_exam(exams, users):
 def test_it_shows_invalid_input_with_a_400(login, exams):
     exam = exams["north"]
     url = reverse("exam-sign", args=[exam.pk])
-    response = login("bob").post(url, {**FINDINGS, "image_quality": "9"})
+    response = login("bob").post(url, {**worksheet_post(exam), "image_quality": "9"})
     assert response.status_code == 400
     assert not Findings.objects.exists()
 
 
 def test_it_refuses_a_clinician_with_403(login, exams):
     exam = exams["alice_south"]
-    response = login("alice", "southside").post(reverse("exam-sign", args=[exam.pk]), FINDINGS)
+    response = login("alice", "southside").post(
+        reverse("exam-sign", args=[exam.pk]), worksheet_post(exam)
+    )
     assert response.status_code == 403
     assert not Findings.objects.exists()
 

@@ -7,11 +7,11 @@ import time
 import pytest
 from django.urls import reverse
 
-from portal.reports.forms import AddendumForm, FindingsForm
+from portal.reports.forms import TEXT_FIELDS, AddendumForm, FindingsForm
 from portal.reports.limits import ADDENDA_LIMIT, ADDENDUM_LIMIT, FINDINGS_LIMITS, LINE_LIMIT
 from portal.reports.models import Addendum, Findings, Report
 from portal.reports.review import ReviewRefused, add_addendum, findings_of, sign_findings
-from tests.reports.conftest import FINDINGS, sign
+from tests.reports.conftest import FINDINGS, complete_worksheet, sign
 
 LABELS = {
     "indication": "Indication",
@@ -65,7 +65,7 @@ def test_too_many_lines_within_the_length_are_refused(login, exams):
     assert not Report.objects.exists()
 
 
-@pytest.mark.parametrize("name", list(FINDINGS_LIMITS))
+@pytest.mark.parametrize("name", TEXT_FIELDS)  # views_obtained: kept, no longer edited
 def test_every_field_has_its_limit_and_accepts_up_to_it(exams, name):
     limit = FINDINGS_LIMITS[name]
     instance = findings_of(exams["north"])
@@ -104,7 +104,7 @@ def test_a_nul_character_is_refused_not_stored(login, exams):
 
 def test_signing_refuses_a_draft_saved_before_the_limits(exams, users):
     exam = exams["north"]
-    draft = findings_of(exam)
+    draft = complete_worksheet(findings_of(exam))
     draft.impression = "x" * (FINDINGS_LIMITS["impression"] + 1)
     draft.save()
     with pytest.raises(ReviewRefused, match="Impression is 10,001 characters long"):
