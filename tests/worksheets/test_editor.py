@@ -385,6 +385,26 @@ def test_an_older_version_is_shown_read_only(login, lung):
     assert client.get(f"/institution/exam-types/{lung.pk}/versions/{10**30}/").status_code == 404
 
 
+def test_a_stored_version_the_checks_now_refuse_is_shown_with_its_problems(login, lung, users):
+    worksheet_forms.add_version(lung, 2, {"sections": "old"}, users["alice"])
+    client = login("alice")
+    for url in (reverse("exam-type-version", args=[lung.pk, 2]), edit_url(lung)):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.context["worksheet"] is None
+        assert "cannot be used yet" in response.content.decode()
+
+
+def test_an_exam_type_without_a_worksheet_can_be_given_one(login, lung, northside):
+    bare = ExamType.objects.create(institution=northside, code="bare", name="Bare")
+    client = login("alice")
+    assert client.get(edit_url(bare)).status_code == 200
+    assert client.get(reverse("exam-type-list")).status_code == 200
+    data = {"name": "Bare", "clarius_applications": "", "cpt_codes": "", "definition": "{}"}
+    assert client.post(edit_url(bare), data | {"based_on": "0"}).status_code == 302
+    assert [(t.version, t.definition) for t in bare.templates.all()] == [(1, {})]
+
+
 def test_copying_makes_a_new_type_from_the_current_version(login, lung, users):
     client = login("alice")
     client.post(edit_url(lung), form_data(lung, SMALL))
