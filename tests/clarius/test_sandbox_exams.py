@@ -1,7 +1,11 @@
 """Sandbox §1–§4: customer confirmation, confirmed tokens, accessible exams, exam data."""
 
+import hashlib
 from urllib.parse import parse_qs, urlsplit
 
+import requests
+
+from clarius_sandbox import Sandbox
 from clarius_sandbox.patients import EXTRA_FIELDS
 
 HUMAN_FIELDS = {"identifier", "date_of_birth", "gender", "first_name", "middle_name", "last_name"}
@@ -216,3 +220,41 @@ def test_a_chosen_exam_uuid_and_patient_are_kept(clarius_sandbox, sandbox_api):
     )
     assert submission.exam_uuid == exam_uuid
     assert sandbox_api.get(submission.download_url).json()["patient"] == {"identifier": "42"}
+
+
+def test_a_resubmission_sends_the_earlier_captures_again_byte_for_byte(
+    clarius_sandbox, sandbox_api
+):
+    user = linked(clarius_sandbox)
+    first = clarius_sandbox.upload_exam(user, captures=1, videos=2, notify=False)
+    second = clarius_sandbox.upload_exam(
+        user, captures=1, videos=0, exam_uuid=first.exam_uuid, notify=False
+    )
+
+    def digests(submission):
+        links = sandbox_api.get(submission.download_url).json()["captures"]
+        return [
+            hashlib.sha256(requests.get(c["url"], timeout=10).content).hexdigest() for c in links
+        ]
+
+    before, after = digests(first), digests(second)
+    assert after[:3] == before
+    # Every capture has bytes of its own, clips included (they share a few pool clips).
+    assert len(set(after)) == 4
+
+
+def test_the_exam_data_names_the_application_only_when_told(clarius_sandbox, sandbox_api):
+    user = linked(clarius_sandbox)
+    submission = clarius_sandbox.upload_exam(user, captures=0, videos=0, application="Lung")
+    assert "application" not in sandbox_api.get(submission.download_url).json()
+    clarius_sandbox.state.send_application = True
+    assert sandbox_api.get(submission.download_url).json()["application"] == "Lung"
+    clarius_sandbox.reset()
+    assert clarius_sandbox.state.send_application is False
+
+
+def test_a_sandbox_started_to_name_applications_keeps_doing_so_after_a_reset():
+    sandbox = Sandbox(send_application=True, notification_workers=False)
+    assert sandbox.state.send_application is True
+    sandbox.reset()
+    assert sandbox.state.send_application is True
