@@ -7,6 +7,8 @@ Text from Clarius reaches a column only through ``portal.text.clean_text``: NUL 
 PostgreSQL refuses), controls and bidi overrides removed, cut to the column's length.
 The patient's unknown fields are capped in number, key length and value length; the
 submission keeps the whole document as sent (``raw_document``), so nothing is lost.
+The latest submission's application name, when Clarius sends one, proposes the exam type
+(``portal.worksheets.proposing``).
 """
 
 from __future__ import annotations
