@@ -4,11 +4,14 @@ import uuid
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from integrations.clarius.api.documents import ExamData
 from integrations.clarius.ingestion.ingest import application_name, ingest_exam_data
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal.exams.models import Exam
+from portal.text import clean_text
 from portal.worksheets.models import ExamType
 from portal.worksheets.proposing import matching_type, propose_exam_type
 from tests.clarius.flow import deliver, link_confirmed, run_due_work
@@ -204,3 +207,36 @@ def test_by_default_the_sandbox_sends_no_application(clarius_sandbox, clinician,
     exam = Exam.objects.get()
     assert (exam.clarius_application, exam.exam_type) == ("", None)
     assert "application" not in exam.submissions.get().raw_document
+
+
+characters = st.one_of(
+    st.characters(), st.sampled_from("\u202e\u2066\x00\n\r\t\x1b\x85\ufeff\ud800<&\"'")
+)
+text = st.text(alphabet=characters, max_size=300)
+json_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), text),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(text, inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@pytest.mark.hostile
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    document=st.dictionaries(
+        st.sampled_from(["application", "preset", "exam_application", "applicationName", "x"]),
+        st.one_of(json_value, st.builds(lambda name: {"name": name}, json_value)),
+    )
+)
+def test_whatever_the_exam_data_names_as_application_is_stored_clean_or_ignored(
+    exam, types, document
+):
+    data = ExamData.from_json({"request_uuid": "r", "captures": [], **document})
+    propose_exam_type(exam, application_name(data))
+    stored = fresh(exam).clarius_application
+    assert len(stored) <= 200
+    assert stored == clean_text(stored)
