@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -83,7 +84,8 @@ def institution_settings(request):
         )
         return redirect("institution-settings")
     status = 400 if form.errors else 200
-    return render(request, "tenants/institution_settings.html", {"form": form}, status=status)
+    context = {"form": form, "now": timezone.now()}
+    return render(request, "tenants/institution_settings.html", context, status=status)
 
 
 @admin_required

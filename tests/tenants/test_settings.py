@@ -72,6 +72,8 @@ def test_the_statement_keeps_its_lines_and_loses_its_controls(client, trio, nort
 def test_the_new_zone_shows_at_once(client, trio, northside):
     client.force_login(trio[0])
     client.post(URL, data(time_zone="Asia/Tokyo"))
+    page = client.get(URL).content.decode()
+    assert "Times are now shown in Asia/Tokyo: it is <time" in page and " JST</time>" in page
     bob = Membership.objects.get(user=trio[1])
     assert "JST" in client.get(reverse("member-detail", args=[bob.pk])).content.decode()
 
