@@ -69,6 +69,7 @@ class WorklistFilterForm(FilterForm):
     status = forms.ChoiceField(
         label="Ingestion", required=False, choices=[("", "Any")] + Exam.Status.choices
     )
+    exam_type = forms.ChoiceField(label="Exam type", required=False)
     operator = forms.TypedChoiceField(label="Clinician", required=False, coerce=int)
     reviewer = forms.ChoiceField(label="Reviewer", required=False)
     submitted_from = DayField(label="Submitted from", required=False)
@@ -84,11 +85,17 @@ class WorklistFilterForm(FilterForm):
         empty_value=DEFAULT_PAGE_SIZE,
     )
 
-    def __init__(self, data, *, memberships, clinician=False):
+    def __init__(self, data, *, memberships, exam_types=(), clinician=False):
         # A bound form shows what was sent: without a size, the select would show 10.
         data = data.copy()
         data.setdefault("size", str(DEFAULT_PAGE_SIZE))
         super().__init__(data)
+        # Retired types too: exams documented with them are still found by them.
+        self.fields["exam_type"].choices = [
+            ("", "Any"),
+            ("none", "Not chosen yet"),
+            *[(t.code, t.name if t.is_active else f"{t.name} (retired)") for t in exam_types],
+        ]
         choices = member_choices(memberships)
         self.fields["operator"].choices = [("", "Anyone")] + choices
         self.fields["reviewer"].choices = [

@@ -246,6 +246,11 @@ def worklist_exams(request, filters: dict):
         exams = exams.filter(status=filters["status"])
     if filters.get("operator"):
         exams = exams.filter(operator_id=filters["operator"])
+    exam_type = filters.get("exam_type")
+    if exam_type == "none":
+        exams = exams.filter(exam_type__isnull=True)
+    elif exam_type:
+        exams = exams.filter(exam_type__code=exam_type)
     reviewer = filters.get("reviewer")
     if reviewer == "none":
         exams = exams.filter(reviewer__isnull=True)
@@ -260,7 +265,7 @@ def worklist_exams(request, filters: dict):
         exams = exams.filter(last_submitted_at__lt=start_of_day(end))
     if filters.get("q"):
         exams = exams.filter(patient_search(filters["q"]))
-    related = ["patient", "operator", "reviewer"]
+    related = ["patient", "operator", "reviewer", "exam_type"]
     if is_clinician(request):
         related.append("findings")  # the clinician's column: is there feedback to read?
     return exams.select_related(*related)

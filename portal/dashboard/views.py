@@ -16,6 +16,7 @@ from portal.dashboard.paging import BadCursor, paginate
 from portal.reports.access import can_review
 from portal.tenants.models import Membership
 from portal.tenants.scoping import scoped_to_request
+from portal.worksheets.models import ExamType
 
 
 def hours(duration) -> float | None:
@@ -72,7 +73,10 @@ def worklist(request):
         return render(request, "dashboard/no_institution.html")
     clinician = queries.is_clinician(request)
     memberships = list(scoped_to_request(Membership, request).select_related("user"))
-    form = WorklistFilterForm(request.GET, memberships=memberships, clinician=clinician)
+    exam_types = list(scoped_to_request(ExamType, request).only("code", "name", "is_active"))
+    form = WorklistFilterForm(
+        request.GET, memberships=memberships, exam_types=exam_types, clinician=clinician
+    )
     filters = form.filters()
     annotations, keys = queries.worklist_order(filters["sort"], request.institution)
     exams = queries.worklist_exams(request, filters).annotate(**annotations)

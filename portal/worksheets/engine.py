@@ -354,8 +354,9 @@ def check_definition(definition: Any) -> list[str]:
             errors += _check_field(field, f"{where}, field {j}", seen)
     if len(seen) > MAX_FIELDS:
         errors.append(f"At most {MAX_FIELDS} fields.")
-    if len({s.get("code") for s in sections if isinstance(s, dict)}) < len(sections):
-        errors.append("Two sections share a code.")
+    section_codes = [s.get("code") for s in sections if isinstance(s, dict)]
+    if len({c for c in section_codes if isinstance(c, str)}) < len(sections):
+        errors.append("Two sections share a code, or one has none.")
     if len(views) > MAX_VIEWS:
         errors.append(f"At most {MAX_VIEWS} views.")
     view_codes = set()
@@ -364,13 +365,28 @@ def check_definition(definition: Any) -> list[str]:
         if not isinstance(view, dict):
             errors.append(f"{where} is not an object.")
             continue
-        errors += _check_code(view.get("code"), where)
-        errors += _check_label(view.get("label"), f"{where}'s label")
+        problems = _check_code(view.get("code"), where)
+        problems += _check_label(view.get("label"), f"{where}'s label")
+        errors += problems
+        if problems:
+            continue
         if view.get("code") in view_codes:
             errors.append(f"{where}: the code {view.get('code')} is used twice.")
         view_codes.add(view.get("code"))
     errors += _check_impression(definition.get("impression"), seen)
     return errors
+
+
+def _check_test(when: dict, where: str) -> list[str]:
+    """The value a rule compares with is of a kind its test can use."""
+    if "in" in when and not isinstance(when["in"], list):
+        return [f"{where}: “in” is a list of values."]
+    if "includes" in when and not isinstance(when["includes"], str):
+        return [f"{where}: “includes” is a choice code."]
+    for test in ("gt", "lt"):
+        if test in when and not _is_number(when[test]):
+            return [f"{where}: “{test}” is a number."]
+    return []
 
 
 def _check_code(code, where: str) -> list[str]:
@@ -390,10 +406,12 @@ def _check_field(field, where: str, seen: dict) -> list[str]:
         return [f"{where} is not an object."]
     errors = _check_code(field.get("code"), where) + _check_label(field.get("label"), where)
     code, kind = field.get("code"), field.get("type")
+    if errors:
+        return errors  # a code that is not one (a list, say) cannot be looked up below
     if code in seen:
         errors.append(f"{where}: the code {code} is used twice.")
     seen[code] = field
-    if kind not in FIELD_TYPES:
+    if not isinstance(kind, str) or kind not in FIELD_TYPES:
         return [*errors, f"{where}: the type is one of {', '.join(FIELD_TYPES)}."]
     known = {"code", "label", "type", "required", "normal", "choices", "unit", "min", "max"}
     known.add("max_length")
@@ -419,6 +437,12 @@ def _check_field(field, where: str, seen: dict) -> list[str]:
         for bound in ("min", "max"):
             if bound in field and not _is_number(field[bound]):
                 errors.append(f"{where}: {bound} is a number.")
+        if not isinstance(field.get("unit", ""), str) or len(field.get("unit", "")) > 20:
+            errors.append(f"{where}: the unit is short text.")
+    if kind == "text" and "max_length" in field:
+        limit = field["max_length"]
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            errors.append(f"{where}: max_length is a whole number from 1 to 10000.")
     if field.get("normal") is not None and not errors:
         problem = _check_value(_field(field, ""), field["normal"])
         if problem:
@@ -442,10 +466,13 @@ def _check_impression(impression, fields: dict) -> list[str]:
         where = f"Impression rule {i}"
         when = rule.get("when") if isinstance(rule, dict) else None
         text = rule.get("text") if isinstance(rule, dict) else None
-        if not isinstance(when, dict) or when.get("field") not in fields:
+        target = when.get("field") if isinstance(when, dict) else None
+        if not isinstance(target, str) or target not in fields:
             errors.append(f"{where}: “when” names a field of the worksheet.")
         elif len(set(when) & set(TESTS)) != 1 or set(when) - {"field", *TESTS}:
             errors.append(f"{where}: one test of {', '.join(TESTS)}.")
+        else:
+            errors += _check_test(when, where)
         if not isinstance(text, str) or not text.strip() or len(text) > TEXT_ANSWER_LIMIT:
             errors.append(f"{where}: “text” is the sentence it adds.")
     return errors

@@ -334,11 +334,12 @@ def test_a_page_costs_the_same_queries_whatever_its_size(
         exam(northside, alice, reviewer=bob if i % 2 else alice, patient_name=f"Pat Number{i}")
     client.force_login(bob)
     client.get(URL)  # warm the session
-    # session, user, memberships (middleware); members (filter choices); the page of exams
-    with django_assert_num_queries(5):
+    # session, user, memberships (middleware); members and exam types (filter choices);
+    # the page of exams
+    with django_assert_num_queries(6):
         response = client.get(URL, {"size": size, "sort": "patient"})
     assert len(rows(response)) == size
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         client.get(URL + "?" + "&".join(f"{k}={v}" for k, v in next_params(response).items()))
 
 
@@ -403,8 +404,39 @@ def test_a_clinician_sees_which_exams_have_feedback_for_them(
     client.force_login(alice)
     in_southside(client)
     client.get(URL)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):  # as any worklist page: see the test above
         response = client.get(URL)
     html = response.content.decode()
     assert html.count("Read it") == 1
     assert f'href="/exams/{with_feedback.pk}/#findings">Read it' in html
+
+
+def test_it_shows_and_filters_by_exam_type(client, trio, northside, southside):
+    from portal.worksheets.models import ExamType
+
+    alice, bob, _ = trio
+    lung = ExamType.objects.get(institution=northside, code="lung")
+    fast = ExamType.objects.get(institution=northside, code="fast")
+    lung_exam = exam(northside, alice, patient_name="Lung Patient")
+    lung_exam.exam_type, lung_exam.exam_type_confirmed = lung, True
+    lung_exam.save()
+    proposed = exam(northside, alice, patient_name="Fast Patient")
+    proposed.exam_type = fast
+    proposed.save()
+    exam(northside, alice, patient_name="Untyped Patient")
+    # Southside's own lung type is another row: its exams never show at Northside.
+    south = exam(southside, alice, patient_name="South Lung")
+    south.exam_type = ExamType.objects.get(institution=southside, code="lung")
+    south.save()
+    client.force_login(bob)
+    html = client.get(URL).content.decode()
+    assert "Lung / thoracic" in html or lung.name in html
+    assert "(proposed)" in html
+    only_lung = client.get(URL, {"exam_type": "lung"}).content.decode()
+    assert "Lung Patient" in only_lung
+    assert "Fast Patient" not in only_lung and "South Lung" not in only_lung
+    untyped = client.get(URL, {"exam_type": "none"}).content.decode()
+    assert "Untyped Patient" in untyped and "Lung Patient" not in untyped
+    # An unknown code is a form error shown on the page, not a 500.
+    response = client.get(URL, {"exam_type": "<script>"})
+    assert response.status_code == 200
