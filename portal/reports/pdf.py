@@ -40,6 +40,9 @@ from portal.exams.models import Capture, Patient
 from portal.text import clean_text
 
 logger = logging.getLogger(__name__)
+# WeasyPrint logs each step of each drawing at INFO: noise in the worker's log. Its
+# warnings (a refused URL, an unreadable image) still show.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 KEY_IMAGES = 6  # none chosen by the reviewer: the first six still images
 TEMPLATE = "reports/pdf/report.html"
