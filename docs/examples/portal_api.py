@@ -59,8 +59,9 @@ def download_capture(base: str, key: str, capture: dict, folder: Path) -> Path:
     return path
 
 
-def write_findings_and_sign(base: str, key: str, exam_id: int, worksheet: dict) -> int:
-    """Save the findings (with the ETag they were read at) and sign; the report's id."""
+def write_findings_and_sign(base: str, key: str, exam_id: int, worksheet: dict) -> int | None:
+    """Save the findings (with the ETag they were read at) and sign; the report's id
+    (``None`` when a trainee signed and the report waits for an attending's attestation)."""
     s = session(key)
     findings_url = f"{base}/api/v1/exams/{exam_id}/findings/"
     current = s.get(findings_url, timeout=30)
@@ -76,7 +77,12 @@ def write_findings_and_sign(base: str, key: str, exam_id: int, worksheet: dict) 
     signed = s.post(f"{base}/api/v1/exams/{exam_id}/sign/", timeout=30)
     if signed.status_code == 409:
         raise RuntimeError(signed.json()["detail"])  # signed already
+    if signed.status_code == 400:  # incomplete: each required field or view still missing
+        missing = ", ".join(e.get("field", "") for e in signed.json().get("errors", []))
+        raise RuntimeError(f"the worksheet is incomplete: {missing}")
     signed.raise_for_status()
+    if signed.status_code == 202:
+        return None  # signed as a trainee: the report goes out once an attending attests
     return signed.json()["id"]
 
 

@@ -9,7 +9,15 @@ so the API can do nothing the page refuses, and refuses it with the same reason.
 The worksheet is written with optimistic concurrency: ``GET .../findings/`` answers with
 an ``ETag`` (the worksheet's version); ``PUT`` must send it back in ``If-Match``. No
 ``If-Match`` is a 428, a stale one a 412 (someone else saved meanwhile: read again).
-A write on signed findings is a 409, as is signing twice.
+A write on signed findings is a 409, as is signing twice; an attending may still edit a
+trainee's signed worksheet before attesting it (``save_findings`` decides).
+
+The structured worksheet (the exam type, its template's answers, the views checklist and
+key images) is checked by one rule, ``review.fill_worksheet(strict=True)``: the page's
+form checks the text fields and the exam type's choice, then the API's values are put on
+the worksheet through it. Its errors, and signing's (``completeness_errors``), are named
+as the API's fields: ``answers.<field code>``, ``views.<view code>``,
+``key_images.<capture id>``, ``exam_type``, ``impression``.
 """
 
 from __future__ import annotations
@@ -40,30 +48,73 @@ from portal.exams.serving import media_response
 from portal.reports import api as reports_api
 from portal.reports.access import can_review, exam_for_review, exam_or_404
 from portal.reports.downloads import StoredFile
-from portal.reports.forms import AddendumForm, FindingsForm
+from portal.reports.forms import AddendumForm, FindingsForm, clean_review_text
 from portal.reports.issuing import ReportRefused, retry_report
-from portal.reports.limits import FINDINGS_LIMITS
+from portal.reports.limits import FINDINGS_LIMITS, too_long
 from portal.reports.models import Report
 from portal.reports.review import (
     UNSAVED,
+    IncompleteWorksheet,
+    InvalidWorksheet,
     ReviewRefused,
     StaleFindings,
     add_addendum,
     assign_to,
     assignable_reviewer,
+    attest_findings,
+    completeness_errors,
+    fill_worksheet,
     findings_of,
     findings_version,
+    is_trainee,
     save_findings,
     sign_findings,
     unassign,
 )
 from portal.tenants.roles import is_admin
 from portal.text import clean_text
+from portal.worksheets.engine import DefinitionError
 
 # The largest body a review write reads: the worksheet at its limits, every character
 # escaped as JSON's six-byte \uXXXX, and room for the keys.
 BODY_LIMIT = 512 * 1024
 FINDINGS_FIELDS = [*FINDINGS_LIMITS, "image_quality"]
+# The structured part of the worksheet; a PUT that sends none of it leaves it as it is.
+STRUCTURED_FIELDS = ["exam_type", "answers", "views", "key_images"]
+INPUT_FIELDS = [*FINDINGS_FIELDS, *STRUCTURED_FIELDS]
+# Worksheet error codes that are the API's field names as they are.
+WHOLE_FIELDS = {"exam_type", "answers", "views", "key_images", "impression", "worksheet"}
+
+
+def api_field(code: str) -> str:
+    """A worksheet error's code (``portal.reports.review``) as the API's field name."""
+    if code in WHOLE_FIELDS:
+        return code
+    if code.startswith("view:"):
+        return f"views.{code[5:]}"
+    if code.startswith("key_images:"):
+        return f"key_images.{code[11:]}"
+    return f"answers.{code}"
+
+
+def worksheet_errors(errors: dict[str, str]) -> dict[str, list[str]]:
+    return {api_field(code): [str(message)] for code, message in errors.items()}
+
+
+def missing_of(findings) -> dict[str, str]:
+    """What signing still needs, by the API's field names (empty when complete)."""
+    try:
+        errors = completeness_errors(findings)
+    except DefinitionError as e:
+        errors = {"exam_type": f"The exam type's worksheet version has problems: {e}"}
+    return {api_field(code): str(message) for code, message in errors.items()}
+
+
+def broken_template(error: DefinitionError) -> Conflict:
+    return Conflict(
+        "The exam type's worksheet has problems an administrator must fix first "
+        f"(a new version on the exam types page): {error}"
+    )
 
 
 def problem(code: int, description: str) -> dict:
@@ -143,6 +194,45 @@ class FindingsSerializer(serializers.Serializer):
     updated_by = PersonSerializer(allow_null=True)
     signed_at = serializers.DateTimeField(allow_null=True)
     signed_by = PersonSerializer(allow_null=True)
+    exam_type = serializers.CharField(
+        allow_null=True,
+        help_text="The exam type's code (`GET /exam-types/`): the worksheet's, else the one "
+        "proposed from the Clarius application; null when none.",
+    )
+    exam_type_confirmed = serializers.BooleanField(
+        help_text="Whether a reviewer chose or kept the exam type (false: only proposed)."
+    )
+    template_version = serializers.IntegerField(
+        allow_null=True,
+        help_text="The version of the exam type's worksheet the answers belong to; null "
+        "before any structured answer was saved.",
+    )
+    answers = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="Field code → value: a choice's code, a list of codes (multi), true/false "
+        "(yesno), a number, or text.",
+    )
+    views = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text='View code → `"obtained"` or `{"not_obtained": "<reason>"}`.',
+    )
+    key_images = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        help_text="Capture id → caption: the stills the report shows (none chosen: the "
+        "exam's first six).",
+    )
+    missing = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="What signing still needs, by field (`answers.<code>`, `views.<code>`, "
+        "`exam_type`, `impression`); empty when the worksheet is complete.",
+    )
+    signed_as_trainee = serializers.BooleanField(
+        help_text="Signed by a trainee: preliminary until an attending attests it."
+    )
+    awaiting_attestation = serializers.BooleanField()
+    attested_at = serializers.DateTimeField(allow_null=True)
+    attested_by = PersonSerializer(allow_null=True)
+    attestation_statement = serializers.CharField(allow_blank=True)
 
 
 class TextField(serializers.CharField):
@@ -155,17 +245,54 @@ class TextField(serializers.CharField):
 
 
 class FindingsInputSerializer(serializers.Serializer):
-    """Every field of the worksheet (a PUT replaces it); the limits are the page's."""
+    """Every text field of the worksheet (a PUT replaces them); the limits are the page's.
+    The structured part is optional: each of its fields left out keeps its value."""
 
     indication = TextField(allow_blank=True, trim_whitespace=False)
-    views_obtained = TextField(allow_blank=True, trim_whitespace=False)
+    views_obtained = TextField(
+        allow_blank=True,
+        trim_whitespace=False,
+        required=False,
+        help_text="Optional, deprecated: the free-text views of worksheets written before "
+        "the views checklist (`views`); left out, it stays as saved.",
+    )
     findings = TextField(allow_blank=True, trim_whitespace=False)
     impression = TextField(allow_blank=True, trim_whitespace=False)
     image_quality = serializers.IntegerField(allow_null=True, min_value=1, max_value=5)
     clinician_feedback = TextField(allow_blank=True, trim_whitespace=False)
+    exam_type = TextField(
+        required=False,
+        allow_null=True,
+        max_length=40,
+        help_text="The code of one of the institution's exam types in use (or the exam's "
+        "current one, even if retired since); null for none. Left out: the worksheet's "
+        "type (else the exam's).",
+    )
+    answers = serializers.DictField(
+        child=serializers.JSONField(allow_null=True),
+        required=False,
+        help_text="Field code → value, for the fields of the exam type's newest worksheet "
+        "version; a value of null, an empty text or list is not answered. Left out: as saved.",
+    )
+    views = serializers.DictField(
+        child=serializers.JSONField(allow_null=True),
+        required=False,
+        help_text='View code → `"obtained"` or `{"not_obtained": "<reason>"}`. Left out: as saved.',
+    )
+    key_images = serializers.DictField(
+        child=TextField(allow_blank=True, allow_null=True, trim_whitespace=False),
+        required=False,
+        help_text="Capture id → caption (at most 200 characters): stills of this exam, "
+        "at most 12. Left out: as saved.",
+    )
 
 
 def findings_document(exam, findings) -> dict:
+    template = findings.template if findings.template_id else None
+    if template is not None:
+        exam_type = template.exam_type.code
+    else:
+        exam_type = exam.exam_type.code if exam.exam_type_id else None
     return {
         "exam": exam.pk,
         "review_state": exam.review_state,
@@ -175,6 +302,20 @@ def findings_document(exam, findings) -> dict:
         "updated_by": person(findings.updated_by) if findings.updated_by_id else None,
         "signed_at": findings.signed_at,
         "signed_by": person(findings.signed_by) if findings.signed_by_id else None,
+        "exam_type": exam_type,
+        "exam_type_confirmed": exam.exam_type_confirmed,
+        "template_version": template.version if template is not None else None,
+        "answers": findings.answers or {},
+        "views": findings.views or {},
+        "key_images": findings.key_images or {},
+        "missing": {}
+        if findings.is_signed and not findings.awaiting_attestation
+        else missing_of(findings),
+        "signed_as_trainee": findings.signed_as_trainee,
+        "awaiting_attestation": findings.awaiting_attestation,
+        "attested_at": findings.attested_at,
+        "attested_by": person(findings.attested_by) if findings.attested_by_id else None,
+        "attestation_statement": clean_text(findings.attestation_statement or "", multiline=True),
     }
 
 
@@ -230,9 +371,17 @@ class ExamFindings(BoundedBodyView):
 
     @extend_schema(
         summary="Save the findings worksheet (the draft)",
-        description="Send every field. `If-Match` with the `ETag` of the findings read is "
-        "required: without it 428, with an older one 412 (someone else saved meanwhile). "
-        "Signed findings cannot change: 409.",
+        description="Send every text field; the structured part (`exam_type`, `answers`, "
+        "`views`, `key_images`) is optional, each field left out keeping its saved value "
+        "(a body with none of them leaves the worksheet's structure and the exam type as "
+        "they are). Answers and views must fit the chosen exam type's newest worksheet "
+        "version: a value that does not, an unknown field or view code, or a key image "
+        "that is not a still of this exam is a 400 naming it (`answers.<code>`, "
+        "`views.<code>`, `key_images.<id>`); nothing is saved then. A draft may be "
+        "incomplete (`missing` says what signing needs). `If-Match` with the `ETag` of "
+        "the findings read is required: without it 428, with an older one 412 (someone "
+        "else saved meanwhile). Signed findings cannot change (409), except that an "
+        "attending may edit a trainee's signed worksheet before attesting it.",
         parameters=[
             OpenApiParameter(
                 "If-Match", str, OpenApiParameter.HEADER, required=True, description="ETag"
@@ -241,7 +390,7 @@ class ExamFindings(BoundedBodyView):
         request=FindingsInputSerializer,
         responses={
             200: FindingsSerializer,
-            400: OpenApiResponse(description="A field is missing, unknown or invalid."),
+            **problem(400, "A field is missing, unknown or invalid (`errors` names each)."),
             **problem(409, "The findings are signed."),
             **problem(412, "The findings changed since they were read."),
             **problem(428, "If-Match is missing."),
@@ -251,10 +400,13 @@ class ExamFindings(BoundedBodyView):
     def put(self, request, pk):
         exam = exam_for_review(request, pk)
         findings = findings_of(exam)
-        if findings.is_signed:
+        if findings.is_signed and not findings.awaiting_attestation:
             raise Conflict("These findings are signed and cannot change: add an addendum.")
         expected = if_match(request, findings)
-        form = self.valid_form(request, findings)
+        try:
+            form = self.valid_form(request, exam, findings)
+        except DefinitionError as e:
+            raise broken_template(e) from None
         try:
             save_findings(form.instance, request.user, expected_version=expected)
         except StaleFindings:
@@ -268,23 +420,69 @@ class ExamFindings(BoundedBodyView):
             headers={"ETag": etag(version), "Cache-Control": "no-store"},
         )
 
-    def valid_form(self, request, findings) -> FindingsForm:
+    def valid_form(self, request, exam, findings) -> FindingsForm:
+        """The page's form for the text fields and the exam type's choice, then the
+        structured part as sent, through ``fill_worksheet(strict=True)``: one rule."""
         data = self.body(request)
-        unknown = sorted(str(k)[:40] for k in data if k not in FINDINGS_FIELDS)
+        unknown = sorted(str(k)[:40] for k in data if k not in INPUT_FIELDS)
         if unknown:
             raise serializers.ValidationError(
                 {
-                    key: [f"Unknown field; the worksheet's are: {', '.join(FINDINGS_FIELDS)}."]
+                    key: [f"Unknown field; the worksheet's are: {', '.join(INPUT_FIELDS)}."]
                     for key in unknown[:10]
                 }
             )
         given = FindingsInputSerializer(data=data)
         given.is_valid(raise_exception=True)
         values = dict(given.validated_data)
+        sent = {name: values.pop(name) for name in STRUCTURED_FIELDS if name in values}
+        stored = {
+            "template": findings.template if findings.template_id else None,
+            "answers": findings.answers or {},
+            "views": findings.views or {},
+            "key_images": findings.key_images or {},
+        }
+        if "exam_type" in sent:
+            type_code = sent["exam_type"]
+        elif stored["template"] is not None:
+            type_code = stored["template"].exam_type.code
+        else:
+            type_code = exam.exam_type.code if exam.exam_type_id else None
         quality = values.pop("image_quality")
-        form = FindingsForm({**values, "image_quality": quality or ""}, instance=findings)
+        legacy_views = values.pop("views_obtained", None)
+        if legacy_views is not None:
+            reason = too_long("Views obtained", legacy_views, FINDINGS_LIMITS["views_obtained"])
+            if reason:
+                raise serializers.ValidationError({"views_obtained": [reason]})
+        form = FindingsForm(
+            {**values, "image_quality": quality or "", "exam_type": type_code or ""},
+            instance=findings,
+        )
         if not form.is_valid():
             raise form_errors(form)
+        instance = form.instance
+        if legacy_views is not None:
+            # Not a field of the page's form any more (the checklist replaced it).
+            instance.views_obtained = clean_review_text(legacy_views)
+        if not sent:
+            # Text only (a client of before the worksheets): the structure stays as saved.
+            instance.template = stored["template"]
+            instance.answers, instance.views = stored["answers"], stored["views"]
+            instance.key_images = stored["key_images"]
+            instance._exam_type = None
+            return form
+        chosen = next((t for t in form.exam_types if t.code == type_code), None)
+        try:
+            fill_worksheet(
+                instance,
+                exam_type=chosen,
+                answers=sent.get("answers", stored["answers"]),
+                views=sent.get("views", stored["views"]),
+                key_images=sent.get("key_images", stored["key_images"]),
+                strict=True,
+            )
+        except InvalidWorksheet as e:
+            raise serializers.ValidationError(worksheet_errors(e.errors)) from None
         return form
 
 
@@ -295,19 +493,52 @@ class ReportSummarySerializer(serializers.Serializer):
     state = serializers.CharField()
 
 
+class SignedSerializer(ReportSummarySerializer):
+    review_state = serializers.ChoiceField(
+        choices=["signed", "preliminary"],
+        help_text="`preliminary` when a trainee signed: the report says so, and an "
+        "attending attests it later (`POST .../attest/`).",
+    )
+
+
+class HeldSerializer(serializers.Serializer):
+    review_state = serializers.ChoiceField(choices=["preliminary"])
+    report = serializers.JSONField(allow_null=True, help_text="Always null: no report yet.")
+    detail = serializers.CharField()
+
+
+INCOMPLETE = (
+    "The worksheet is incomplete (a problem whose `errors` name every missing field: "
+    "`answers.<code>`, `views.<code>`, `exam_type`, `impression`)."
+)
+
+
+def signed_answer(report, exam) -> Response:
+    return Response(
+        {**report_summary(report), "review_state": exam.review_state},
+        status=status.HTTP_201_CREATED,
+    )
+
+
 class ExamSign(BoundedBodyView):
     """Sign the exam's findings: the first report version."""
 
     @extend_schema(
         summary="Sign the findings as saved",
         description="Locks the findings and issues the first report version (made and "
-        "delivered in the background). `If-Match` is optional: when sent, the findings "
-        "signed must be that version (412 otherwise). 400 with the field at fault when "
-        "incomplete; 409 when already signed.",
+        "delivered in the background). Signing needs the worksheet complete: an exam type, "
+        "every required field answered, every required view recorded, and the impression; "
+        "else a 400 whose `errors` name each missing one (as `missing` in the findings). "
+        "`If-Match` is optional: when sent, the findings signed must be that version (412 "
+        "otherwise); 409 when already signed. A trainee's signature is preliminary "
+        "(`review_state: preliminary`): when the institution holds trainees' reports until "
+        "attested the answer is a 202 with `report: null`; otherwise a 201 with the "
+        "preliminary version.",
         request=None,
         responses={
-            201: ReportSummarySerializer,
-            400: OpenApiResponse(description="The findings are incomplete (`errors` says)."),
+            201: SignedSerializer,
+            202: HeldSerializer,
+            **problem(400, INCOMPLETE),
             **problem(409, "The findings are signed already."),
             **problem(412, "The findings changed since they were read."),
         },
@@ -325,9 +556,78 @@ class ExamSign(BoundedBodyView):
             report = sign_findings(findings, request.user, expected_version=expected)
         except StaleFindings:
             raise stale(findings_of(exam_or_404(request, pk))) from None
+        except IncompleteWorksheet as e:
+            raise serializers.ValidationError(worksheet_errors(e.errors)) from None
+        except DefinitionError as e:
+            raise broken_template(e) from None
         except (ReviewRefused, ReportRefused) as e:
             raise refusal(e) from None
-        return Response(report_summary(report), status=status.HTTP_201_CREATED)
+        exam.refresh_from_db(fields=["review_state"])
+        if report is None:
+            return Response(
+                {
+                    "review_state": exam.review_state,
+                    "report": None,
+                    "detail": "Signed as a trainee: the report goes out when an attending "
+                    "attests it.",
+                },
+                status=status.HTTP_202_ACCEPTED,
+            )
+        return signed_answer(report, exam)
+
+
+class ExamAttest(BoundedBodyView):
+    """An attending attests a trainee's signed worksheet: the final report version."""
+
+    @extend_schema(
+        summary="Attest a trainee's signed worksheet",
+        description="For an attending: a reviewer or administrator who is not a trainee "
+        "(a trainee is refused with 403). Attests the worksheet as saved (edit it first "
+        "with `PUT .../findings/` if needed) with the institution's attestation statement, "
+        "and issues the final report version. `If-Match` is optional, as for signing. 409 "
+        "when nothing awaits attestation (not signed, signed by an attending, or attested "
+        "already); 400 when the worksheet is incomplete.",
+        request=None,
+        responses={
+            201: SignedSerializer,
+            **problem(400, INCOMPLETE),
+            **problem(403, "A trainee (or a clinician) cannot attest."),
+            **problem(409, "Nothing awaits attestation."),
+            **problem(412, "The findings changed since they were read."),
+        },
+        tags=["review"],
+    )
+    def post(self, request, pk):
+        exam = exam_for_review(request, pk)
+        findings = findings_of(exam)
+        if not findings.awaiting_attestation:
+            raise Conflict(
+                "Nothing awaits attestation: only a worksheet a trainee signed, not yet "
+                "attested, can be attested."
+            )
+        if is_trainee(request.user, exam.institution_id):
+            raise PermissionDenied(
+                "A trainee cannot attest: an attending (a reviewer who is not a trainee) attests."
+            )
+        expected = None
+        if request.headers.get("If-Match"):
+            expected = if_match(request, findings)
+        try:
+            report = attest_findings(findings, request.user, expected_version=expected)
+        except StaleFindings:
+            raise stale(findings_of(exam_or_404(request, pk))) from None
+        except IncompleteWorksheet as e:
+            raise serializers.ValidationError(worksheet_errors(e.errors)) from None
+        except DefinitionError as e:
+            raise broken_template(e) from None
+        except ReviewRefused as e:
+            if not e.conflict:  # a trainee, made one meanwhile
+                raise PermissionDenied(str(e)) from None
+            raise refusal(e) from None
+        except ReportRefused as e:
+            raise refusal(e) from None
+        exam.refresh_from_db(fields=["review_state"])
+        return signed_answer(report, exam)
 
 
 class AddendumInputSerializer(serializers.Serializer):

@@ -106,6 +106,14 @@ class ExamSerializer(serializers.ModelSerializer):
     captures_url = serializers.SerializerMethodField()
     submissions = SubmissionSerializer(many=True)
     reports = serializers.SerializerMethodField()
+    exam_type = serializers.SerializerMethodField(
+        help_text="The exam type's code (`GET /exam-types/`); null when none is chosen or "
+        "proposed yet."
+    )
+    exam_type_confirmed = serializers.BooleanField(
+        help_text="Whether a reviewer chose or kept the exam type (false: only proposed "
+        "from the Clarius application)."
+    )
 
     class Meta:
         model = Exam
@@ -113,6 +121,9 @@ class ExamSerializer(serializers.ModelSerializer):
             "id",
             "exam_uuid",
             "status",
+            "review_state",
+            "exam_type",
+            "exam_type_confirmed",
             "submitted_at",
             "first_submitted_at",
             "operator",
@@ -123,6 +134,11 @@ class ExamSerializer(serializers.ModelSerializer):
             "submissions",
             "reports",
         ]
+
+    @extend_schema_field({"type": ["string", "null"]})
+    def get_exam_type(self, exam):
+        # select_related by the views: no query per row.
+        return exam.exam_type.code if exam.exam_type_id else None
 
     @extend_schema_field(PatientSerializer(allow_null=True))
     def get_patient(self, exam):

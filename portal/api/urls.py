@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.api import audit_log, members, review, views
+from portal.api import audit_log, exam_types, members, review, views
 
 urlpatterns = [
     path("exams/", views.ExamList.as_view(), name="api-exam-list"),
@@ -10,11 +10,19 @@ urlpatterns = [
     # The review of an exam (portal.api.review): the exam page's staff actions.
     path("exams/<int:pk>/findings/", review.ExamFindings.as_view(), name="api-exam-findings"),
     path("exams/<int:pk>/sign/", review.ExamSign.as_view(), name="api-exam-sign"),
+    path("exams/<int:pk>/attest/", review.ExamAttest.as_view(), name="api-exam-attest"),
     path("exams/<int:pk>/addenda/", review.ExamAddenda.as_view(), name="api-exam-addenda"),
     path("exams/<int:pk>/assignment/", review.ExamAssignment.as_view(), name="api-exam-assignment"),
     path("exams/<int:pk>/reports/", review.ExamReportVersions.as_view(), name="api-exam-reports"),
     path("reports/<int:pk>/pdf", review.ReportPdf.as_view(), name="api-report-pdf"),
     path("reports/<int:pk>/retry/", review.ReportRetry.as_view(), name="api-report-retry"),
+    # Exam types and their worksheets (portal.api.exam_types): administrators write.
+    path("exam-types/", exam_types.ExamTypeList.as_view(), name="api-exam-type-list"),
+    path(
+        "exam-types/<slug:code>/",
+        exam_types.ExamTypeDetail.as_view(),
+        name="api-exam-type-detail",
+    ),
     # The institution's administration (portal.api.members, portal.api.audit_log).
     path("members/", members.MemberList.as_view(), name="api-member-list"),
     path("members/<int:pk>/", members.MemberDetail.as_view(), name="api-member-detail"),

@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import UTC
 
@@ -57,7 +58,7 @@ def exam_queryset(request, *, embedded_captures=EMBEDDED_CAPTURES, exams=None):
     if exams is None:
         exams = visible_exams(request)
     return (
-        exams.select_related("operator", "patient")
+        exams.select_related("operator", "patient", "exam_type")
         .prefetch_related(
             Prefetch("captures", queryset=first_captures, to_attr="embedded_captures"),
             "submissions",
@@ -103,10 +104,20 @@ WORKLIST_PARAMS = (
 )
 
 
+EXAM_TYPE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
 def exam_filters(request) -> dict:
     """The list's filters, as the worklist reads them; every malformed one is a 400."""
     params = request.query_params
     errors, filters = {}, {}
+    if exam_type := params.get("exam_type"):
+        # Matched in the list's own query (no look-up of the types: a page costs the same
+        # queries with or without it); a code that is none of the institution's finds none.
+        if exam_type == "none" or EXAM_TYPE_CODE.match(exam_type):
+            filters["exam_type"] = exam_type
+        else:
+            errors["exam_type"] = "an exam type's code (GET /api/v1/exam-types/), or none"
     if status := params.get("status"):
         if status in Exam.Status.values:
             filters["status"] = status
@@ -144,6 +155,11 @@ MEMBER = "a member's user id"
 EXAM_FILTERS = [
     query("status", "Ingestion state.", enum=Exam.Status.values),
     query("review_state", "Review state.", enum=Exam.ReviewState.values),
+    query(
+        "exam_type",
+        "Exam type: its code (`GET /exam-types/`), or `none` for exams without one.",
+        str,
+    ),
     query("exam_uuid", "Clarius's exam UUID.", OpenApiTypes.UUID),
     query("operator", f"Who performed the exam: {MEMBER}.", int),
     query("reviewer", f"Assignee: `me`, `none` (unassigned) or {MEMBER}.", str),

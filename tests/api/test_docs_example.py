@@ -14,6 +14,7 @@ from integrations.webhooks import signatures
 from portal.api.keys import create_key
 from portal.reports.models import Report
 from portal.tenants.models import Membership
+from tests.api.conftest import complete_answers
 from tests.factories import make_exam
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,6 @@ spec.loader.exec_module(example)
 
 WORKSHEET = {
     "indication": "Right upper quadrant pain after meals.",
-    "views_obtained": "Gallbladder long and transverse.",
     "findings": "Mobile echogenic foci with shadowing.",
     "impression": "Cholelithiasis.",
     "image_quality": 4,
@@ -51,10 +51,13 @@ def test_list_download_write_and_sign_with_a_key(live_server, media, bob, norths
     paths = [example.download_capture(base, key, c, tmp_path) for c in captures["results"]]
     assert len(paths) == 2 and all(p.stat().st_size > 0 for p in paths)
 
-    report_id = example.write_findings_and_sign(base, key, exam.pk, WORKSHEET)
+    with pytest.raises(RuntimeError, match="incomplete: answers"):
+        example.write_findings_and_sign(base, key, exam.pk, {**WORKSHEET, "exam_type": "lung"})
+    worksheet = {**WORKSHEET, **complete_answers(exam)}
+    report_id = example.write_findings_and_sign(base, key, exam.pk, worksheet)
     assert Report.objects.get(pk=report_id).exam_id == exam.pk
     with pytest.raises(RuntimeError):
-        example.write_findings_and_sign(base, key, exam.pk, WORKSHEET)  # signed already
+        example.write_findings_and_sign(base, key, exam.pk, worksheet)  # signed already
 
 
 def test_the_webhook_check_agrees_with_the_portal_and_the_standard_library():

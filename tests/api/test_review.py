@@ -9,7 +9,7 @@ from portal.exams.models import AuditEvent
 from portal.reports.limits import FINDINGS_LIMITS
 from portal.reports.models import Addendum, Findings, Report
 from portal.reports.review import UNSAVED
-from tests.api.conftest import problem_text
+from tests.api.conftest import complete_answers, problem_text
 from tests.reports.conftest import FINDINGS, built, sign
 
 BODY = {**FINDINGS, "image_quality": 4}
@@ -203,9 +203,8 @@ def sign_url(exam):
 
 
 def save(client, exam, **fields):
-    response = client.put_json(
-        findings_url(exam), {**BODY, **fields}, If_Match=fetch_etag(client, exam)
-    )
+    body = {**BODY, **complete_answers(exam), **fields}
+    response = client.put_json(findings_url(exam), body, If_Match=fetch_etag(client, exam))
     assert response.status_code == 200, response.content
 
 
@@ -221,6 +220,7 @@ def test_sign_answers_201_with_the_new_report(api, exams, users):
         "version": 1,
         "name": report.name,
         "state": "generating",
+        "review_state": "signed",
     }
     exam.refresh_from_db()
     assert exam.review_state == "signed"

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from portal.reports.models import Findings, Report
 from portal.reports.review import UNSAVED
+from tests.api.conftest import complete_answers
 from tests.api.keyring import bearer, key_for
 from tests.reports.conftest import FINDINGS
 
@@ -30,7 +31,7 @@ def test_a_reviewers_write_key_saves_and_signs_without_csrf(exams, users):
     key = key_for(users["bob"], "northside", scope="write")
     got = client.get(reverse("api-exam-findings", args=[exam.pk]), headers=bearer(key))
     assert got.status_code == 200
-    response = put(client, exam, key, got["ETag"])
+    response = put(client, exam, key, got["ETag"], {**BODY, **complete_answers(exam)})
     assert response.status_code == 200, response.content
     signed = client.post(
         reverse("api-exam-sign", args=[exam.pk]),
