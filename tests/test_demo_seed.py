@@ -22,7 +22,16 @@ def test_it_seeds_an_institution_with_an_admin_a_reviewer_and_a_clinician(db):
         "admin@demo.clinic": "admin",
         "reviewer@demo.clinic": "reviewer",
         "clinician@demo.clinic": "clinician",
+        "trainee@demo.clinic": "reviewer",
     }
+    trainees = Membership.objects.filter(is_trainee=True).values_list("user__email", flat=True)
+    assert list(trainees) == ["trainee@demo.clinic"]
+    assert get_user_model().objects.get(email="admin@demo.clinic").credentials == "MD, RDMS"
+    # The demo clinic documents exams with the default exam types.
+    from portal.worksheets.defaults import DEFAULTS
+    from portal.worksheets.models import ExamType
+
+    assert ExamType.objects.filter(institution=institution).count() == len(DEFAULTS)
     assert institution.slug in output
     for email, _, _, password in DEMO_USERS:
         assert email in output and password in output
@@ -32,8 +41,8 @@ def test_seeding_twice_changes_nothing(db):
     seed()
     seed()
     assert Institution.objects.count() == 1
-    assert get_user_model().objects.count() == 3
-    assert Membership.objects.count() == 3
+    assert get_user_model().objects.count() == 4
+    assert Membership.objects.count() == 4
 
 
 def test_the_seeded_users_can_log_in(client, db):

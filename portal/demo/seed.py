@@ -12,7 +12,12 @@ DEMO_USERS = [
     ("admin@demo.clinic", "Ada Admin", Membership.Role.ADMIN, "demo-admin-pass"),
     ("reviewer@demo.clinic", "Rui Reviewer", Membership.Role.REVIEWER, "demo-reviewer-pass"),
     ("clinician@demo.clinic", "Cleo Clinician", Membership.Role.CLINICIAN, "demo-clinician-pass"),
+    # A resident: what they sign waits for an attending's attestation.
+    ("trainee@demo.clinic", "Tam Trainee", Membership.Role.REVIEWER, "demo-trainee-pass"),
 ]
+TRAINEES = {"trainee@demo.clinic"}
+# Shown after the signer's name on the reports.
+CREDENTIALS = {"admin@demo.clinic": "MD, RDMS", "reviewer@demo.clinic": "MD"}
 
 
 @transaction.atomic
@@ -24,12 +29,19 @@ def seed_demo():
     for email, full_name, role, password in DEMO_USERS:
         user = User.objects.filter(email=email).first()
         if user is None:
-            user = User.objects.create_user(email=email, password=password, full_name=full_name)
+            user = User.objects.create_user(
+                email=email,
+                password=password,
+                full_name=full_name,
+                credentials=CREDENTIALS.get(email, ""),
+            )
         if role == Membership.Role.ADMIN and not user.is_superuser:
             # The demo administrator also manages tenants in Django admin.
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
         Membership.objects.update_or_create(
-            institution=institution, user=user, defaults={"role": role}
+            institution=institution,
+            user=user,
+            defaults={"role": role, "is_trainee": email in TRAINEES},
         )
     return institution
