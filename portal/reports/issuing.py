@@ -26,6 +26,7 @@ from portal.exams.models import Exam
 from portal.reports import destinations
 from portal.reports.limits import REPORT_NAME_LIMIT
 from portal.reports.models import Delivery, Findings, Report
+from portal.tenants.timezones import local, zone_of
 from portal.text import clean_text
 from portal.work.registry import nudge
 
@@ -45,23 +46,27 @@ class ReportRefused(Exception):
         self.field = field
 
 
-def signed_name(moment) -> str:
-    return f"Ultrasound report — signed {timezone.localdate(moment).isoformat()}"
+def _day(moment, institution) -> str:
+    """The date of ``moment`` where the institution is (whatever zone the request runs in)."""
+    return local(moment, zone_of(institution)).date().isoformat()
 
 
-def preliminary_name(moment) -> str:
+def signed_name(moment, institution) -> str:
+    return f"Ultrasound report — signed {_day(moment, institution)}"
+
+
+def preliminary_name(moment, institution) -> str:
     return (
-        f"Preliminary ultrasound report — signed {timezone.localdate(moment).isoformat()}, "
-        "awaiting attestation"
+        f"Preliminary ultrasound report — signed {_day(moment, institution)}, awaiting attestation"
     )
 
 
-def attested_name(moment) -> str:
-    return f"Ultrasound report — attested {timezone.localdate(moment).isoformat()}"
+def attested_name(moment, institution) -> str:
+    return f"Ultrasound report — attested {_day(moment, institution)}"
 
 
-def addendum_name(number: int, moment) -> str:
-    return f"Ultrasound report — addendum {number}, {timezone.localdate(moment).isoformat()}"
+def addendum_name(number: int, moment, institution) -> str:
+    return f"Ultrasound report — addendum {number}, {_day(moment, institution)}"
 
 
 def report_relpath(exam, version: int) -> str:

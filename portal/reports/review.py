@@ -360,7 +360,7 @@ def sign_findings(findings: Findings, user, *, expected_version: str | None = No
         exam.save(update_fields=["signed_at", "review_state", "reviewer", "updated_at"])
         if trainee and exam.institution.hold_trainee_reports:
             return None
-        name = preliminary_name(now) if trainee else signed_name(now)
+        name = (preliminary_name if trainee else signed_name)(now, exam.institution)
         report = issue_generated_report(exam, user, name)
         events.emit(events.EXAM_SIGNED, exam, report_version=report.version)
         return report
@@ -393,7 +393,7 @@ def attest_findings(findings: Findings, user, *, expected_version: str | None = 
         _keep_exam_type(exam, findings)
         exam.review_state = Exam.ReviewState.SIGNED
         exam.save(update_fields=["review_state", "updated_at"])
-        report = issue_generated_report(exam, user, attested_name(now))
+        report = issue_generated_report(exam, user, attested_name(now, exam.institution))
         events.emit(events.EXAM_SIGNED, exam, report_version=report.version)
         return report
 
@@ -475,7 +475,9 @@ def add_addendum(exam, user, text: str, *, captures=()):
             exam.review_state = Exam.ReviewState.SIGNED
         exam.new_images_since_signing = False
         exam.save(update_fields=["review_state", "new_images_since_signing", "updated_at"])
-        report = issue_generated_report(exam, user, addendum_name(number, addendum.signed_at))
+        report = issue_generated_report(
+            exam, user, addendum_name(number, addendum.signed_at, exam.institution)
+        )
     return addendum, report
 
 

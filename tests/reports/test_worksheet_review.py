@@ -2,6 +2,8 @@
 versions that never change what was signed, attestation of trainees, addenda about
 images that came after signing, and who may do each."""
 
+from datetime import UTC
+
 import pytest
 from django.urls import reverse
 
@@ -243,3 +245,14 @@ def test_review_shows_the_report_before_signing_and_a_trainee_is_told(login, exa
     assert response.status_code == 200
     assert "Sign as preliminary" in page and "Lung sliding" in page
     assert not Findings.objects.get(exam=exam).is_signed
+
+
+def test_report_names_carry_the_institutions_date_whatever_zone_the_request_runs_in(exams, users):
+    from datetime import datetime
+
+    from portal.reports.issuing import signed_name
+
+    institution = exams["north"].institution
+    institution.time_zone = "Pacific/Auckland"
+    late_utc = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)  # Dec 2 in Auckland
+    assert signed_name(late_utc, institution).endswith("2026-12-02")
