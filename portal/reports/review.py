@@ -337,7 +337,9 @@ def sign_findings(findings: Findings, user, *, expected_version: str | None = No
     when a trainee signed and the institution holds the report for attestation."""
     with transaction.atomic():
         exam = (
-            Exam.objects.select_for_update()
+            # Only the exam row is locked: the operator is an outer join PostgreSQL
+            # cannot lock.
+            Exam.objects.select_for_update(of=("self",))
             .select_related("institution", "operator")
             .get(pk=findings.exam_id)
         )
@@ -371,7 +373,9 @@ def attest_findings(findings: Findings, user, *, expected_version: str | None = 
     saved first by the caller); returns the final report version it issues."""
     with transaction.atomic():
         exam = (
-            Exam.objects.select_for_update().select_related("institution").get(pk=findings.exam_id)
+            Exam.objects.select_for_update(of=("self",))
+            .select_related("institution")
+            .get(pk=findings.exam_id)
         )
         current = Findings.objects.filter(exam_id=findings.exam_id).first()
         if current is None or not current.awaiting_attestation:
