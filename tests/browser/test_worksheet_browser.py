@@ -181,3 +181,31 @@ def test_a_trainee_signs_and_an_attending_attests(
     assert letters <= set(text)
     assert dark_pixels_of(path) > 2000
     attending.close()
+
+
+def test_the_draft_saves_itself_and_leaving_with_unsaved_edits_asks_first(
+    page, live_server, bob, clinic, clarius_sandbox
+):
+    exam, _ = upload(clarius_sandbox, clinic, {"first_name": "Ada", "last_name": "Auto"})
+    page.clock.install()
+    log_in(page, live_server, "bob@example.org")
+    page.goto(f"{live_server.url}/exams/{exam.pk}/")
+    page.fill("textarea[name=impression]", "Typed, never saved by hand.")
+    assert "Unsaved changes" in page.locator(".autosave-state").inner_text()
+
+    # Leaving now asks first (the browser's own "leave the site?" dialog).
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+    page.evaluate("window.location.href = '/worklist/'")
+    page.wait_for_timeout(300)
+    assert dialogs == ["beforeunload"]
+    assert f"/exams/{exam.pk}/" in page.url
+
+    page.clock.fast_forward(21_000)
+    expect(page.locator(".autosave-state")).to_contain_text("Draft saved automatically")
+    findings = Findings.objects.get(exam=exam)
+    assert findings.impression == "Typed, never saved by hand."
+    assert not findings.is_signed
+    # Saved: leaving asks nothing.
+    page.goto(f"{live_server.url}/worklist/")
+    assert dialogs == ["beforeunload"]
