@@ -18,6 +18,11 @@ reorder the line it sits on.
 
 Nothing is fetched: the only URLs the document may load are the key images' files this
 module chose (``LocalOnlyFetcher``). It runs in the worker, never in a request.
+
+Cost: about a second for a usual report with six images (``bench/bench_pdf.py``), then
+about a millisecond of CPU per line of text; the largest worksheet the limits allow
+(``portal/reports/limits.py``, some 5,000 lines) takes about 5 s of CPU. A long word
+gets break opportunities (``breakable``) so it costs no more than its length.
 """
 
 from __future__ import annotations
