@@ -66,7 +66,7 @@ class FieldSerializer(serializers.Serializer):
     max = serializers.FloatField(allow_null=True)
     max_length = serializers.IntegerField()
     normal = serializers.JSONField(
-        allow_null=True, help_text="What the section's “normal” macro fills in; null if none."
+        help_text="What the section's “normal” macro fills in; null if none."
     )
 
 

@@ -31,6 +31,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, PermissionDenied
@@ -167,6 +168,21 @@ class BoundedBodyView(InstitutionFromRequestMixin, APIView):
         return reports_api.read_data(request)
 
 
+@extend_schema_field({})
+class AnyValue(serializers.JSONField):
+    """Any JSON value, null included (documented as one schema, not null twice)."""
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return True, None
+        return super().validate_empty_values(data)
+
+
+@extend_schema_field({"type": "null"})
+class NullField(serializers.JSONField):
+    """Always null (documented so)."""
+
+
 class PersonSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -269,13 +285,13 @@ class FindingsInputSerializer(serializers.Serializer):
         "type (else the exam's).",
     )
     answers = serializers.DictField(
-        child=serializers.JSONField(allow_null=True),
+        child=AnyValue(),
         required=False,
         help_text="Field code → value, for the fields of the exam type's newest worksheet "
         "version; a value of null, an empty text or list is not answered. Left out: as saved.",
     )
     views = serializers.DictField(
-        child=serializers.JSONField(allow_null=True),
+        child=AnyValue(),
         required=False,
         help_text='View code → `"obtained"` or `{"not_obtained": "<reason>"}`. Left out: as saved.',
     )
@@ -503,7 +519,7 @@ class SignedSerializer(ReportSummarySerializer):
 
 class HeldSerializer(serializers.Serializer):
     review_state = serializers.ChoiceField(choices=["preliminary"])
-    report = serializers.JSONField(allow_null=True, help_text="Always null: no report yet.")
+    report = NullField(help_text="Always null: no report yet.")
     detail = serializers.CharField()
 
 
