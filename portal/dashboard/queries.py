@@ -48,6 +48,7 @@ def exam_counts(request) -> dict:
     return visible_exams(request).aggregate(
         new=Count("pk", filter=Q(review_state=ReviewState.NEW)),
         in_review=Count("pk", filter=Q(review_state=ReviewState.IN_REVIEW)),
+        preliminary=Count("pk", filter=Q(review_state=ReviewState.PRELIMINARY)),
         signed=Count("pk", filter=Q(review_state=ReviewState.SIGNED)),
         reported=Count("pk", filter=Q(review_state=ReviewState.REPORTED)),
         ingestion_failures=Count("pk", filter=Q(status=Exam.Status.INCOMPLETE)),
