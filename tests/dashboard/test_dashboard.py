@@ -64,6 +64,7 @@ def test_it_counts_the_institutions_exams_by_state(client, trio, northside_exams
     assert response.context["counts"] == {
         "new": 3,  # the incomplete one is new too
         "in_review": 1,
+        "preliminary": 0,  # no trainee signed: no card
         "signed": 1,
         "reported": 1,
         "ingestion_failures": 1,
