@@ -3,7 +3,7 @@
 Issuing a version is quick: a ``Report`` row, due for its work as soon as the
 transaction that made it commits. A version drawn from the findings starts *generating*
 and the worker draws its PDF (``build_pdf``, ``mark_built``), so signing never waits on
-reportlab; an uploaded PDF is stored at once and starts *pending*. Then its deliveries,
+WeasyPrint; an uploaded PDF is stored at once and starts *pending*. Then its deliveries,
 one per destination (``portal.reports.delivering``). Both steps use ``portal.work``'s
 retry policy.
 """
@@ -200,7 +200,7 @@ def _new_version(exam, user, name: str, source: str, staged: Staged | None = Non
 
 def build_pdf(report: Report) -> dict:
     """Draw the version's PDF to its file; returns its size and checksum."""
-    from portal.reports.pdf import render_report  # reportlab: only the worker needs it
+    from portal.reports.pdf import render_report  # WeasyPrint: only the worker needs it
 
     exam = Exam.objects.select_related("institution", "operator").get(pk=report.exam_id)
     path = media.absolute(report.file)

@@ -1,10 +1,11 @@
 """How much text a review may hold: every limit of the worksheet, addenda and reports.
 
 The limits are far above anything a clinician writes (a long abdominal report is a few
-thousand characters), and low enough that the largest worksheet allowed, with its
-addenda, makes its PDF in well under a second (``bench/bench_sign.py`` measures it).
-The PDF is drawn by the worker, not in the request, but a size nobody needs is still
-refused at the door, with a message naming the field and its limit.
+thousand characters), and low enough that the largest worksheet allowed makes its PDF in
+about 5 seconds of CPU, and with 50 addenda at their limit in about 20 (WeasyPrint lays
+out every line; a usual report takes under a second: ``bench/bench_pdf.py``), far inside
+the worker's task timeout. The PDF is drawn by the worker, not in the request, but a size
+nobody needs is still refused at the door, with a message naming the field and its limit.
 """
 
 from __future__ import annotations

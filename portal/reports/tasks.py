@@ -49,7 +49,7 @@ def build_report(report: Report) -> str:
     try:
         fingerprint = build_pdf(report)
     except Exception as e:
-        # Whatever the cause (a full disk, a reportlab error), the version stays
+        # Whatever the cause (a full disk, a drawing error), the version stays
         # visible with the error, is retried with backoff, and can be retried by hand.
         logger.exception("the PDF of report %s could not be made", report.pk)
         return mark_build_failed(report, f"{type(e).__name__}: {e}")
