@@ -104,7 +104,7 @@ WORKLIST_PARAMS = (
 )
 
 
-EXAM_TYPE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+EXAM_TYPE_CODE = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")  # a SlugField of 40
 
 
 def exam_filters(request) -> dict:
