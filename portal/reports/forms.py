@@ -227,6 +227,13 @@ class FindingsForm(forms.ModelForm):
                 if cleaned.get(f"{KEY}{c.pk}")
             }
         )
+        posted = set(self.data)
+        if "exam_type" not in posted and not any(
+            name.startswith((ANSWER, VIEW, KEY)) for name in posted
+        ):
+            # A post with none of the structured part (a page from before it existed, a
+            # text-only save) leaves the worksheet's type, answers and views as they are.
+            return cleaned
         # The answers were typed into the template the page showed.
         self.instance.template = self.template
         try:

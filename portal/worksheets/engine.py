@@ -365,7 +365,7 @@ def check_definition(definition: Any) -> list[str]:
         if not isinstance(view, dict):
             errors.append(f"{where} is not an object.")
             continue
-        problems = _check_code(view.get("code"), where)
+        problems = _check_code(view.get("code"), where, answer=True)
         problems += _check_label(view.get("label"), f"{where}'s label")
         errors += problems
         if problems:
@@ -389,9 +389,19 @@ def _check_test(when: dict, where: str) -> list[str]:
     return []
 
 
-def _check_code(code, where: str) -> list[str]:
+# Names the worksheet's own parts go by, in errors and documents: no field or view may
+# take one, or its error would read as the whole worksheet's.
+RESERVED_CODES = frozenset(
+    {"answers", "views", "key_images", "exam_type", "impression", "indication", "findings"}
+)
+
+
+def _check_code(code, where: str, *, answer=False) -> list[str]:
+    """``answer``: the code of a field or view, which names its answer and its errors."""
     if not isinstance(code, str) or not CODE.match(code):
         return [f"{where}: a code is lower-case letters, digits and _ (at most 40)."]
+    if answer and code in RESERVED_CODES:
+        return [f"{where}: “{code}” is a name the worksheet keeps for itself; choose another."]
     return []
 
 
@@ -404,7 +414,8 @@ def _check_label(label, where: str) -> list[str]:
 def _check_field(field, where: str, seen: dict) -> list[str]:
     if not isinstance(field, dict):
         return [f"{where} is not an object."]
-    errors = _check_code(field.get("code"), where) + _check_label(field.get("label"), where)
+    errors = _check_code(field.get("code"), where, answer=True)
+    errors += _check_label(field.get("label"), where)
     code, kind = field.get("code"), field.get("type")
     if errors:
         return errors  # a code that is not one (a list, say) cannot be looked up below

@@ -216,7 +216,7 @@ def test_it_offers_the_other_exam_one_optional_text_field_and_nothing_else():
     assert (field.type, field.required) == ("text", False)
     assert sheet.views == {} and sheet.impression == {}
     assert sheet.missing({}, {}) == {}
-    assert sheet.build_impression({"findings": "Thyroid nodule."}) == ""
+    assert sheet.build_impression({"exam_findings": "Thyroid nodule."}) == ""
 
 
 # -- install --------------------------------------------------------------------------
@@ -492,3 +492,17 @@ def test_it_shows_answered_fields_by_section_as_a_report_reads_them():
     ]
     fast = worksheet("fast")
     assert fast.sections_answered({"lung_point": False})[0][1] == [("Lung point", "No")]
+
+
+def test_a_field_or_view_cannot_take_a_name_the_worksheet_keeps_for_itself():
+    from portal.worksheets.engine import check_definition
+
+    for code in ("impression", "answers", "exam_type"):
+        field = {"code": code, "label": "X", "type": "text"}
+        errors = check_definition({"sections": [{"code": "s", "title": "S", "fields": [field]}]})
+        assert any("keeps for itself" in e for e in errors)
+        errors = check_definition({"views": [{"code": code, "label": "V"}]})
+        assert any("keeps for itself" in e for e in errors)
+    # A list where a code belongs is an error, not a crash.
+    assert check_definition({"views": [{"code": ["a"], "label": "V"}]})
+    assert check_definition({"sections": [{"code": ["a"], "title": "S", "fields": []}]})

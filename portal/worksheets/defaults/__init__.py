@@ -32,7 +32,7 @@ OTHER = exam_type(
     "Other point-of-care exam",
     applications=[],
     cpt=[],
-    sections=[section("findings", "Findings", text("findings", "Findings"))],
+    sections=[section("findings", "Findings", text("exam_findings", "Findings"))],
     views=[],
 )
 
