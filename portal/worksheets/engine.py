@@ -43,6 +43,7 @@ from typing import Any
 FIELD_TYPES = ("choice", "multi", "yesno", "number", "text")
 CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 TEXT_ANSWER_LIMIT = 2000
+UNIT_LIMIT = 40
 REASON_LIMIT = 500
 OBTAINED = "obtained"
 NOT_OBTAINED = "not_obtained"
@@ -379,8 +380,12 @@ def check_definition(definition: Any) -> list[str]:
 
 def _check_test(when: dict, where: str) -> list[str]:
     """The value a rule compares with is of a kind its test can use."""
-    if "in" in when and not isinstance(when["in"], list):
+    if "in" in when and not (
+        isinstance(when["in"], list) and all(_is_scalar(v) for v in when["in"])
+    ):
         return [f"{where}: “in” is a list of values."]
+    if "equals" in when and not _is_scalar(when["equals"]):
+        return [f"{where}: “equals” compares with one value."]
     if "includes" in when and not isinstance(when["includes"], str):
         return [f"{where}: “includes” is a choice code."]
     for test in ("gt", "lt"):
@@ -394,6 +399,10 @@ def _check_test(when: dict, where: str) -> list[str]:
 RESERVED_CODES = frozenset(
     {"answers", "views", "key_images", "exam_type", "impression", "indication", "findings"}
 )
+
+
+def _is_scalar(value) -> bool:
+    return isinstance(value, str | int | float | bool)
 
 
 def _check_code(code, where: str, *, answer=False) -> list[str]:
@@ -448,12 +457,17 @@ def _check_field(field, where: str, seen: dict) -> list[str]:
         for bound in ("min", "max"):
             if bound in field and not _is_number(field[bound]):
                 errors.append(f"{where}: {bound} is a number.")
-        if not isinstance(field.get("unit", ""), str) or len(field.get("unit", "")) > 20:
-            errors.append(f"{where}: the unit is short text.")
+        unit = field.get("unit", "")
+        if not isinstance(unit, str) or len(unit) > UNIT_LIMIT:
+            errors.append(f"{where}: the unit is text of at most {UNIT_LIMIT} characters.")
     if kind == "text" and "max_length" in field:
         limit = field["max_length"]
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
-            errors.append(f"{where}: max_length is a whole number from 1 to 10000.")
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= TEXT_ANSWER_LIMIT
+        ):
+            errors.append(f"{where}: max_length is a whole number from 1 to {TEXT_ANSWER_LIMIT}.")
     if field.get("normal") is not None and not errors:
         problem = _check_value(_field(field, ""), field["normal"])
         if problem:

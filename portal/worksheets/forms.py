@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from portal import safejson
 from portal.text import clean_text
-from portal.worksheets.engine import TESTS, TEXT_ANSWER_LIMIT, check_definition
+from portal.worksheets.engine import check_definition
 from portal.worksheets.models import ExamType, WorksheetTemplate
 
 # The editor's textarea: a worksheet is a page, its definition a few kilobytes (the
@@ -26,7 +26,6 @@ MAX_DEFINITION_BYTES = 200 * 1024
 # is refused before it is parsed.
 MAX_DEPTH = 12
 MAX_LIST_ITEMS = 20
-UNIT_LIMIT = 40
 # A CPT code: five digits, or four and a category letter (0001F, 0042T, 0241U).
 CPT_CODE = re.compile(r"^[0-9]{4}[0-9A-Z]$")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -87,8 +86,6 @@ def read_definition(text: str) -> tuple[dict | None, list[str]]:
         # A code or key of the wrong type (a list where text belongs) can trip the
         # checker's own set and dict look-ups; it is still the definition's fault.
         errors = ["Codes, labels and keys are text: something else stands where one belongs."]
-    if not errors:
-        errors = _usable_errors(definition)
     return (None, errors) if errors else (definition, [])
 
 
@@ -109,51 +106,6 @@ def _unshowable_text(value, depth=0) -> str:
             if problem:
                 return problem
     return ""
-
-
-def _usable_errors(definition: dict) -> list[str]:
-    """What ``check_definition`` lets through but a worksheet cannot work with: a unit or
-    a text limit of the wrong type, an impression test whose value cannot be compared."""
-    errors = []
-    for i, section in enumerate(definition.get("sections", []), start=1):
-        for j, field in enumerate(section.get("fields", []), start=1):
-            where = f"Section {i}, field {j}"
-            unit = field.get("unit", "")
-            if not isinstance(unit, str) or len(unit) > UNIT_LIMIT:
-                errors.append(f"{where}: the unit is text of at most {UNIT_LIMIT} characters.")
-            limit = field.get("max_length", TEXT_ANSWER_LIMIT)
-            if (
-                not isinstance(limit, int)
-                or isinstance(limit, bool)
-                or not 1 <= limit <= TEXT_ANSWER_LIMIT
-            ):
-                errors.append(
-                    f"{where}: max_length is a whole number from 1 to {TEXT_ANSWER_LIMIT}."
-                )
-    rules = (definition.get("impression") or {}).get("rules", [])
-    for i, rule in enumerate(rules, start=1):
-        when = rule["when"]
-        test = next(t for t in TESTS if t in when)
-        value = when[test]
-        if test in ("gt", "lt"):
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            wanted = "a number"
-        elif test == "in":
-            ok = isinstance(value, list) and all(_is_scalar(v) for v in value)
-            wanted = "a list of values"
-        elif test == "includes":
-            ok = isinstance(value, str)
-            wanted = "a choice code"
-        else:
-            ok = _is_scalar(value)
-            wanted = "one value"
-        if not ok:
-            errors.append(f"Impression rule {i}: “{test}” compares with {wanted}.")
-    return errors
-
-
-def _is_scalar(value) -> bool:
-    return isinstance(value, str | int | float | bool)
 
 
 def _comma_separated(text: str) -> list[str]:
