@@ -87,14 +87,23 @@ def test_connect_upload_review_sign_and_the_report_reaches_clarius(
     )
     reviewer.screenshot(path=str(screenshot("exam-page-ultrasound")), full_page=True)
 
+    # The biliary worksheet: chosen, then every section normal and every view obtained.
+    reviewer.select_option("[name=exam_type]", "biliary")
+    with reviewer.expect_navigation():
+        reviewer.click("#findings button:has-text('Save draft')")
+    for button in reviewer.locator("button.normal-macro").all():
+        button.click()
+    for view in reviewer.locator(".view-row").all():
+        view.locator("input[value=obtained]").check()
     reviewer.fill("[name=indication]", "Right upper quadrant pain.")
-    reviewer.fill("[name=views_obtained]", "Gallbladder long and transverse.")
     reviewer.fill("[name=findings]", "Echogenic foci with posterior shadowing.")
     reviewer.fill("[name=impression]", "Cholelithiasis.")
     reviewer.select_option("[name=image_quality]", "4")
     reviewer.fill("[name=clinician_feedback]", "Good views.")
     with reviewer.expect_navigation():
-        reviewer.click("#findings button.primary")
+        reviewer.click("#findings button.primary")  # Review and sign…
+    with reviewer.expect_navigation():
+        reviewer.click("button:has-text('Sign')")
     assert "Signed by Bob Reviewer" in reviewer.locator("#findings").inner_text()
 
     # Clarius (the sandbox) now shows the signed PDF on that exam's request.
