@@ -237,7 +237,7 @@ class FindingsForm(forms.ModelForm):
         # The answers were typed into the template the page showed.
         self.instance.template = self.template
         try:
-            self.dropped = fill_worksheet(
+            dropped = fill_worksheet(
                 self.instance,
                 exam_type=chosen,
                 answers=answers,
@@ -245,10 +245,19 @@ class FindingsForm(forms.ModelForm):
                 key_images=key_images,
                 strict=False,
             )
+            self.dropped = [self._described(code) for code in dropped]
         except InvalidWorksheet as e:
             for code, message in e.errors.items():
                 self.add_error(self._field_name(code), message)
         return cleaned
+
+    def _described(self, code: str) -> str:
+        """A dropped answer as the person saw it: "Right hemithorax: B-lines"."""
+        titles = {section: title for section, title, _ in self.sheet.sections}
+        if code.startswith("view ") and code[5:] in self.sheet.views:
+            return f"View: {self.sheet.views[code[5:]].label}"
+        field = self.sheet.fields.get(code)
+        return f"{titles[field.section]}: {field.label}" if field else code
 
     def _field_name(self, code: str) -> str | None:
         if code.startswith("view:"):

@@ -135,7 +135,7 @@ def test_changing_the_type_on_a_draft_keeps_what_fits_and_says_what_does_not(log
     assert exam.exam_type.code == "fast" and exam.exam_type_confirmed
     assert findings.template.exam_type.code == "fast"
     assert "did not fit its worksheet and were left out" in page
-    assert "right_b_lines" in page
+    assert "Right hemithorax: B-lines" in page
     assert "right_b_lines" not in findings.answers
 
 
