@@ -26,6 +26,8 @@ from portal.api.errors import Conflict
 from portal.api.pagination import CursorPagination
 from portal.api.review import BoundedBodyView, TextField, form_errors, problem
 from portal.dashboard.paging import SortKey
+from portal.exams.access import audit
+from portal.exams.models import AuditEvent
 from portal.tenants.roles import is_admin
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
 from portal.text import clean_text
@@ -392,6 +394,7 @@ class ExamTypeList(BoundedBodyView):
             raise serializers.ValidationError(
                 {"code": [f"Another exam type took the code {code} meanwhile."]}
             ) from None
+        audit(request, AuditEvent.Action.EDIT_EXAM_TYPE, exam_type, code=exam_type.code, version=1)
         logger.info(
             "institution %s: exam type %s added over the API by user %s",
             request.institution.slug,
@@ -458,6 +461,7 @@ class ExamTypeDetail(BoundedBodyView):
                 exam_type.save()
         except SavedMeanwhile as e:
             raise saved_meanwhile(e) from None
+        audit(request, AuditEvent.Action.EDIT_EXAM_TYPE, exam_type, code=exam_type.code)
         logger.info(
             "institution %s: exam type %s changed over the API by user %s",
             request.institution.slug,

@@ -579,6 +579,13 @@ class ExamSign(BoundedBodyView):
         except (ReviewRefused, ReportRefused) as e:
             raise refusal(e) from None
         exam.refresh_from_db(fields=["review_state"])
+        audit(
+            request,
+            AuditEvent.Action.SIGN_FINDINGS,
+            exam,
+            report_version=report.version if report else None,
+            preliminary=findings.signed_as_trainee,
+        )
         if report is None:
             return Response(
                 {
@@ -643,11 +650,19 @@ class ExamAttest(BoundedBodyView):
         except ReportRefused as e:
             raise refusal(e) from None
         exam.refresh_from_db(fields=["review_state"])
+        audit(request, AuditEvent.Action.ATTEST_FINDINGS, exam, report_version=report.version)
         return signed_answer(report, exam)
 
 
 class AddendumInputSerializer(serializers.Serializer):
     text = TextField(trim_whitespace=False)
+    captures = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=100,
+        help_text="Ids of the exam's captures that arrived after signing which the addendum "
+        "is about; adding it clears the exam's new_images_since_signing.",
+    )
 
 
 class AddendumSerializer(serializers.Serializer):
@@ -679,9 +694,21 @@ class ExamAddenda(BoundedBodyView):
         if not form.is_valid():
             raise form_errors(form)
         try:
-            addendum, report = add_addendum(exam, request.user, form.cleaned_data["text"])
+            addendum, report = add_addendum(
+                exam,
+                request.user,
+                form.cleaned_data["text"],
+                captures=given.validated_data.get("captures", []),
+            )
         except (ReviewRefused, ReportRefused) as e:
             raise refusal(e) from None
+        audit(
+            request,
+            AuditEvent.Action.ADD_ADDENDUM,
+            exam,
+            number=addendum.number,
+            report_version=report.version,
+        )
         return Response(
             {
                 "number": addendum.number,
@@ -743,6 +770,7 @@ class ExamAssignment(BoundedBodyView):
             except ReviewRefused as e:
                 raise refusal(e) from None
         assign_to(exam, reviewer)
+        audit(request, AuditEvent.Action.ASSIGN_EXAM, exam, reviewer=reviewer.pk)
         return Response(assignment_document(exam))
 
     @extend_schema(

@@ -240,6 +240,13 @@ class AuditEvent(TenantOwned):
         EXPORT_AUDIT_LOG = "export_audit_log", "Exported the audit log"
         CREATE_API_KEY = "create_api_key", "Created an API key"
         REVOKE_API_KEY = "revoke_api_key", "Revoked an API key"
+        EDIT_EXAM_TYPE = "edit_exam_type", "Changed an exam type"
+        CHANGE_SETTINGS = "change_settings", "Changed the institution's settings"
+        # The review of an exam, step by step (the web page and the API alike).
+        ASSIGN_EXAM = "assign_exam", "Assigned an exam"
+        SIGN_FINDINGS = "sign_findings", "Signed the findings"
+        ATTEST_FINDINGS = "attest_findings", "Attested the findings"
+        ADD_ADDENDUM = "add_addendum", "Added an addendum"
         # Sign-ins and sign-outs (portal.usersessions.audit), one event per institution of
         # the user; no password or session key is ever part of one.
         LOGIN = "login", "Signed in"

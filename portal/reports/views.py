@@ -139,6 +139,7 @@ def exam_assign(request, pk):
     """ "Assign to me": the worklist links here too, and may ask to be sent back (``next``)."""
     exam = exam_for_review(request, pk)
     assign_to(exam, request.user)
+    audit(request, AuditEvent.Action.ASSIGN_EXAM, exam, reviewer=request.user.pk)
     messages.success(request, "The exam is assigned to you.")
     next_url = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
@@ -296,6 +297,13 @@ def findings_sign(request, pk):
     except (ReviewRefused, ReportRefused) as e:
         messages.error(request, str(e))
         return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+    audit(
+        request,
+        AuditEvent.Action.SIGN_FINDINGS,
+        exam,
+        report_version=report.version if report else None,
+        preliminary=findings_of(exam).signed_as_trainee,
+    )
     if report is None:
         messages.success(
             request, "Signed as preliminary: the report goes out once an attending attests it."
@@ -324,6 +332,7 @@ def findings_attest(request, pk):
     except (ReviewRefused, ReportRefused) as e:
         messages.error(request, str(e))
         return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+    audit(request, AuditEvent.Action.ATTEST_FINDINGS, exam, report_version=report.version)
     messages.success(request, f"Attested. “{report.name}” is being made, then it goes to Clarius.")
     return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
 
@@ -360,6 +369,13 @@ def addendum_add(request, pk):
     except (ReviewRefused, ReportRefused) as e:
         messages.error(request, str(e))
         return redirect(reverse("exam-detail", args=[exam.pk]) + "#addenda")
+    audit(
+        request,
+        AuditEvent.Action.ADD_ADDENDUM,
+        exam,
+        number=addendum.number,
+        report_version=report.version,
+    )
     messages.success(
         request,
         f"Addendum {addendum.number} added. “{report.name}” is being made, "

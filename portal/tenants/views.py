@@ -67,6 +67,13 @@ def institution_settings(request):
     if request.method == "POST" and form.is_valid():
         previous = Institution.objects.get(pk=institution.pk)
         form.save()
+        if form.changed_data:
+            audit(
+                request,
+                AuditEvent.Action.CHANGE_SETTINGS,
+                institution,
+                changed=sorted(form.changed_data),
+            )
         for field in form.changed_data:
             logger.info(
                 "institution %s: %s %r -> %r, by user %s",

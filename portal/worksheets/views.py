@@ -18,7 +18,8 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from portal.exams.models import Exam
+from portal.exams.access import audit
+from portal.exams.models import AuditEvent, Exam
 from portal.tenants.roles import admin_required
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
 from portal.worksheets.engine import DefinitionError, Worksheet
@@ -83,6 +84,13 @@ def exam_type_edit(request, pk):
                 )
                 status = 409
             else:
+                audit(
+                    request,
+                    AuditEvent.Action.EDIT_EXAM_TYPE,
+                    exam_type,
+                    code=exam_type.code,
+                    version=template.version if template else None,
+                )
                 logger.info(
                     "institution %s: exam type %s saved by user %s%s",
                     request.institution.slug,
@@ -164,6 +172,13 @@ def exam_type_copy(request, pk):
         except ValueError:
             pass  # the code was taken meanwhile: the form says so
         else:
+            audit(
+                request,
+                AuditEvent.Action.EDIT_EXAM_TYPE,
+                copy,
+                code=copy.code,
+                copied_from=source.code,
+            )
             logger.info(
                 "institution %s: exam type %s copied to %s by user %s",
                 request.institution.slug,
@@ -188,6 +203,9 @@ def _set_active(request, pk, active):
     if exam_type.is_active != active:
         exam_type.is_active = active
         exam_type.save(update_fields=["is_active", "updated_at"])
+        audit(
+            request, AuditEvent.Action.EDIT_EXAM_TYPE, exam_type, code=exam_type.code, in_use=active
+        )
         logger.info(
             "institution %s: exam type %s %s by user %s",
             request.institution.slug,

@@ -446,3 +446,27 @@ def test_the_exam_list_shows_and_filters_by_exam_type(keys, exams, django_assert
 # the key (with its member and institution), the page, its captures, submissions and
 # reports: as bench/bench_api.py counts them
 QUERIES = 5
+
+
+def test_an_addendum_names_the_images_that_came_after_signing_and_is_audited(keys, exams):
+    from portal.exams.models import AuditEvent, Capture, Exam
+
+    exam = exams["north"]
+    save(keys["bob"], exam, {**TEXT, **complete_answers(exam)})
+    assert sign(keys["bob"], exam).status_code == 201
+    late = exam.captures.first()
+    Capture.objects.filter(pk=late.pk).update(after_signing=True)
+    Exam.objects.filter(pk=exam.pk).update(new_images_since_signing=True)
+    url = reverse("api-exam-addenda", args=[exam.pk])
+    stranger = exams["alice_south"].captures.first()
+    refused = keys["bob"]("post", url, {"text": "About them.", "captures": [stranger.pk]})
+    assert refused.status_code == 400
+    response = keys["bob"]("post", url, {"text": "About them.", "captures": [late.pk]})
+    assert response.status_code == 201, response.content
+    exam.refresh_from_db()
+    assert not exam.new_images_since_signing
+    assert list(exam.addenda.get().captures.all()) == [late]
+    actions = set(
+        AuditEvent.objects.filter(object_id=str(exam.pk)).values_list("action", flat=True)
+    )
+    assert {"sign_findings", "add_addendum"} <= actions

@@ -256,3 +256,40 @@ def test_report_names_carry_the_institutions_date_whatever_zone_the_request_runs
     institution.time_zone = "Pacific/Auckland"
     late_utc = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)  # Dec 2 in Auckland
     assert signed_name(late_utc, institution).endswith("2026-12-02")
+
+
+def test_each_review_step_on_the_page_is_in_the_audit_log(login, exams, users):
+    from portal.exams.models import AuditEvent
+
+    exam = exams["north"]
+    client = login("bob")
+    client.post(reverse("exam-assign", args=[exam.pk]))
+    client.post(reverse("exam-sign", args=[exam.pk]), worksheet_post(exam))
+    client.post(reverse("exam-addendum", args=[exam.pk]), {"text": "More."})
+    actions = list(
+        AuditEvent.objects.filter(institution=exam.institution, object_id=str(exam.pk))
+        .exclude(action="view_exam")
+        .order_by("at")
+        .values_list("action", "user__email")
+    )
+    assert actions == [
+        ("assign_exam", "bob@example.org"),
+        ("sign_findings", "bob@example.org"),
+        ("add_addendum", "bob@example.org"),
+    ]
+
+
+def test_an_attestation_is_in_the_audit_log(login, exams, users):
+    from portal.exams.models import AuditEvent
+
+    exam = exams["north"]
+    make_trainee(users["bob"], exam.institution)
+    sign_findings(draft(exam, users["bob"]), users["bob"])
+    response = login("alice").post(reverse("exam-attest", args=[exam.pk]))
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="attest_findings")
+    assert (event.user, event.object_id, event.detail) == (
+        users["alice"],
+        str(exam.pk),
+        {"report_version": 1},
+    )
