@@ -38,3 +38,13 @@ def test_the_exam_list_isolates_the_operator(client, superuser, hostile):
     html = client.get(reverse("admin:exams_exam_changelist")).content.decode()
     assert "<bdi>Bob Reviewer</bdi>" in html
     assert not has_bidi(html.split("<tbody>")[1])
+
+
+def test_durations_read_as_people_say_them():
+    from portal.exams.templatetags.display import duration_words
+
+    assert duration_words("PT15M") == "15 minutes"
+    assert duration_words("PT1H1M") == "1 hour and 1 minute"
+    assert duration_words("PT2H") == "2 hours"
+    assert duration_words("PT10S") == "1 minute"
+    assert duration_words("nonsense") == "" and duration_words(None) == ""

@@ -53,6 +53,9 @@ def test_it_throttles_failed_logins_per_username_and_address(client, bob, settin
     locked = login(client, "bob@example.org", "wrong")
     assert locked.status_code == 429
     assert "Too many failed attempts" in locked.content.decode()
+    # The wait in words, not as ISO 8601 ("PT15M").
+    assert "Try again in 15 minutes" in locked.content.decode()
+    assert "PT15M" not in locked.content.decode()
     # Even the right password is refused from that address while the lockout lasts...
     assert login(client, "bob@example.org", PASSWORD).status_code == 429
     # ...but not from another address, nor for another account from the same one.

@@ -117,3 +117,20 @@ def when(value, style="minutes"):
     if not isinstance(value, datetime.date):  # e.g. a vendor's time we only have as text
         return value
     return format_html('<time datetime="{}">{}</time>', iso_local(value), format_when(value, style))
+
+
+@register.filter
+def duration_words(value) -> str:
+    """An ISO 8601 duration as people say it: "PT15M" → "15 minutes" ("" if not one)."""
+    from django.utils.dateparse import parse_duration
+
+    text = str(value or "").strip()
+    duration = parse_duration(text) if text else None
+    if duration is None:
+        return ""
+    minutes = max(round(duration.total_seconds() / 60), 1)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " and ".join(parts)
