@@ -57,6 +57,7 @@ from portal.reports.review import (
     UNSAVED,
     IncompleteWorksheet,
     InvalidWorksheet,
+    NotAllowed,
     ReviewRefused,
     StaleFindings,
     add_addendum,
@@ -67,7 +68,6 @@ from portal.reports.review import (
     fill_worksheet,
     findings_of,
     findings_version,
-    is_trainee,
     save_findings,
     sign_findings,
     unassign,
@@ -126,7 +126,10 @@ def problem(code: int, description: str) -> dict:
 
 
 def refusal(error: ReviewRefused | ReportRefused):
-    """The API's answer to a refused step: 409 for the exam's state, 400 for the input."""
+    """The API's answer to a refused step: 403 for who asks, 409 for the exam's state,
+    400 for the input."""
+    if isinstance(error, NotAllowed):
+        return PermissionDenied(str(error))
     if isinstance(error, ReviewRefused) and error.conflict:
         return Conflict(str(error))
     field = getattr(error, "field", None)
@@ -568,16 +571,7 @@ class ExamSign(BoundedBodyView):
         expected = None
         if request.headers.get("If-Match"):
             expected = if_match(request, findings)
-        try:
-            report = sign_findings(findings, request.user, expected_version=expected)
-        except StaleFindings:
-            raise stale(findings_of(exam_or_404(request, pk))) from None
-        except IncompleteWorksheet as e:
-            raise serializers.ValidationError(worksheet_errors(e.errors)) from None
-        except DefinitionError as e:
-            raise broken_template(e) from None
-        except (ReviewRefused, ReportRefused) as e:
-            raise refusal(e) from None
+        report = signing_step(sign_findings, request, pk, findings, expected)
         exam.refresh_from_db(fields=["review_state"])
         audit(
             request,
@@ -597,6 +591,20 @@ class ExamSign(BoundedBodyView):
                 status=status.HTTP_202_ACCEPTED,
             )
         return signed_answer(report, exam)
+
+
+def signing_step(step, request, pk, findings, expected):
+    """Sign or attest (``step``), with the API's answer to each way it is refused."""
+    try:
+        return step(findings, request.user, expected_version=expected)
+    except StaleFindings:
+        raise stale(findings_of(exam_or_404(request, pk))) from None
+    except IncompleteWorksheet as e:
+        raise serializers.ValidationError(worksheet_errors(e.errors)) from None
+    except DefinitionError as e:
+        raise broken_template(e) from None
+    except (ReviewRefused, ReportRefused) as e:
+        raise refusal(e) from None
 
 
 class ExamAttest(BoundedBodyView):
@@ -628,27 +636,10 @@ class ExamAttest(BoundedBodyView):
                 "Nothing awaits attestation: only a worksheet a trainee signed, not yet "
                 "attested, can be attested."
             )
-        if is_trainee(request.user, exam.institution_id):
-            raise PermissionDenied(
-                "A trainee cannot attest: an attending (a reviewer who is not a trainee) attests."
-            )
         expected = None
         if request.headers.get("If-Match"):
             expected = if_match(request, findings)
-        try:
-            report = attest_findings(findings, request.user, expected_version=expected)
-        except StaleFindings:
-            raise stale(findings_of(exam_or_404(request, pk))) from None
-        except IncompleteWorksheet as e:
-            raise serializers.ValidationError(worksheet_errors(e.errors)) from None
-        except DefinitionError as e:
-            raise broken_template(e) from None
-        except ReviewRefused as e:
-            if not e.conflict:  # a trainee, made one meanwhile
-                raise PermissionDenied(str(e)) from None
-            raise refusal(e) from None
-        except ReportRefused as e:
-            raise refusal(e) from None
+        report = signing_step(attest_findings, request, pk, findings, expected)
         exam.refresh_from_db(fields=["review_state"])
         audit(request, AuditEvent.Action.ATTEST_FINDINGS, exam, report_version=report.version)
         return signed_answer(report, exam)

@@ -61,6 +61,10 @@ class ReviewRefused(Exception):
         self.conflict = conflict
 
 
+class NotAllowed(ReviewRefused):
+    """The person may not take this step (a trainee attesting), whatever they sent."""
+
+
 class IncompleteWorksheet(ReviewRefused):
     """Signing refused: ``errors`` maps each missing or invalid field (or ``view:<code>``)
     to what it needs."""
@@ -384,9 +388,8 @@ def attest_findings(findings: Findings, user, *, expected_version: str | None = 
                 conflict=True,
             )
         if is_trainee(user, exam.institution_id):
-            raise ReviewRefused(
-                "A trainee cannot attest: an attending (a reviewer who is not a trainee) attests.",
-                conflict=False,
+            raise NotAllowed(
+                "A trainee cannot attest: an attending (a reviewer who is not a trainee) attests."
             )
         _refuse_if_stale(findings, expected_version)
         _refuse_if_incomplete(findings)
