@@ -34,6 +34,19 @@ def shown(captures: QuerySet) -> QuerySet:
     return captures.filter(duplicate_of__isnull=True)
 
 
+# Key images when the reviewer chose none: the first few stills of the exam.
+DEFAULT_KEY_IMAGES = 6
+
+
+def stills(exam) -> QuerySet:
+    """The exam's still images, each once, in gallery order: what may be a key image."""
+    return (
+        shown(exam.captures)
+        .filter(state=Capture.State.DONE, content_type__startswith="image/")
+        .order_by("submission__submitted_at", "position", "id")
+    )
+
+
 @dataclass(frozen=True)
 class Recorded:
     duplicate_of: Capture | None

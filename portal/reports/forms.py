@@ -1,5 +1,6 @@
 from django import forms
 
+from portal.exams.captures import stills
 from portal.reports.limits import ADDENDUM_LIMIT, FINDINGS_LIMITS, TextLimit, normalised
 from portal.reports.models import Findings
 from portal.reports.review import (
@@ -8,7 +9,6 @@ from portal.reports.review import (
     exam_types_of,
     fill_worksheet,
     findings_version,
-    key_image_choices,
 )
 from portal.text import clean_text
 from portal.worksheets.engine import NOT_OBTAINED, OBTAINED, REASON_LIMIT, Worksheet
@@ -111,7 +111,7 @@ class FindingsForm(forms.ModelForm):
         # Key images are picked on the gallery, one page of it at a time: the form holds
         # the stills of the page shown (``key_scope``), and keeps the others chosen.
         scope = _ids(str(self.data.get("key_scope", ""))) if self.is_bound else list(scope or [])
-        self.stills = list(key_image_choices(exam).filter(pk__in=scope)) if scope else []
+        self.stills = list(stills(exam).filter(pk__in=scope)) if scope else []
         self.fields["key_scope"].initial = ",".join(str(c.pk) for c in self.stills)
         chosen = findings.key_images or {}
         for capture in self.stills:

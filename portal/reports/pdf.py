@@ -41,7 +41,8 @@ from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
 from portal.exams import media
-from portal.exams.models import Capture, Patient
+from portal.exams.captures import DEFAULT_KEY_IMAGES, stills
+from portal.exams.models import Patient
 from portal.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 # warnings (a refused URL, an unreadable image) still show.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
-KEY_IMAGES = 6  # none chosen by the reviewer: the first six still images
 TEMPLATE = "reports/pdf/report.html"
 STYLESHEET = Path(__file__).resolve().parents[2] / "templates" / "reports" / "pdf" / "report.css"
 NOT_SPECIFIED = "Not specified"
@@ -365,8 +365,11 @@ def _addenda(exam, addenda: int | None):
 
 def _capture_numbers(exam) -> dict[int, int]:
     """Capture id → its number on the exam page (the gallery's order, from 1)."""
-    ids = exam.captures.order_by("submission__submitted_at", "position", "id").values_list(
-        "id", flat=True
+    # A resubmitted copy is not in the gallery, so it takes no number.
+    ids = (
+        exam.captures.filter(duplicate_of__isnull=True)
+        .order_by("submission__submitted_at", "position", "id")
+        .values_list("id", flat=True)
     )
     return {pk: number for number, pk in enumerate(ids, start=1)}
 
@@ -384,15 +387,13 @@ def _key_images(exam, findings, numbers) -> list[KeyImage]:
     """The reviewer's key images with their captions, in capture order; none chosen: the
     first six still images, without captions. An unreadable picture is left out."""
     chosen = findings.key_images if isinstance(findings.key_images, dict) else {}
-    captures = exam.captures.filter(
-        state=Capture.State.DONE, content_type__startswith="image/", duplicate_of__isnull=True
-    ).order_by("submission__submitted_at", "position", "id")
+    captures = stills(exam)
     if chosen:
         ids = {int(k) for k in chosen if str(k).isdigit()}
         captures = captures.filter(pk__in=ids)
     out = []
     for capture in captures.iterator():
-        if len(out) == KEY_IMAGES and not chosen:
+        if len(out) == DEFAULT_KEY_IMAGES and not chosen:
             break
         path = _readable(capture)
         if path is None:

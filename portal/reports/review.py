@@ -26,7 +26,8 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from portal import events
-from portal.exams.models import Capture, Exam
+from portal.exams.captures import stills
+from portal.exams.models import Exam
 from portal.reports.issuing import (
     addendum_name,
     attested_name,
@@ -121,8 +122,6 @@ def stored_version(exam_id) -> str:
 # The most key images a report shows, and the longest caption.
 KEY_IMAGES_LIMIT = 12
 CAPTION_LIMIT = 200
-# Key images when the reviewer chose none: the first few stills of the exam.
-DEFAULT_KEY_IMAGES = 6
 
 
 def worksheet_of(findings: Findings) -> Worksheet | None:
@@ -145,13 +144,6 @@ def is_trainee(user, institution_id) -> bool:
     return Membership.objects.filter(
         institution_id=institution_id, user=user, is_trainee=True
     ).exists()
-
-
-def key_image_choices(exam):
-    """The captures a reviewer may pick as key images: the exam's stills, each once."""
-    return exam.captures.filter(
-        state=Capture.State.DONE, content_type__startswith="image/", duplicate_of__isnull=True
-    ).order_by("submission__submitted_at", "position", "id")
 
 
 def fill_worksheet(
@@ -242,11 +234,9 @@ def _clean_key_images(findings: Findings, key_images) -> tuple[dict, dict]:
             continue
         ids[int(text)] = caption
     if ids:
-        stills = set(
-            key_image_choices(findings.exam).filter(pk__in=ids).values_list("pk", flat=True)
-        )
+        allowed = set(stills(findings.exam).filter(pk__in=ids).values_list("pk", flat=True))
         for pk in ids:
-            if pk not in stills:
+            if pk not in allowed:
                 errors[f"key_images:{pk}"] = "Not a still image of this exam."
     ordered = {str(pk): ids[pk] for pk in sorted(ids)}
     return ordered, errors

@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.exams.access import audit
+from portal.exams.captures import DEFAULT_KEY_IMAGES, stills
 from portal.exams.models import AuditEvent, Patient
 from portal.reports.access import can_review, exam_for_review, exam_or_404
 from portal.reports.forms import AddendumForm, FindingsForm
@@ -251,13 +252,11 @@ def findings_review(request, pk):
 
 def chosen_key_images(exam, findings):
     """The key images the report will show, with their captions."""
-    from portal.reports.review import DEFAULT_KEY_IMAGES, key_image_choices
-
-    stills = key_image_choices(exam)
+    candidates = stills(exam)
     chosen = findings.key_images or {}
     if chosen:
-        return [(c, chosen[str(c.pk)]) for c in stills.filter(pk__in=[int(k) for k in chosen])]
-    return [(c, "") for c in stills[:DEFAULT_KEY_IMAGES]]
+        return [(c, chosen[str(c.pk)]) for c in candidates.filter(pk__in=[int(k) for k in chosen])]
+    return [(c, "") for c in candidates[:DEFAULT_KEY_IMAGES]]
 
 
 def mark_incomplete(form, errors: dict[str, str]) -> None:
