@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Pango and the fonts of every script, for the report PDF: installed when root with apt,
-# otherwise the command to run is printed.
+# otherwise the command to run is printed. Then the front-end packages from npm.
 install: $(STAMP)
 	@bash scripts/system-packages.sh
+	@bash scripts/frontend.sh
 
 demo: install
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
@@ -48,4 +49,4 @@ schema: install
 		--validate --file docs/openapi.yaml
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info node_modules static/vendor

@@ -36,6 +36,9 @@ log "installing the portal (pip install ., no extras)"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet "$root"
 
+log "front-end packages (npm, runtime only)"
+bash scripts/frontend.sh --production
+
 log "collecting static files into $static_root"
 DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only DJANGO_STATIC_ROOT="$static_root" \
     "$venv/bin/python" manage.py collectstatic --noinput --verbosity 1
