@@ -1,5 +1,12 @@
 """Headless Chromium for browser tests (Debian's /usr/bin/chromium, driven by Playwright).
 
+Every page a browser test opens is checked by axe-core (from npm, node_modules/axe-core,
+installed by `make install`): when a page has loaded, axe runs in it and any violation,
+of any impact, fails the test at its end with the rule, the page and the elements. A
+state reached after the load (a dialog opened, a panel shown) is checked by calling the
+`axe` fixture's `check(page)`. The `page` fixture comes in two sizes, a 1440×900 desktop
+and a 390×844 phone, and every test that uses it runs in both.
+
 Every browser test also fails on a Content-Security-Policy violation: each context the
 `browser` fixture makes (the `page` fixture's and any a test opens itself) listens for
 `securitypolicyviolation` events and for Chromium's "Refused to …" console messages, and
@@ -88,6 +95,78 @@ class CspWatch:
 
 CSP_WATCH = CspWatch()
 
+AXE_SOURCE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# After axe's own source: run it once the page has loaded (in the top frame only; frames
+# are checked as part of it) and hand the violations to the test process. The run is
+# kept as window.__axeRun so a flush can wait for it.
+AXE_RUNNER = """
+if (window.top === window && /^https?:$/.test(location.protocol)) {
+  window.__axeRun = new Promise((resolve) => {
+    window.addEventListener("load", () => {
+      setTimeout(() => resolve(window.__portalAxeRun()), 0);
+    });
+  });
+}
+window.__portalAxeRun = async () => {
+  const results = await axe.run(document, { resultTypes: ["violations"] });
+  const violations = results.violations.map((v) => ({
+    rule: v.id, impact: v.impact, help: v.help, page: location.href,
+    nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + "  " + n.failureSummary),
+  }));
+  if (violations.length && window.__portalAxeViolation) {
+    await window.__portalAxeViolation(violations);
+  }
+  return violations.length;
+};
+"""
+
+
+class AxeWatch:
+    """axe-core's violations on every page of the contexts the `browser` fixture made."""
+
+    def __init__(self):
+        self.violations = []
+
+    def attach(self, context):
+        if not AXE_SOURCE.exists():
+            raise RuntimeError(f"axe-core not found at {AXE_SOURCE}: run `make install`")
+        context.expose_binding("__portalAxeViolation", self._binding)
+        context.add_init_script(AXE_SOURCE.read_text() + AXE_RUNNER)
+        return context
+
+    def _binding(self, source, violations):
+        self.violations.extend(violations)
+
+    def check(self, page):
+        """Run axe now on the page as it is (a state reached after its load)."""
+        page.evaluate("() => window.__portalAxeRun()")
+
+    def flush(self):
+        for context in list(CSP_WATCH.contexts):
+            for page in context.pages:
+                # A page closing or navigating has nothing more to say.
+                with contextlib.suppress(Exception):
+                    page.evaluate("() => window.__axeRun || null")
+
+    def take(self):
+        self.flush()
+        taken, self.violations = self.violations, []
+        return taken
+
+
+AXE_WATCH = AxeWatch()
+
+
+def describe_axe(violations):
+    lines = []
+    for violation in violations:
+        lines.append(
+            f"{violation['rule']} ({violation['impact']}) on {violation['page']}: "
+            f"{violation['help']}"
+        )
+        lines.extend(f"    {node}" for node in violation["nodes"])
+    return "\n".join(lines)
+
 
 class WatchedBrowser:
     """The Playwright browser, with CSP_WATCH on every context it opens."""
@@ -96,7 +175,7 @@ class WatchedBrowser:
         self._browser = browser
 
     def new_context(self, **options):
-        return CSP_WATCH.attach(self._browser.new_context(**options))
+        return AXE_WATCH.attach(CSP_WATCH.attach(self._browser.new_context(**options)))
 
     def new_page(self, **options):
         context = self.new_context(**options)
@@ -117,18 +196,21 @@ def _uses_browser(item):
 def pytest_runtest_setup(item):
     if _uses_browser(item):
         CSP_WATCH.violations = []
+        AXE_WATCH.violations = []
     return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    """Fail the test (not its teardown) when a page it opened broke the policy."""
+    """Fail the test (not its teardown) when a page it opened broke the policy or axe."""
     result = yield
     if _uses_browser(item):
         violations = CSP_WATCH.take()
         assert not violations, "Content-Security-Policy violations:\n" + "\n".join(
             str(v) for v in violations
         )
+        found = AXE_WATCH.take()
+        assert not found, "axe-core violations:\n" + describe_axe(found)
     return result
 
 
@@ -154,8 +236,27 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
+def axe():
+    """The axe watch: `axe.check(page)` checks a state reached after the page loaded."""
+    return AXE_WATCH
+
+
+# The sizes every page is tried at: a desktop and a phone held upright.
+VIEWPORTS = {
+    "desktop": {"width": 1440, "height": 900},
+    "phone": {"width": 390, "height": 844},
+}
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def viewport(request):
+    return VIEWPORTS[request.param]
+
+
+@pytest.fixture
+def page(browser, viewport):
+    phone = viewport["width"] < 600
+    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
