@@ -5,30 +5,6 @@
 (function () {
   "use strict";
 
-  // Image viewer ----------------------------------------------------------------------
-  var viewer = document.getElementById("capture-viewer");
-  if (viewer && typeof viewer.showModal === "function") {
-    var image = viewer.querySelector("img");
-    document.querySelectorAll("a.zoomable").forEach(function (link) {
-      link.addEventListener("click", function (event) {
-        event.preventDefault();
-        image.classList.remove("zoomed");
-        image.src = link.href;
-        viewer.showModal();
-      });
-    });
-    image.addEventListener("click", function (event) {
-      var frame = image.parentElement;
-      // Keep the clicked spot under the pointer when zooming in.
-      var x = event.offsetX / image.clientWidth;
-      var y = event.offsetY / image.clientHeight;
-      image.classList.toggle("zoomed");
-      frame.scrollLeft = x * image.clientWidth - frame.clientWidth / 2;
-      frame.scrollTop = y * image.clientHeight - frame.clientHeight / 2;
-    });
-    viewer.addEventListener("close", function () { image.removeAttribute("src"); });
-  }
-
   // Report states ---------------------------------------------------------------------
   var page = document.querySelector("[data-reports-url]");
   if (!page) { return; }
