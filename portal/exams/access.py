@@ -5,6 +5,10 @@ tenant rule first (the current institution only), then the role rule (a clinicia
 the exams they performed; reviewers and admins see all of the institution's).
 """
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from portal.accounts.throttle import client_ip
 from portal.exams.models import AuditEvent, Capture, Exam
 from portal.tenants.models import Membership
@@ -45,3 +49,26 @@ def audit(request, action, obj, **detail):
         ip_address=client_ip(request),
         detail=detail,
     )
+
+
+# A video is read in many range requests, and a viewer may reopen an image it showed a
+# moment ago: one event per user, object and action in this window says all an auditor
+# needs. (Deduplicated by time, not by the Range header, which a client chooses.)
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
+def audit_once(request, action, obj, **detail):
+    """``audit``, unless the same user recorded ``action`` on ``obj`` within
+    ``REPEAT_WINDOW``. Returns the event written, or ``None``."""
+    user = request.user if request.user.is_authenticated else None
+    recent = AuditEvent.objects.filter(
+        institution=request.institution,
+        user=user,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        at__gte=timezone.now() - REPEAT_WINDOW,
+    )
+    if recent.exists():
+        return None
+    return audit(request, action, obj, **detail)

@@ -1,8 +1,13 @@
 """Files of an exam page: capture media, their thumbnails, report PDFs.
 
 Private media reaches the browser only here: the exam must be visible to the user
-(tenant and role rules), every access is audited, and the bytes go out through the read
+(tenant and role rules) on every request, and the bytes go out through the read
 ``portal.exams.serving.media_response`` (streamed, or handed to the front server).
+
+What the audit log records: opening a capture (once per user and capture in
+``REPEAT_WINDOW``: a clip is read in many range requests) and downloading a report. A
+thumbnail or a clip's poster is part of the exam page, whose view is the event
+(``view_exam``); recording each one buried the log in rows nobody could read.
 """
 
 from dataclasses import dataclass
@@ -12,7 +17,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from portal.exams.access import audit, visible_captures
+from portal.exams.access import audit, audit_once, visible_captures
 from portal.exams.models import AuditEvent, Capture
 from portal.exams.serving import media_response
 from portal.reports.access import exam_or_404
@@ -36,7 +41,7 @@ def _capture(request, pk, capture_id):
 @require_GET
 def capture_media(request, pk, capture_id):
     capture = _capture(request, pk, capture_id)
-    audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="exam_page")
+    audit_once(request, AuditEvent.Action.OPEN_MEDIA, capture, via="exam_page")
     return media_response(capture, request)
 
 
@@ -46,8 +51,7 @@ def capture_thumbnail(request, pk, capture_id):
     capture = _capture(request, pk, capture_id)
     if not capture.thumbnail:
         raise Http404("This capture has no thumbnail")
-    # A thumbnail shows the patient's images too: audited like the full capture.
-    audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="exam_page", variant="thumbnail")
+    # Not an event of its own: the exam page showing it was (see the module's docstring).
     return media_response(StoredFile(capture.thumbnail, "image/jpeg"), request)
 
 
