@@ -36,6 +36,7 @@ from portal.reports.review import (
     sign_findings,
     worksheet_of,
 )
+from portal.reports.states import report_state
 from portal.worksheets.engine import Worksheet
 
 
@@ -400,7 +401,8 @@ def report_retry(request, pk, report_id):
 def exam_reports_json(request, pk):
     """What the exam page polls while a report is on its way (see static/js/exam.js)."""
     exam = exam_or_404(request, pk)
-    reports = [report_json(r) for r in exam.reports.order_by("-version")]
+    reviewer = can_review(request)
+    reports = [report_json(r, reviewer) for r in exam.reports.order_by("-version")]
     return JsonResponse(
         {
             "review_state": exam.review_state,
@@ -412,15 +414,21 @@ def exam_reports_json(request, pk):
     )
 
 
-def report_json(report):
+def report_json(report, reviewer=True):
+    # The words (badge, what went wrong and what happens next) are the report list's own
+    # (portal.reports.states); the raw error is technical detail for reviewers and admins.
+    state = report_state(report, can_retry_by_hand=reviewer)
     return {
         "id": report.pk,
         "version": report.version,
         "name": report.name,
         "state": report.state,
         "state_label": report.state_label,
+        "tone": state.tone,
+        "badge": state.badge,
+        "summary": state.summary,
         "attempts": report.attempts,
-        "last_error": report.last_error,
+        "last_error": report.last_error if reviewer else "",
         "next_attempt_at": report.next_attempt_at,
         "pushed_at": report.pushed_at,
         "can_retry": report.can_retry,

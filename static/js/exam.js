@@ -28,17 +28,26 @@
       var item = document.querySelector('.report-item[data-report-id="' + report.id + '"]');
       if (!item) { return; }
       item.setAttribute("data-state", report.state);
+      item.setAttribute("data-tone", report.tone);
+      // The badge and the sentence (what went wrong, what happens next) are the
+      // server's words (portal/reports/states.py), as on the page when it was drawn.
       var badge = field(item, "state");
-      badge.textContent = report.state_label;
-      badge.className = "push-state push-" + report.state;
-      var attempts = field(item, "attempts");
-      if (attempts) {
-        attempts.textContent = report.attempts > 1 ? "after " + report.attempts + " attempts" : "";
+      badge.textContent = report.badge;
+      badge.className = "push-state push-" + report.tone;
+      var summary = field(item, "summary");
+      if (summary) {
+        if (summary.textContent !== report.summary) { summary.textContent = report.summary; }
+        summary.className = "push-summary push-summary-" + report.tone;
+        summary.hidden = !report.summary;
       }
+      // The raw error: technical detail, for reviewers and administrators only.
+      var detail = field(item, "detail");
       var error = field(item, "last_error");
-      error.textContent = report.last_error.length > 300
-        ? report.last_error.slice(0, 299) + "…" : report.last_error;
-      error.hidden = !report.last_error;
+      if (detail && error) {
+        error.textContent = report.last_error.length > 300
+          ? report.last_error.slice(0, 299) + "…" : report.last_error;
+        detail.hidden = !report.last_error || report.state === "pushed";
+      }
       var retry = field(item, "retry");
       if (retry) { retry.hidden = !report.can_retry; }
       // The download link once the PDF is made; the name alone until then.

@@ -141,7 +141,8 @@ def test_it_lists_reports_with_their_state_error_and_retry(login, exams, users):
     report.save()
     page = login("bob").get(reverse("exam-detail", args=[exam.pk])).content.decode()
     assert report.name in page
-    assert "Failed" in page
+    assert "Not sent to Clarius" in page  # the badge, and the sentence:
+    assert "Clarius answered with an error (HTTP 503)" in page
     assert "HTTP 503 from Clarius: try later" in page
     retry = reverse("report-retry", args=[exam.pk, report.pk])
     assert f'action="{retry}" data-field="retry">' in page  # shown, not hidden
