@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.reports import downloads, views
+from portal.reports import downloads, media_progress, views
 
 urlpatterns = [
     path("exams/<int:pk>/", views.exam_detail, name="exam-detail"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("exams/<int:pk>/attest/", views.findings_attest, name="exam-attest"),
     path("exams/<int:pk>/addenda/", views.addendum_add, name="exam-addendum"),
     path("exams/<int:pk>/reports.json", views.exam_reports_json, name="exam-reports-json"),
+    path("exams/<int:pk>/media.json", media_progress.exam_media_json, name="exam-media-json"),
     path(
         "exams/<int:pk>/reports/<int:report_id>/retry/",
         views.report_retry,
