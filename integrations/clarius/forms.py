@@ -11,6 +11,7 @@ from django.core.validators import RegexValidator
 
 from integrations.clarius.account import presets
 from integrations.clarius.api.client import DICOM_DEMOGRAPHICS, DICOM_SYNTAXES, dicom_parameters
+from portal.exams.labels import field_label
 
 # --- service account ------------------------------------------------------------------
 
@@ -145,7 +146,7 @@ class DicomExportForm(forms.Form):
     include_measurements = forms.BooleanField(required=False, label="Measurements")
     include_scan_parameters = forms.BooleanField(required=False, label="Scan parameters")
     demographics = forms.MultipleChoiceField(
-        choices=[(name, name.replace("_", " ").capitalize()) for name in DICOM_DEMOGRAPHICS],
+        choices=[(name, field_label(name)) for name in DICOM_DEMOGRAPHICS],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Which demographics to show; none ticked means all of them.",

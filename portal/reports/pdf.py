@@ -42,6 +42,7 @@ from weasyprint.urls import URLFetcher
 
 from portal.exams import media
 from portal.exams.captures import DEFAULT_KEY_IMAGES, stills
+from portal.exams.labels import field_label
 from portal.exams.models import Patient
 from portal.text import clean_text
 
@@ -282,13 +283,10 @@ def _exam_rows(exam, submission, version, scanned, zone, patient) -> list[tuple[
     if exam_type is not None and exam_type.cpt_codes:
         rows.append(("CPT", ", ".join(clean_text(c) for c in exam_type.cpt_codes)))
     rows.append(("Scanned", when(scanned, zone)))
-    for key, label in [
-        ("accession_number", "Accession number"),
-        ("referring_physician", "Referring physician"),
-    ]:
+    for key in ("accession_number", "referring_physician"):
         value = extra.get(key)
         if isinstance(value, str | int) and str(value).strip():
-            rows.append((label, clean_text(value, max_length=200)))
+            rows.append((field_label(key), clean_text(value, max_length=200)))
     weight = extra.get("weight_kg")
     if isinstance(weight, int | float) and not isinstance(weight, bool) and weight > 0:
         rows.append(("Weight", f"{weight:g} kg"))

@@ -7,7 +7,8 @@ right-to-left name cannot reorder the text around it; the bidi override characte
 could reorder the name itself are removed by ``clean_text``. Everything is escaped:
 ``format_html`` escapes its arguments, nothing unescaped is marked safe.
 
-Unknown patient fields (``Patient.extra``) are shown capped: a few dozen fields, each
+Unknown patient fields (``Patient.extra``) are shown labelled by
+``portal.exams.labels.field_label`` and capped: a few dozen fields, each
 value cut short with the rest behind a "Show all" that is itself capped.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from django import template
 from django.utils.html import format_html
 
+from portal.exams.labels import field_label
 from portal.tenants.timezones import format_when, iso_local
 from portal.text import clean_text
 
@@ -93,15 +95,22 @@ def extra_fields(extra) -> ExtraFields:
     for key, value in items[:EXTRA_FIELDS]:
         text = clean_text(_as_text(value), max_length=EXTRA_FULL_LENGTH)
         short = clean_text(text, max_length=EXTRA_SHORT_LENGTH)
-        label = clean_text(key, max_length=EXTRA_LABEL_LENGTH).strip()
+        # The key as people read it ("weight_kg" → "Weight (kg)"), one rule everywhere.
+        label = field_label(clean_text(key, max_length=EXTRA_LABEL_LENGTH))
         shown.append(
             ExtraField(
-                label=label[:1].upper() + label[1:] or "(unnamed)",
+                label=label,
                 short=short,
                 full=text if short != text else "",
             )
         )
     return ExtraFields(shown, max(len(items) - EXTRA_FIELDS, 0))
+
+
+@register.filter
+def label(key) -> str:
+    """A data key as people read it: ``{{ key|label }}`` ("weight_kg" → "Weight (kg)")."""
+    return field_label(key)
 
 
 @register.filter
