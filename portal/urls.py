@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from portal import csp, health
 from portal.accounts.views import PortalLoginView, PortalPasswordResetView, profile
@@ -8,6 +10,17 @@ from portal.api import schema
 admin.site.site_header = "Clarius portal administration"
 admin.site.site_title = "Clarius portal admin"
 admin.site.index_title = "Tenants, members and integration"
+
+
+class FaviconView(RedirectView):
+    """Browsers ask for /favicon.ico whatever the page links: send them to the SVG (its
+    static URL is looked up per request, as the production storage adds a hash)."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("img/favicon.svg")
+
 
 # Under /api/ a 404 is a problem (application/problem+json), elsewhere the page.
 handler404 = "portal.api.errors.not_found_page"
@@ -20,6 +33,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/sessions/", include("portal.usersessions.urls")),
     path("account/profile/", profile, name="profile"),
+    path("", include("portal.notifications.urls")),
     path("", include("portal.tenants.urls")),
     path("clarius/", include("integrations.clarius.urls")),
     path("api/v1/clarius/", include("integrations.clarius.api_urls")),
@@ -32,6 +46,7 @@ urlpatterns = [
     path("", include("portal.api.page_urls")),
     path("admin/", admin.site.urls),
     path("csp-report/", csp.report, name="csp-report"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]

@@ -2,7 +2,9 @@
 
 Every page a browser test opens is checked by axe-core (from npm, node_modules/axe-core,
 installed by `make install`): when a page has loaded, axe runs in it and any violation,
-of any impact, fails the test at its end with the rule, the page and the elements. A
+of any impact, fails the test at its end with the rule, the page and the elements. The
+same run checks that the page is no wider than the window ("horizontal-overflow": at the
+phone size a page must not scroll sideways), reported like an axe violation. A
 state reached after the load (a dialog opened, a panel shown) is checked by calling the
 `axe` fixture's `check(page)`. The `page` fixture comes in two sizes, a 1440×900 desktop
 and a 390×844 phone, and every test that uses it runs in both.
@@ -113,10 +115,52 @@ window.__portalAxeRun = async () => {
     rule: v.id, impact: v.impact, help: v.help, page: location.href,
     nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + "  " + n.failureSummary),
   }));
+  const overflow = window.__portalOverflow();
+  if (overflow) { violations.push(overflow); }
   if (violations.length && window.__portalAxeViolation) {
     await window.__portalAxeViolation(violations);
   }
   return violations.length;
+};
+// Not an axe rule, reported as one: the page is wider than the window (a phone would
+// scroll sideways). The layout viewport's width (clientWidth, without a scroll bar) is
+// what the page must fit; the elements named are the outermost ones that stick out and
+// are not inside a box that scrolls or clips them.
+window.__portalOverflow = () => {
+  const root = document.documentElement;
+  const width = Math.min(window.innerWidth, root.clientWidth);
+  if (root.scrollWidth <= width) { return null; }
+  const clipped = (element) => {
+    for (let e = element.parentElement; e && e !== root; e = e.parentElement) {
+      if (getComputedStyle(e).overflowX !== "visible") { return true; }
+    }
+    return false;
+  };
+  const name = (e) =>
+    e.localName + (e.id ? "#" + e.id : "") + [...e.classList].map((c) => "." + c).join("");
+  const describe = (element) => {
+    const parts = [];
+    for (let e = element; e && e !== document.body && parts.length < 3; e = e.parentElement) {
+      parts.unshift(name(e));
+    }
+    return parts.join(" > ");
+  };
+  const nodes = [];
+  for (const element of document.body.querySelectorAll("*")) {
+    const right = element.getBoundingClientRect().right + window.scrollX;
+    const parent = element.parentElement;
+    const parentRight = parent ? parent.getBoundingClientRect().right + window.scrollX : 0;
+    if (right > width + 0.5 && parentRight <= width + 0.5 && !clipped(element)) {
+      const beyond = Math.round(right - width);
+      nodes.push(describe(element) + "  " + beyond + " px beyond the right edge");
+      if (nodes.length === 5) { break; }
+    }
+  }
+  return {
+    rule: "horizontal-overflow", impact: "serious", page: location.href,
+    help: "The page is " + root.scrollWidth + " px wide in a " + width + " px window",
+    nodes: nodes,
+  };
 };
 """
 
