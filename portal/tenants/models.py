@@ -136,6 +136,9 @@ class Membership(TenantOwned):
         "preliminary until an attending attests it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The member's last worklist filters and sort here (a query string the worklist made
+    # from valid filters only): the Worklist link opens on them (portal.dashboard.worklist).
+    worklist_query = models.CharField(max_length=2000, blank=True, editable=False)
 
     class Meta:
         ordering = ["institution__name", "user__email"]
