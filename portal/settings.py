@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "portal.reports",
     "portal.dashboard",
     "portal.api",
+    "portal.notifications",
     "portal.demo",
     "integrations.clarius",
     "integrations.webhooks",
@@ -351,6 +352,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.CursorPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON, and REST framework's HTML pages with what axe-core needs (portal/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "portal.api.renderers.BrowsableAPIRenderer",
+    ],
 }
 
 # The API's OpenAPI document (/api/schema/, checked in as docs/openapi.yaml: `make schema`)
