@@ -50,6 +50,9 @@ form.inline { display: inline; } button { cursor: pointer; }
 article.exam { border: 1px solid #dde3ea; border-radius: 6px; padding: .5rem 1rem;
                margin: .75rem 0; }
 input[type=number] { width: 4rem; }
+.scroll { overflow-x: auto; } .scroll:focus { outline: 2px solid #0a7ea4; }
+code { overflow-wrap: anywhere; }
+@media (max-width: 600px) { body { padding: .75rem; } }
 """
 
 
@@ -58,16 +61,23 @@ def when(moment: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
 
 
+def scrolling(label: str, table: str) -> str:
+    """A wide table in a box that scrolls sideways on a narrow screen (focusable, so a
+    keyboard can scroll it too), instead of widening the page."""
+    return f"<div class=scroll tabindex=0 role=region aria-label='{label}'>{table}</div>"
+
+
 def mask(token: str) -> str:
     return f"{token[:6]}…{token[-4:]}"
 
 
-def _page(title: str, body: str) -> Response:
+def _page(title: str, body: str, header: str = "") -> Response:
+    # Landmarks as on any page: the banner (when there is one) and the main content.
     html = (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width, initial-scale=1'>"
         f"<title>{escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body>{body}</body></html>"
+        f"<style>{STYLE}</style></head><body>{header}<main>{body}</main></body></html>"
     )
     return Response(html, mimetype="text/html")
 
@@ -164,7 +174,6 @@ class PagesApp:
         with state.lock:
             body = "".join(
                 [
-                    self._header(),
                     self._settings(),
                     self._users(list(state.users.values())),
                     self._exams(list(state.exams.values())),
@@ -172,7 +181,7 @@ class PagesApp:
                     self._keys(),
                 ]
             )
-        return _page("Clarius Cloud sandbox", body)
+        return _page("Clarius Cloud sandbox", body, header=self._header())
 
     def _header(self) -> str:
         s = self.sandbox
@@ -195,16 +204,21 @@ class PagesApp:
             + "</td></tr>"
             for name, value in settings.items()
         )
-        return f"<section><h2>Service settings</h2><table>{rows}</table></section>"
+        table = scrolling("Service settings", f"<table>{rows}</table>")
+        return f"<section><h2>Service settings</h2>{table}</section>"
 
     def _users(self, users: list[SandboxUser]) -> str:
         rows = "".join(self._user_row(u) for u in users) or (
             "<tr><td colspan=5 class=muted>No users yet: add one below.</td></tr>"
         )
-        return (
-            "<section id=users><h2>Users</h2><table><thead><tr><th>User</th>"
+        table = scrolling(
+            "Users",
+            "<table><thead><tr><th>User</th>"
             "<th>Customer token</th><th>Linked</th><th>Connect</th><th>Upload an exam</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>"
+            f"</tr></thead><tbody>{rows}</tbody></table>",
+        )
+        return (
+            f"<section id=users><h2>Users</h2>{table}"
             "<h3>Add user</h3><form method=post action='/sandbox/users'>"
             "<label>Name <input name=name required placeholder='Dr. Jane Doe'></label> "
             "<label>Email <input name=email type=email placeholder='optional'></label> "
@@ -290,11 +304,12 @@ class PagesApp:
                 f"<td><code>{escape(record.request_uuid)}</code></td><td>{outcome}</td></tr>"
             )
         body = "".join(rows) or "<tr><td colspan=4 class=muted>None sent yet.</td></tr>"
-        return (
-            "<section><h2>Recent notifications</h2><table><thead><tr><th>Logged</th>"
-            f"<th>URL</th><th>Request</th><th>Outcome</th></tr></thead><tbody>{body}</tbody>"
-            "</table></section>"
+        table = scrolling(
+            "Recent notifications",
+            "<table><thead><tr><th>Logged</th><th>URL</th><th>Request</th><th>Outcome</th>"
+            f"</tr></thead><tbody>{body}</tbody></table>",
         )
+        return f"<section><h2>Recent notifications</h2>{table}</section>"
 
     def _keys(self) -> str:
         rows = "".join(
@@ -302,7 +317,9 @@ class PagesApp:
             f"<td>{when(k.created)}</td></tr>"
             for k in self.sandbox.state.api_keys.values()
         )
-        return (
-            "<section><h2>Service API keys</h2><table><thead><tr><th>Prefix</th><th>Name</th>"
-            f"<th>Created</th></tr></thead><tbody>{rows}</tbody></table></section>"
+        table = scrolling(
+            "Service API keys",
+            "<table><thead><tr><th>Prefix</th><th>Name</th>"
+            f"<th>Created</th></tr></thead><tbody>{rows}</tbody></table>",
         )
+        return f"<section><h2>Service API keys</h2>{table}</section>"
