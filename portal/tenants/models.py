@@ -89,6 +89,12 @@ class Institution(models.Model):
         help_text="A report of an exam signed by a trainee goes out only once an attending "
         "attests it (otherwise it goes out marked preliminary).",
     )
+    email_patient_identifiers = models.BooleanField(
+        "include patient identifiers in emails",
+        default=False,
+        help_text="Notification emails name the patient (name and ID). Off: they say only "
+        "what happened and link to the exam.",
+    )
 
     objects = InstitutionQuerySet.as_manager()
 
