@@ -8,7 +8,7 @@ class ClariusConfig(AppConfig):
     verbose_name = "Clarius Cloud"
 
     def ready(self):
-        from integrations.clarius import panels, reports, tasks
+        from integrations.clarius import alerts, panels, reports, tasks
         from integrations.clarius.ingestion.webhooks import forget_active_secret
         from integrations.clarius.models import (
             ClariusLink,
@@ -23,6 +23,7 @@ class ClariusConfig(AppConfig):
         from portal import encryption
         from portal.dashboard import panels as dashboard_panels
         from portal.exams.models import Capture
+        from portal.notifications import alerts as notification_alerts
         from portal.reports import destinations
         from portal.tenants import linked_accounts, navigation
         from portal.work import registry, schedules
@@ -66,6 +67,10 @@ class ClariusConfig(AppConfig):
             "clarius: catch up on missed notifications", tasks.poll, "CLARIUS_POLL_MINUTES"
         )
         schedules.register("clarius: reconcile links", tasks.reconcile, 60)
+        # What its admins are told (portal.notifications): exams waiting for a link,
+        # exams failing to arrive for a day.
+        notification_alerts.register("clarius:exams-unlinked", alerts.exams_waiting_for_a_link)
+        notification_alerts.register("clarius:ingestion-failing", alerts.ingestion_failing)
 
         # A new or retired secret takes effect at once in this process (others: SECRET_TTL).
         for signal in (post_save, post_delete):
