@@ -14,6 +14,7 @@ export is itself an event of the log, recorded before the first row leaves.
 
 from __future__ import annotations
 
+import datetime
 import json
 
 from django.http import Http404, StreamingHttpResponse
@@ -32,11 +33,13 @@ from portal.api.views import timestamp_param
 from portal.dashboard.audit_log import csv_rows, filtered_events
 from portal.dashboard.forms import AuditFilterForm
 from portal.dashboard.paging import BadCursor, SortKey, beyond, decode_cursor, encode_cursor
+from portal.exams import audit_display
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
 from portal.tenants.models import Membership
 from portal.tenants.roles import is_admin
 from portal.tenants.scoping import scoped_to_request
+from portal.tenants.timezones import zone_of
 from portal.text import clean_text
 
 MAX_ROWS = 10_000
@@ -75,14 +78,24 @@ def event_line(event) -> str:
         "description": event.get_action_display(),
         "object_type": clean_text(event.object_type),
         "object_id": clean_text(event.object_id),
+        # The exam and patient identifier the event concerns (portal.exams.audit_display).
+        "exam": None
+        if event.subject.exam_id is None
+        else {
+            "id": event.subject.exam_id,
+            "label": event.subject.exam_label,
+            "patient_id": event.subject.patient_id,
+        },
+        "concerns": event.subject.text,
         "ip_address": event.ip_address,
         "detail": clean_json(event.detail or {}),
     }
     return json.dumps(document, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def jsonl_rows(events):
-    for event in events.iterator(chunk_size=2000):
+def jsonl_rows(events, zone: datetime.tzinfo = datetime.UTC):
+    """The lines; times in UTC, an exam's day (its label) in ``zone``, the page's."""
+    for event in audit_display.described(events.iterator(chunk_size=2000), zone):
         yield event_line(event)
 
 
@@ -169,7 +182,11 @@ class AuditLogExport(InstitutionFromRequestMixin, APIView):
         # is written while the answer is on its way.
         events = events.filter(at__lte=export.at).order_by(*(key.order_by for key in KEYS))
         boundary = list(events[limit - 1 : limit + 1])
-        rows = csv_rows(events[:limit]) if fmt == "csv" else jsonl_rows(events[:limit])
+        rows = (
+            csv_rows(events[:limit])
+            if fmt == "csv"
+            else jsonl_rows(events[:limit], zone_of(request.institution))
+        )
         response = StreamingHttpResponse(
             rows, content_type=f"{request.accepted_renderer.media_type}; charset=utf-8"
         )

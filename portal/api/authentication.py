@@ -39,7 +39,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         except keys.KeyRefused as e:
             raise exceptions.AuthenticationFailed(str(e)) from None
         key = checked.key
-        keys.touch(key, client_ip(request))
+        last_used = key.last_used_at
+        first_today = keys.touch(key, client_ip(request)) and keys.first_use_of_day(
+            last_used, key.last_used_at, key.institution
+        )
         # For the tenancy mixin and the audit log (portal.exams.access.audit), which see
         # the Django request: the key's member and institution, and the key itself.
         # It works in the key's institution only, even in a view without the tenancy mixin.
@@ -48,6 +51,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         django_request.memberships = [checked.membership]
         django_request.membership = checked.membership
         django_request.institution = key.institution
+        if first_today:
+            keys.record_daily_use(django_request, checked)
         return checked.user, key
 
     def authenticate_header(self, request):

@@ -23,6 +23,7 @@ from django.utils.crypto import salted_hmac
 from portal.api.models import ApiKey
 from portal.exams.models import AuditEvent
 from portal.tenants.models import Membership
+from portal.tenants.timezones import zone_of
 from portal.text import clean_text
 
 KEY_RE = re.compile(r"cpk_([a-z2-7]{8})_([a-z2-7]{32,64})")
@@ -201,6 +202,33 @@ def touch(key: ApiKey, ip_address, now=None) -> bool:
     if changed:
         key.last_used_at, key.last_used_ip = now, ip_address
     return bool(changed)
+
+
+def first_use_of_day(previous, now, institution) -> bool:
+    """Whether a use at ``now`` is a key's first that day in the institution's zone."""
+    if previous is None:
+        return True
+    zone = zone_of(institution)
+    return previous.astimezone(zone).date() != now.astimezone(zone).date()
+
+
+def record_daily_use(request, checked: Checked) -> None:
+    """The key's first request of the day, in the institution's audit log.
+
+    Once a day rather than every request: the requests that open patient data are each
+    recorded already (with the key's prefix), and a program polling every few seconds
+    would bury everything else. ``touch`` lets one request a minute through, so two
+    requests at midnight cannot both be first.
+    """
+    AuditEvent.objects.create(
+        institution=checked.key.institution,
+        user=checked.user,
+        action=AuditEvent.Action.API_KEY_USED,
+        object_type=checked.key._meta.model_name,
+        object_id=str(checked.key.pk),
+        ip_address=checked.key.last_used_ip,
+        detail={"api_key": checked.key.shown_prefix, "name": checked.key.name},
+    )
 
 
 def expiry_from_date(day: datetime.date):

@@ -1,7 +1,8 @@
 """The institution's audit log, for its administrators: a filtered page and a CSV export.
 
 The export is streamed row by row (the log grows without bound) and is itself recorded
-in the log, with the filters used, before the first row leaves. Its times are ISO 8601
+in the log, with the filters used, before the first row leaves. Each row names the exam and patient
+identifier it concerns (``portal.exams.audit_display``). Its times are ISO 8601
 with the offset of the institution's zone, which its ``time_zone`` column names (the
 API's export stays in UTC, as the API does).
 """
@@ -19,6 +20,7 @@ from portal.dashboard.forms import AuditFilterForm
 from portal.dashboard.paging import BadCursor, SortKey, paginate
 from portal.dashboard.queries import start_of_day
 from portal.dashboard.views import bad_cursor_page, page_links
+from portal.exams import audit_display
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
 from portal.tenants.models import Membership
@@ -39,6 +41,8 @@ CSV_HEADER = [
     "description",
     "object_type",
     "object_id",
+    "exam_id",
+    "concerns",
     "ip_address",
     "detail",
     "time_zone",
@@ -53,6 +57,8 @@ def filtered_events(request, filters: dict):
     events = scoped_to_request(AuditEvent, request).select_related("user")
     if filters.get("user"):
         events = events.filter(user_id=filters["user"])
+    if filters.get("kind"):
+        events = events.filter(action__in=audit_display.actions_of_kind(filters["kind"]))
     if filters.get("action"):
         events = events.filter(action=filters["action"])
     if filters.get("date_from"):
@@ -84,6 +90,7 @@ def audit_log(request):
     export = request.GET.copy()
     for key in ("after", "before"):
         export.pop(key, None)
+    audit_display.describe(page.rows)
     context = {
         "form": form,
         "page": page,
@@ -112,7 +119,7 @@ def csv_rows(events, zone: datetime.tzinfo = datetime.UTC):
     zone_name = getattr(zone, "key", None) or str(zone)
     writer = csv.writer(Echo())
     yield writer.writerow(CSV_HEADER)
-    for event in events.iterator(chunk_size=2000):
+    for event in audit_display.described(events.iterator(chunk_size=2000), zone):
         row = [
             iso_local(event.at, zone, timespec="auto"),
             event.user.email if event.user else "",
@@ -120,6 +127,8 @@ def csv_rows(events, zone: datetime.tzinfo = datetime.UTC):
             event.get_action_display(),
             event.object_type,
             event.object_id,
+            event.subject.exam_id or "",
+            event.subject.text,
             event.ip_address or "",
             json.dumps(event.detail, sort_keys=True) if event.detail else "",
             zone_name,

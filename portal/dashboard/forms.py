@@ -10,7 +10,8 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from portal.dashboard.queries import DEFAULT_SORT, SORTS
-from portal.exams.models import AuditEvent, Exam
+from portal.exams import audit_display
+from portal.exams.models import Exam
 from portal.text import clean_text
 
 PAGE_SIZES = [10, 25, 50, 100]
@@ -124,8 +125,13 @@ class WorklistFilterForm(FilterForm):
 
 class AuditFilterForm(FilterForm):
     user = forms.TypedChoiceField(label="Who", required=False, coerce=int)
+    kind = forms.ChoiceField(
+        label="Kind", required=False, choices=[("", "Any")] + audit_display.kind_choices()
+    )
     action = forms.ChoiceField(
-        label="Action", required=False, choices=[("", "Any")] + AuditEvent.Action.choices
+        label="Action",
+        required=False,
+        choices=[("", "Any")] + audit_display.grouped_action_choices(),
     )
     date_from = DayField(label="From", required=False)
     date_to = DayField(label="to", required=False)

@@ -255,6 +255,12 @@ class AuditEvent(TenantOwned):
         SESSION_MAX_AGE = "session_max_age", "Signed out at the session's time limit"
         END_SESSION = "end_session", "Ended one of their sessions"
         SIGN_OUT_EVERYWHERE = "sign_out_everywhere", "Signed out everywhere"
+        # A wrong password for a member's address (the address typed is kept, never the
+        # password); an address of no account belongs to no institution's log.
+        LOGIN_FAILED = "login_failed", "Failed to sign in"
+        # The first request of the day with an API key (portal.api.authentication): each
+        # request is already in the log where it opens patient data.
+        API_KEY_USED = "api_key_used", "Used an API key (first time that day)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

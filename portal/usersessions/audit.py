@@ -19,6 +19,7 @@ IDLE_LOGOUT = "idle_logout"
 MAX_AGE_LOGOUT = "session_max_age"
 END_SESSION = "end_session"
 SIGN_OUT_EVERYWHERE = "sign_out_everywhere"
+LOGIN_FAILED = "login_failed"
 
 
 def record(request, user, action, *, institutions=None, **detail):

@@ -142,7 +142,7 @@ def test_a_key_never_reaches_another_institution(client, trio, exams, named, nam
     assert response["Content-Type"] == "application/problem+json"
     assert "not a member of institution" in response.json()["detail"]
     assert not Report.objects.exists()
-    assert not AuditEvent.objects.exclude(action="create_api_key").exists()
+    assert not AuditEvent.objects.exclude(action__in=["create_api_key", "api_key_used"]).exists()
 
 
 @pytest.mark.parametrize("name", ["list", "detail", "captures", "media"])
@@ -360,10 +360,13 @@ def test_access_with_a_key_is_audited_with_the_key(client, trio, exams):
         assert call(client, name, exam, key).status_code == 200
     client.force_login(bob)
     client.get(reverse("api-exam-detail", args=[exam.pk]))
-    events = AuditEvent.objects.exclude(action="create_api_key").order_by("at")
+    events = AuditEvent.objects.exclude(action__in=["create_api_key", "api_key_used"]).order_by("at")
     keyed = [e.detail.get("api_key") for e in events]
     assert keyed == [f"cpk_{keys.parse(key)[0]}"] * 3 + [None]
     assert all(e.user == bob for e in events)
+    # The key's use itself: once that day, however many requests.
+    used = AuditEvent.objects.filter(action="api_key_used")
+    assert [(e.user, e.detail["api_key"]) for e in used] == [(bob, f"cpk_{keys.parse(key)[0]}")]
 
 
 def test_making_and_revoking_a_key_are_audit_events(trio):

@@ -145,6 +145,8 @@ def test_the_csv_export_streams_the_filtered_log_and_is_itself_audited(client, t
         "description",
         "object_type",
         "object_id",
+        "exam_id",
+        "concerns",
         "ip_address",
         "detail",
         "time_zone",
