@@ -1,4 +1,4 @@
-// The exam page: a full-size image viewer with zoom, and the report list kept up to date
+// The exam page: the report list kept up to date (the capture viewer is viewer.js)
 // while a report is on its way (its PDF being made, then sent to Clarius: polling
 // reports.json every 2 s, no reload).
 // Without JavaScript the page still works: images open in a tab, a reload shows states.
