@@ -58,6 +58,7 @@ class InstitutionSettingsForm(forms.ModelForm):
             "time_zone",
             "attestation_statement",
             "hold_trainee_reports",
+            "email_patient_identifiers",
         ]
 
     def __init__(self, *args, **kwargs):

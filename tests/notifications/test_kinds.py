@@ -243,3 +243,19 @@ def test_alerts_go_to_admins_only(northside, role, erin):
     Membership.objects.filter(user=erin).update(role=role)
     alert = Alert(northside.pk, kinds.INGESTION_FAILING, "k", "Title")
     assert daily.tell_admins(alert) == 0
+
+
+def test_the_daily_jobs_are_schedules_and_clarius_registers_its_checks():
+    from portal.notifications import alerts
+    from portal.work import schedules
+
+    registered = schedules.registered()
+    assert registered["notifications: daily digest"] == (
+        "portal.notifications.daily.send_digests",
+        24 * 60,
+    )
+    assert registered["notifications: admin alerts"][0] == "portal.notifications.daily.check_alerts"
+    assert {check.key for check in alerts.registered()} >= {
+        "clarius:exams-unlinked",
+        "clarius:ingestion-failing",
+    }

@@ -206,3 +206,25 @@ def test_an_edited_token_is_refused(client, northside, trio):
     )  # charlie's payload, bob's signature
     assert client.post(reverse("notifications-unsubscribe", args=[forged])).status_code == 404
     assert not NotificationPreference.objects.exists()
+
+
+def test_an_admin_allows_patient_identifiers_in_emails_on_the_settings_page(
+    client, northside, trio
+):
+    alice = trio[0]
+    client.force_login(alice)
+    page = client.get(reverse("institution-settings")).content.decode()
+    assert "Include patient identifiers in emails" in page
+    answer = client.post(
+        reverse("institution-settings"),
+        {
+            "idle_timeout_minutes": northside.idle_timeout_minutes,
+            "time_zone": northside.time_zone,
+            "attestation_statement": northside.attestation_statement,
+            "hold_trainee_reports": "on",
+            "email_patient_identifiers": "on",
+        },
+    )
+    assert answer.status_code == 302
+    northside.refresh_from_db()
+    assert northside.email_patient_identifiers is True
