@@ -3,9 +3,13 @@ choices page and unsubscribing (a signed token: tampering is a 404, never a chan
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from django.core import signing
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portal.notifications import emails, kinds
 from portal.notifications.models import Notification, NotificationPreference
@@ -228,3 +232,17 @@ def test_an_admin_allows_patient_identifiers_in_emails_on_the_settings_page(
     assert answer.status_code == 302
     northside.refresh_from_db()
     assert northside.email_patient_identifiers is True
+
+
+@given(token=st.text(min_size=1, max_size=300).filter(lambda t: "/" not in t))
+def test_any_unsubscribe_path_is_a_404_never_a_5xx(client, northside, bob, token):
+    path = reverse("notifications-unsubscribe", args=["x"]).replace("/x/", f"/{quote(token)}/")
+    for answer in (client.get(path), client.post(path)):
+        assert answer.status_code in (400, 404)
+    assert not NotificationPreference.objects.exists()
+
+
+@given(page=st.text(max_size=50))
+def test_any_page_number_shows_a_page(client, northside, bob, page):
+    client.force_login(bob)
+    assert client.get(reverse("notification-inbox"), {"page": page}).status_code == 200
