@@ -22,6 +22,8 @@ as the API's fields: ``answers.<field code>``, ``views.<view code>``,
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -62,12 +64,13 @@ from portal.reports.review import (
     StaleFindings,
     add_addendum,
     assign_to,
-    assignable_reviewer,
     attest_findings,
+    check_unassign,
     completeness_errors,
     fill_worksheet,
     findings_of,
     findings_version,
+    reviewer_named,
     save_findings,
     sign_findings,
     unassign,
@@ -539,6 +542,22 @@ def signed_answer(report, exam) -> Response:
     )
 
 
+class SignInputSerializer(serializers.Serializer):
+    sign_without_missing_captures = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Sign although some of the exam's captures are not downloaded yet (or "
+        "their download failed); without it, such a signature is refused with a 409. "
+        "The audit event records how many were missing.",
+    )
+
+
+MISSING = (
+    "The findings are signed already, or some captures are not downloaded yet (or "
+    "failed) and `sign_without_missing_captures` was not sent."
+)
+
+
 class ExamSign(BoundedBodyView):
     """Sign the exam's findings: the first report version."""
 
@@ -552,13 +571,14 @@ class ExamSign(BoundedBodyView):
         "otherwise); 409 when already signed. A trainee's signature is preliminary "
         "(`review_state: preliminary`): when the institution holds trainees' reports until "
         "attested the answer is a 202 with `report: null`; otherwise a 201 with the "
-        "preliminary version.",
-        request=None,
+        "preliminary version. While captures of the exam are not downloaded (or failed), "
+        "signing is a 409 saying how many, unless `sign_without_missing_captures` is true.",
+        request=SignInputSerializer,
         responses={
             201: SignedSerializer,
             202: HeldSerializer,
             **problem(400, INCOMPLETE),
-            **problem(409, "The findings are signed already."),
+            **problem(409, MISSING),
             **problem(412, "The findings changed since they were read."),
         },
         tags=["review"],
@@ -568,17 +588,23 @@ class ExamSign(BoundedBodyView):
         findings = findings_of(exam)
         if findings.is_signed:
             raise Conflict("These findings are signed already: add an addendum instead.")
+        given = SignInputSerializer(data=self.body(request))
+        given.is_valid(raise_exception=True)
         expected = None
         if request.headers.get("If-Match"):
             expected = if_match(request, findings)
-        report = signing_step(sign_findings, request, pk, findings, expected)
+        without = given.validated_data["sign_without_missing_captures"]
+        step = partial(sign_findings, without_missing_captures=without)
+        report = signing_step(step, request, pk, findings, expected)
         exam.refresh_from_db(fields=["review_state"])
+        missing = getattr(findings, "missing_captures_at_signing", 0)
         audit(
             request,
             AuditEvent.Action.SIGN_FINDINGS,
             exam,
             report_version=report.version if report else None,
             preliminary=findings.signed_as_trainee,
+            **({"missing_captures": missing} if missing else {}),
         )
         if report is None:
             return Response(
@@ -749,17 +775,11 @@ class ExamAssignment(BoundedBodyView):
         exam = exam_for_review(request, pk)
         given = AssignmentInputSerializer(data=self.body(request))
         given.is_valid(raise_exception=True)
-        reviewer = request.user
         named = given.validated_data.get("reviewer")
-        if named is not None and named != request.user.pk:
-            if not is_admin(request):
-                raise serializers.ValidationError(
-                    {"reviewer": ["Only administrators assign exams to someone else."]}
-                )
-            try:
-                reviewer = assignable_reviewer(exam, named)
-            except ReviewRefused as e:
-                raise refusal(e) from None
+        try:
+            reviewer = reviewer_named(exam, request.user, named, admin=is_admin(request))
+        except ReviewRefused as e:
+            raise refusal(e) from None
         assign_to(exam, reviewer)
         audit(request, AuditEvent.Action.ASSIGN_EXAM, exam, reviewer=reviewer.pk)
         return Response(assignment_document(exam))
@@ -777,11 +797,8 @@ class ExamAssignment(BoundedBodyView):
     )
     def delete(self, request, pk):
         exam = exam_for_review(request, pk)
-        if exam.reviewer_id not in (None, request.user.pk) and not is_admin(request):
-            raise serializers.ValidationError(
-                {"reviewer": ["Only administrators unassign an exam someone else reviews."]}
-            )
         try:
+            check_unassign(exam, request.user, admin=is_admin(request))
             unassign(exam)
         except ReviewRefused as e:
             raise refusal(e) from None

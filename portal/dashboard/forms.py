@@ -12,6 +12,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from portal.dashboard.queries import DEFAULT_SORT, SORTS
 from portal.exams import audit_display
 from portal.exams.models import Exam
+from portal.reports.review import REVIEWER_ROLES
+from portal.tenants.models import Membership
 from portal.text import clean_text
 
 PAGE_SIZES = [10, 25, 50, 100]
@@ -86,7 +88,7 @@ class WorklistFilterForm(FilterForm):
         empty_value=DEFAULT_PAGE_SIZE,
     )
 
-    def __init__(self, data, *, memberships, exam_types=(), clinician=False):
+    def __init__(self, data, *, memberships, exam_types=(), clinician=False, by_role=False):
         # A bound form shows what was sent: without a size, the select would show 10.
         data = data.copy()
         data.setdefault("size", str(DEFAULT_PAGE_SIZE))
@@ -97,13 +99,17 @@ class WorklistFilterForm(FilterForm):
             ("none", "Not chosen yet"),
             *[(t.code, t.name if t.is_active else f"{t.name} (retired)") for t in exam_types],
         ]
-        choices = member_choices(memberships)
-        self.fields["operator"].choices = [("", "Anyone")] + choices
+        # On the page (``by_role``), each filter offers the members who hold that part:
+        # exams are performed by clinicians and reviewed by reviewers and administrators.
+        # The API's filter takes any member's id.
+        clinicians = [m for m in memberships if not by_role or m.role == Membership.Role.CLINICIAN]
+        reviewers = [m for m in memberships if not by_role or m.role in REVIEWER_ROLES]
+        self.fields["operator"].choices = [("", "Anyone")] + member_choices(clinicians)
         self.fields["reviewer"].choices = [
             ("", "Anyone"),
             ("me", "Me"),
             ("none", "Unassigned"),
-            *choices,
+            *member_choices(reviewers),
         ]
         if clinician:
             # A clinician's worklist only holds their own exams anyway.

@@ -22,12 +22,12 @@ from __future__ import annotations
 import hashlib
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from portal import events
 from portal.exams.captures import stills
-from portal.exams.models import Exam
+from portal.exams.models import Capture, Exam
 from portal.reports.issuing import (
     addendum_name,
     attested_name,
@@ -44,6 +44,8 @@ from portal.worksheets.models import ExamType
 
 # Who may be named the reviewer of an exam (the web's "Assign to me" is for these too).
 REVIEWER_ROLES = (Membership.Role.ADMIN, Membership.Role.REVIEWER)
+# Captures a report cannot be read from yet.
+MISSING_STATES = (Capture.State.PENDING, Capture.State.FAILED)
 # The version of a worksheet nobody has saved yet.
 UNSAVED = "unsaved"
 
@@ -84,6 +86,25 @@ class InvalidWorksheet(ReviewRefused):
         first = next(iter(errors.values()))
         super().__init__(f"The worksheet has errors: {first}", field="worksheet")
         self.errors = errors
+
+
+class MissingCaptures(ReviewRefused):
+    """Signing refused: ``missing`` captures of the exam are not downloaded yet (or their
+    download failed), and the reviewer did not choose to sign without them."""
+
+    def __init__(self, missing: int, failed: int):
+        self.missing, self.failed = missing, failed
+        some = f"{missing} capture{'s' if missing != 1 else ''} of this exam"
+        state = "could not be downloaded" if failed == missing else "are not downloaded yet"
+        if 0 < failed < missing:
+            state = f"are not downloaded yet ({failed} failed)"
+        elif missing == 1:
+            state = "could not be downloaded" if failed else "is not downloaded yet"
+        super().__init__(
+            f"{some} {state}: wait for them, or confirm signing without the missing captures.",
+            field="sign_without_missing_captures",
+            conflict=True,
+        )
 
 
 class StaleFindings(ReviewRefused):
@@ -278,6 +299,25 @@ def assignable_reviewer(exam, user_id):
     return membership.user
 
 
+def reviewer_named(exam, actor, named_id: int | None, *, admin: bool):
+    """Whom an assignment by ``actor`` gives the exam to: themself when nobody else is
+    named; another reviewer or administrator of the exam's institution only when the
+    actor is an administrator (``admin``). ``ReviewRefused`` otherwise."""
+    if named_id is None or named_id == actor.pk:
+        return actor
+    if not admin:
+        raise ReviewRefused("Only administrators assign exams to someone else.", field="reviewer")
+    return assignable_reviewer(exam, named_id)
+
+
+def check_unassign(exam, actor, *, admin: bool) -> None:
+    """Unassigning is for the assigned reviewer or an administrator."""
+    if exam.reviewer_id not in (None, actor.pk) and not admin:
+        raise ReviewRefused(
+            "Only administrators unassign an exam someone else reviews.", field="reviewer"
+        )
+
+
 def assign_to(exam, user) -> None:
     """``user`` takes the exam for review; a new exam moves to *in review*.
 
@@ -326,9 +366,32 @@ def save_findings(findings: Findings, user, *, expected_version: str | None = No
         _start_review(exam, user)
 
 
-def sign_findings(findings: Findings, user, *, expected_version: str | None = None):
+def missing_captures(exam_id) -> tuple[int, int]:
+    """How many of the exam's captures are not downloaded (pending or failed), and how
+    many of those failed; resubmitted copies are not counted."""
+    counts = Capture.objects.filter(
+        exam_id=exam_id, duplicate_of__isnull=True, state__in=MISSING_STATES
+    ).aggregate(
+        missing=Count("pk"),
+        failed=Count("pk", filter=Q(state=Capture.State.FAILED)),
+    )
+    return counts["missing"], counts["failed"]
+
+
+def sign_findings(
+    findings: Findings,
+    user,
+    *,
+    expected_version: str | None = None,
+    without_missing_captures: bool = False,
+):
     """Sign the worksheet as it stands; returns the report version it issues, or ``None``
-    when a trainee signed and the institution holds the report for attestation."""
+    when a trainee signed and the institution holds the report for attestation.
+
+    A report is read from the images: while some are not downloaded (or failed), signing
+    is refused (``MissingCaptures``) unless the reviewer chose to sign without them
+    (``without_missing_captures``); ``findings.missing_captures_at_signing`` then says
+    how many were missing, for the audit event."""
     with transaction.atomic():
         exam = (
             # Only the exam row is locked: the operator is an outer join PostgreSQL
@@ -340,6 +403,10 @@ def sign_findings(findings: Findings, user, *, expected_version: str | None = No
         _refuse_if_signed(findings)
         _refuse_if_stale(findings, expected_version)
         _refuse_if_incomplete(findings)
+        missing, failed = missing_captures(exam.pk)
+        if missing and not without_missing_captures:
+            raise MissingCaptures(missing, failed)
+        findings.missing_captures_at_signing = missing
         now = timezone.now()
         trainee = is_trainee(user, exam.institution_id)
         findings.updated_by, findings.updated_at = user, now

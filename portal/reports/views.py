@@ -21,6 +21,7 @@ from portal.reports.access import can_review, exam_for_review, exam_or_404
 from portal.reports.forms import AddendumForm, FindingsForm
 from portal.reports.issuing import ReportRefused, retry_report
 from portal.reports.models import Report
+from portal.reports.reading import exam_url, from_of, list_url, next_exam_url, reading_nav
 from portal.reports.review import (
     IncompleteWorksheet,
     ReviewRefused,
@@ -32,6 +33,7 @@ from portal.reports.review import (
     findings_of,
     findings_version,
     is_trainee,
+    missing_captures,
     save_findings,
     sign_findings,
     worksheet_of,
@@ -78,6 +80,7 @@ def render_exam_page(request, exam, *, findings_form=None, addendum_form=None, s
         "reports": exam.reports.select_related("created_by").order_by("-version"),
         "can_review": reviewer,
         "attesting": reviewer and findings.awaiting_attestation,
+        "reading": reading_nav(request, exam),
     }
     return render(request, "reports/exam_detail.html", context, status=status)
 
@@ -143,7 +146,7 @@ def exam_assign(request, pk):
     assign_to(exam, request.user)
     audit(request, AuditEvent.Action.ASSIGN_EXAM, exam, reviewer=request.user.pk)
     messages.success(request, "The exam is assigned to you.")
-    next_url = request.POST.get("next", "")
+    next_url = request.POST.get("next") or exam_url(exam.pk, from_of(request))
     if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         return redirect(next_url)
     return redirect("exam-detail", exam.pk)
@@ -194,7 +197,7 @@ def findings_save(request, pk):
         )
     else:
         messages.success(request, "Findings saved (draft).")
-    return redirect(reverse("exam-detail", args=[exam.pk]) + "#findings")
+    return redirect(exam_url(exam.pk, from_of(request), "#findings"))
 
 
 @login_required
@@ -247,6 +250,8 @@ def findings_review(request, pk):
         "attesting": findings.awaiting_attestation,
         "statement": exam.institution.attestation_statement,
         "signer_is_trainee": is_trainee(request.user, exam.institution_id),
+        "missing_captures": missing_captures(exam.pk),
+        "from": from_of(request),
     }
     return render(request, "reports/sign_confirm.html", context)
 
@@ -286,8 +291,14 @@ def findings_sign(request, pk):
         if not form.is_valid():
             return render_exam_page(request, exam, findings_form=form, status=400)
         expected_version = form.expected_version()
+    without_missing = request.POST.get("sign_without_missing_captures") == "1"
     try:
-        report = sign_findings(findings, request.user, expected_version=expected_version)
+        report = sign_findings(
+            findings,
+            request.user,
+            expected_version=expected_version,
+            without_missing_captures=without_missing,
+        )
     except StaleFindings as e:
         return stale_findings_page(request, exam, e)
     except IncompleteWorksheet as e:
@@ -303,6 +314,7 @@ def findings_sign(request, pk):
         exam,
         report_version=report.version if report else None,
         preliminary=findings_of(exam).signed_as_trainee,
+        **signed_without(findings),
     )
     if report is None:
         messages.success(
@@ -312,7 +324,21 @@ def findings_sign(request, pk):
         messages.success(
             request, f"Signed. “{report.name}” is being made, then it goes to Clarius."
         )
-    return redirect(reverse("exam-detail", args=[exam.pk]) + "#reports")
+    if request.POST.get("then") == "next":
+        return redirect(next_exam_url(request, exam) or worklist_when_done(request))
+    return redirect(exam_url(exam.pk, from_of(request), "#reports"))
+
+
+def signed_without(findings) -> dict:
+    """The audit's note of captures that were missing when the reviewer chose to sign."""
+    missing = getattr(findings, "missing_captures_at_signing", 0)
+    return {"missing_captures": missing} if missing else {}
+
+
+def worklist_when_done(request) -> str:
+    """ "Sign and next" at the end of the list: back to it, saying so."""
+    messages.info(request, "No other exam of this list needs review.")
+    return list_url(request)
 
 
 @login_required

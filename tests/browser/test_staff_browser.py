@@ -99,7 +99,7 @@ def test_a_reviewer_opens_the_dashboard_and_the_worklist(
     page.select_option("#id_review_state", "new")
     page.click("form.filters button[type=submit]")
     page.click("th >> text=Patient")
-    names = page.locator("table.worklist tbody tr td:first-child").all_inner_texts()
+    names = page.locator("table.worklist tbody td[data-label=Patient]").all_inner_texts()
     assert names == sorted(names, key=patient_key)
     assert all("New" in s for s in page.locator("td[data-label=State]").all_inner_texts())
     page.locator("table.worklist tbody tr").first.locator("text=Assign to me").click()
