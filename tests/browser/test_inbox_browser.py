@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from portal.notifications import emails
 from portal.tenants.models import Membership
 from tests.browser.test_login_browser import log_in
 from tests.conftest import make_user
@@ -53,3 +54,13 @@ def test_a_clinician_reads_signed_feedback_from_the_inbox(
     page.wait_for_url(re.compile(r"/inbox/$"))
     assert page.get_by_role("link", name="Inbox", exact=True).is_visible()
     assert page.locator(".inbox-item.unread").count() == 0
+
+    # The choices page, and the page an email's unsubscribe link opens.
+    page.get_by_role("link", name="Notification choices").click()
+    page.get_by_label("Email me when feedback on an exam I performed is signed").uncheck()
+    page.get_by_role("button", name="Save").click()
+    assert "Your notification choices are saved." in page.locator(".messages").inner_text()
+    membership = Membership.objects.get(user=erin)
+    token = emails.unsubscribe_token(membership.pk, "feedback_signed")
+    page.goto(f"{live_server.url}/notifications/unsubscribe/{token}/")
+    assert "You will receive no more emails" in page.locator("main").inner_text()

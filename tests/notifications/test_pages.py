@@ -246,3 +246,14 @@ def test_any_unsubscribe_path_is_a_404_never_a_5xx(client, northside, bob, token
 def test_any_page_number_shows_a_page(client, northside, bob, page):
     client.force_login(bob)
     assert client.get(reverse("notification-inbox"), {"page": page}).status_code == 200
+
+
+def test_the_exam_page_still_decides_who_sees_the_exam(client, northside, bob, erin):
+    """A notification only leads to a page; the exam page's own rule decides. A clinician
+    sees only the exams they performed, whatever a notification's link says."""
+    someone_elses = make_exam(northside, bob)
+    note = tell(erin, northside, url=f"/exams/{someone_elses.pk}/", exam=someone_elses)
+    client.force_login(erin)
+    answer = client.get(reverse("notification-open", args=[note.pk]))
+    assert answer["Location"] == f"/exams/{someone_elses.pk}/"
+    assert client.get(answer["Location"]).status_code == 404
