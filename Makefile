@@ -24,10 +24,11 @@ install: $(STAMP)
 	@bash scripts/system-packages.sh
 	@bash scripts/frontend.sh
 
+# `make demo V=1` shows every request and task (the demo is quiet by default).
 demo: install
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
-	$(DEMO_ENV) $(BIN)/python manage.py run_demo
+	$(DEMO_ENV) $(BIN)/python manage.py run_demo $(if $(V),--verbose)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

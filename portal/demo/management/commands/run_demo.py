@@ -1,6 +1,5 @@
 import signal
 import socket
-import subprocess
 import sys
 import time
 from urllib.parse import urlsplit
@@ -8,24 +7,37 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.demo import console
 from portal.demo.seed import DEMO_USERS
 
 SANDBOX_MEDIA_PORT = 8101
+# How long each process may take to stop by itself before its group is terminated.
+STOP_GRACE = {"worker": 3.0, "web": 1.0, "sandbox": 1.0}
 
 
 class Command(BaseCommand):
     help = (
         "Run the Clarius sandbox, the web server and the worker together in the foreground, "
-        "configured against each other; Ctrl-C stops all three."
+        "configured against each other; Ctrl-C stops all three. Quiet by default (warnings "
+        "and errors only): --verbose, or --verbosity 2, shows request and task logs."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--verbose",
+            action="store_true",
+            help="Show every request and task (as --verbosity 2 does).",
+        )
 
-    def handle(self, *args, addr, **options):
+    def handle(self, *args, addr, verbose=False, **options):
         if not settings.DEBUG:
             raise CommandError("run_demo is for development: set DJANGO_DEBUG=1.")
+        verbose = verbose or options.get("verbosity", 1) >= 2
+        if not verbose:
+            console.quiet_this_process()
         api = urlsplit(settings.CLARIUS_API_URL)
+        env = console.child_env(verbose)
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         processes = {}
         stopping = False
@@ -37,12 +49,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            processes["sandbox"] = subprocess.Popen(
+            processes["sandbox"] = console.start(
                 [
                     sys.executable,
                     "-m",
                     "clarius_sandbox",
-                    "--quiet",
+                    *([] if verbose else ["--quiet"]),
                     "--host",
                     api.hostname,
                     "--api-port",
@@ -57,12 +69,19 @@ class Command(BaseCommand):
                     "--send-application",
                 ],
                 cwd=settings.BASE_DIR,
+                env=env,
             )
-            wait_for_port(api.hostname, api.port, processes["sandbox"])
+            wait_for_port(api.hostname, api.port, processes["sandbox"], "The Clarius sandbox")
             self.register_with_sandbox()
-            processes["web"] = subprocess.Popen([*manage, "runserver", "--noreload", addr])
-            processes["worker"] = subprocess.Popen([*manage, "qcluster"])
-            self.print_banner(addr, api)
+            processes["worker"] = console.start([*manage, "qcluster"], env=env)
+            web_host, _, web_port = addr.rpartition(":")
+            processes["web"] = console.start(
+                [*manage, "runserver", "--noreload", *([] if verbose else ["-v", "0"]), addr],
+                env=env,
+            )
+            wait_for_port(web_host or "127.0.0.1", int(web_port), processes["web"], "The portal")
+            # Printed once everything has started, so nothing of theirs scrolls it away.
+            self.stdout.write(self.logins(addr, api))
             while not stopping:
                 exited = {n: p.returncode for n, p in processes.items() if p.poll() is not None}
                 if exited:
@@ -73,7 +92,7 @@ class Command(BaseCommand):
             self.stop_all(processes)
         if not stopping:
             raise CommandError("The demo stopped because a process exited.")
-        self.stdout.write("Demo stopped.")
+        self.stdout.write("Demo stopped. " + self.logins(addr, api, again=True))
 
     def register_with_sandbox(self):
         """What `manage.py clarius register` does, so Connect and Upload exam just work."""
@@ -84,41 +103,38 @@ class Command(BaseCommand):
             client.update_settings(**wanted_settings())
 
     def stop_all(self, processes):
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 15
-        for process in processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        # The worker first, while the sandbox still answers the task in hand.
+        for name in ("worker", "web", "sandbox"):
+            if name in processes:
+                console.stop(processes[name], grace=STOP_GRACE[name])
 
-    def print_banner(self, addr, api):
-        lines = [
-            "",
-            f"Clarius portal demo on http://{addr}/  (Ctrl-C stops everything)",
-            "Log in with:",
-        ]
+    def logins(self, addr, api, again=False):
+        lines = (
+            []
+            if again
+            else ["", f"Clarius portal demo on http://{addr}/  (Ctrl-C stops everything)"]
+        )
+        lines.append("Log in with:" if not again else "The demo logins, for next time:")
         for email, _, role, password in DEMO_USERS:
             lines.append(f"  {role.label:<14} {email:<24} {password}")
-        lines += [
-            f"Django admin: http://{addr}/admin/ as {DEMO_USERS[0][0]}",
-            f"Clarius sandbox (play a Clarius user): http://{api.hostname}:{api.port}/sandbox/",
-            "  Connect a sandbox user, log in as the clinician, link; then Upload exam.",
-        ]
-        self.stdout.write("\n".join(lines) + "\n")
+        if not again:
+            lines += [
+                f"Django admin: http://{addr}/admin/ as {DEMO_USERS[0][0]}",
+                f"Clarius sandbox (play a Clarius user): http://{api.hostname}:{api.port}/sandbox/",
+                "  Connect a sandbox user, log in as the clinician, link; then Upload exam.",
+                "Quiet: warnings and errors only (run_demo --verbose shows every request).",
+            ]
+        return "\n".join(lines) + "\n"
 
 
-def wait_for_port(host, port, process, timeout=30):
+def wait_for_port(host, port, process, what, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise CommandError(f"The Clarius sandbox exited (status {process.returncode}).")
+            raise CommandError(f"{what} exited (status {process.returncode}).")
         try:
             socket.create_connection((host, port), timeout=0.5).close()
             return
         except OSError:
             time.sleep(0.2)
-    raise CommandError(f"The Clarius sandbox did not start on {host}:{port}.")
+    raise CommandError(f"{what} did not start on {host}:{port}.")
