@@ -73,19 +73,23 @@ def test_connect_upload_review_sign_and_the_report_reaches_clarius(
     reviewer.click("button[type=submit]")
     reviewer.goto(f"{live_server.url}/worklist/")
     reviewer.click(f"a[href='/exams/{exam.pk}/']")
-    images = reviewer.locator(".gallery img")
-    assert images.count() == 3
+    assert reviewer.locator('.gallery a[data-kind="image"]').count() == 3
+    # Three images and the clip's poster frame.
+    assert reviewer.locator(".gallery img").count() == 4
     reviewer.wait_for_function(
         "() => [...document.querySelectorAll('.gallery img')]"
         ".every(i => i.complete && i.naturalWidth > 0)"
     )
-    reviewer.evaluate("document.querySelector('.gallery video').muted = true")
-    reviewer.evaluate("document.querySelector('.gallery video').play()")
+    reviewer.screenshot(path=str(screenshot("exam-page-ultrasound")), full_page=True)
+    # The clip plays in the capture viewer.
+    reviewer.click('.gallery a[data-kind="clip"]')
+    reviewer.click('#capture-viewer [data-viewer="play"]')
     reviewer.wait_for_function(
-        "() => { const v = document.querySelector('.gallery video');"
+        "() => { const v = document.querySelector('#capture-viewer video');"
         " return v.videoWidth > 0 && v.currentTime > 0.2; }"
     )
-    reviewer.screenshot(path=str(screenshot("exam-page-ultrasound")), full_page=True)
+    reviewer.screenshot(path=str(screenshot("viewer-clip")))
+    reviewer.click('#capture-viewer [data-viewer="close"]')
 
     # The biliary worksheet: chosen, then every section normal and every view obtained.
     reviewer.select_option("[name=exam_type]", "biliary")

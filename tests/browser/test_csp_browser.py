@@ -83,7 +83,7 @@ def test_the_watch_catches_a_violation_and_the_browser_reports_it(
 
 
 def test_a_reviewer_walks_the_dashboard_worklist_and_an_exam_with_a_playing_clip(
-    page, live_server, bob, exam
+    page, live_server, bob, exam, axe
 ):
     sign(exam, bob)
     log_in(page, live_server, "bob@example.org")
@@ -95,11 +95,16 @@ def test_a_reviewer_walks_the_dashboard_worklist_and_an_exam_with_a_playing_clip
         "() => [...document.querySelectorAll('.gallery img')]"
         ".every(i => i.complete && i.naturalWidth > 0)"
     )
-    page.locator(".gallery video").evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("() => document.querySelector('.gallery video').currentTime > 0")
+    # The clip plays in the viewer (opened from its thumbnail), then an image shows there.
+    page.click('.gallery a[data-kind="clip"]')
+    page.click('#capture-viewer [data-viewer="play"]')
+    page.wait_for_function("() => document.querySelector('#capture-viewer video').currentTime > 0")
+    axe.check(page)
+    page.click('#capture-viewer [data-viewer="close"]')
     page.click("a.zoomable >> nth=0")
     page.wait_for_function("() => document.querySelector('#capture-viewer img').naturalWidth > 0")
-    page.click("#capture-viewer button")
+    axe.check(page)
+    page.click('#capture-viewer [data-viewer="close"]')
 
     for name in ("clarius-raw-data", "clarius-dicom"):
         visit(page, f"{live_server.url}{reverse(name, args=[exam.pk])}")

@@ -25,7 +25,8 @@ def exam(settings, tmp_path, bob, northside, monkeypatch):
     return exam
 
 
-def test_it_opens_a_capture_full_size_and_zooms(page, live_server, bob, exam, screenshot):
+def test_it_opens_a_capture_in_the_viewer_and_zooms(page, live_server, bob, exam, screenshot, axe):
+    # The viewer itself is tried in depth by test_viewer_browser.py.
     log_in(page, live_server, "bob@example.org")
     page.goto(f"{live_server.url}/exams/{exam.pk}/")
     screenshot("exam-page-worksheet")
@@ -34,11 +35,11 @@ def test_it_opens_a_capture_full_size_and_zooms(page, live_server, bob, exam, sc
     assert viewer.is_visible()
     image = viewer.locator("img")
     assert "/captures/" in image.get_attribute("src")
-    image.click()
-    assert "zoomed" in image.get_attribute("class")
-    image.click()
-    assert "zoomed" not in (image.get_attribute("class") or "")
-    page.click("#capture-viewer button")
+    assert viewer.locator("#viewer-title").inner_text().startswith("Image 1 of 2")
+    page.click('#capture-viewer [data-viewer="zoom-in"]')
+    assert viewer.locator('[data-viewer="zoom"]').inner_text() == "150%"
+    axe.check(page)
+    page.click('#capture-viewer [data-viewer="close"]')
     assert not viewer.is_visible()
 
 
