@@ -9,35 +9,56 @@ from django.db.models import OuterRef, Subquery
 from integrations.clarius.ingestion.linking import unlink
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal.dashboard.panels import Panel
-from portal.dashboard.queries import SubqueryCount, is_clinician
+from portal.dashboard.queries import SubqueryCount
 from portal.tenants.linked_accounts import LinkedAccounts
 from portal.tenants.models import Institution
 from portal.tenants.scoping import scoped_to_request
+from portal.work.policy import retrying
 
 
 def dashboard_status(request) -> dict:
-    """The last notification, failed notifications and rejected links, in one query.
+    """For the institution's administrators (the core shows panels to no one else): the
+    last notification, failed and retrying notifications, rejected links, and the exams
+    waiting because their Clarius account is not linked here, in two queries.
 
-    A clinician sees what concerns them: notifications for their own Clarius links.
+    A notification whose account no institution ever linked names no institution; the
+    waiting ones counted here are those of a token linked here once (a link waiting for
+    confirmation, rejected, or unlinked when its member left).
     """
     receipts = NotificationReceipt.objects.filter(link__institution=request.institution)
     links = scoped_to_request(ClariusLink, request)
-    if is_clinician(request):
-        receipts = receipts.filter(link__user=request.user)
-        links = links.filter(user=request.user)
+    waiting = NotificationReceipt.objects.filter(
+        state=NotificationReceipt.State.UNASSIGNED, customer_id__in=links.values("token")
+    )
     last = receipts.order_by("-received_at").values("received_at")[:1]
-    return (
+    status = (
         Institution.objects.filter(pk=request.institution.pk)
         .annotate(
             last_notification=Subquery(last),
             failed_notifications=SubqueryCount(
                 receipts.filter(state=NotificationReceipt.State.FAILED)
             ),
+            retrying_notifications=SubqueryCount(
+                retrying(receipts, NotificationReceipt.State.PENDING)
+            ),
             rejected_links=SubqueryCount(links.filter(state=ClariusLink.State.REJECTED)),
+            waiting_unlinked=SubqueryCount(waiting),
         )
-        .values("last_notification", "failed_notifications", "rejected_links")
+        .values(
+            "last_notification",
+            "failed_notifications",
+            "retrying_notifications",
+            "rejected_links",
+            "waiting_unlinked",
+        )
         .get()
     )
+    status["waiting_members"] = []
+    if status["waiting_unlinked"]:
+        users = links.filter(token__in=waiting.values("customer_id")).select_related("user")
+        names = {link.user.get_full_name() or link.user.email for link in users}
+        status["waiting_members"] = sorted(names)
+    return status
 
 
 def latest_link_state():

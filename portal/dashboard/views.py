@@ -1,7 +1,8 @@
-"""The staff's home page (dashboard); the worklist is in ``portal.dashboard.worklist``.
+"""The staff's home page (dashboard) and the worklist.
 
-It starts from ``visible_exams`` (tenant rule, then role rule) and costs a fixed number
-of queries whatever the number of exams: aggregates are computed by the database.
+Both start from ``visible_exams`` (tenant rule, then role rule) and cost a fixed number
+of queries whatever the number of exams: aggregates are computed by the database, and
+the worklist pages with a keyset instead of counting rows.
 """
 
 from django.contrib.auth.decorators import login_required
@@ -10,7 +11,12 @@ from django.utils.http import urlencode
 
 from portal.dashboard import panels, queries
 from portal.dashboard.charts import bar_chart
-from portal.dashboard.paging import BadCursor
+from portal.dashboard.forms import WorklistFilterForm
+from portal.dashboard.paging import BadCursor, paginate
+from portal.reports.access import can_review
+from portal.tenants.models import Membership
+from portal.tenants.scoping import scoped_to_request
+from portal.worksheets.models import ExamType
 
 
 def hours(duration) -> float | None:
@@ -60,6 +66,43 @@ def home(request):
     return render(request, "dashboard/home.html", context)
 
 
+@login_required
+def worklist(request):
+    """Exams to review, filtered, searched, sorted and paged; one query for the page."""
+    if request.institution is None:
+        return render(request, "dashboard/no_institution.html")
+    clinician = queries.is_clinician(request)
+    memberships = list(scoped_to_request(Membership, request).select_related("user"))
+    exam_types = list(scoped_to_request(ExamType, request).only("code", "name", "is_active"))
+    form = WorklistFilterForm(
+        request.GET, memberships=memberships, exam_types=exam_types, clinician=clinician
+    )
+    filters = form.filters()
+    annotations, keys = queries.worklist_order(filters["sort"], request.institution)
+    exams = queries.worklist_exams(request, filters).annotate(**annotations)
+    try:
+        page = paginate(
+            exams,
+            keys,
+            size=filters["size"],
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+        )
+    except BadCursor as error:
+        return bad_cursor_page(request, error)
+    context = {
+        "form": form,
+        "page": page,
+        "sort": filters["sort"],
+        "sort_links": sort_links(request.GET, filters["sort"]),
+        "page_links": page_links(request.GET, page),
+        "can_review": can_review(request),
+        "is_clinician": clinician,
+        "filtered": any(k not in ("sort", "size") for k in filters),
+    }
+    return render(request, "dashboard/worklist.html", context)
+
+
 def bad_cursor_page(request, error: BadCursor):
     """400: the page link was not made by the portal (edited, cut, or from an old version)."""
     context = {"reason": str(error), "first_page": request.path + _query(request.GET)}
@@ -71,6 +114,17 @@ def _query(params, **changes) -> str:
     merged = {k: v for k, v in params.items() if k not in ("after", "before")}
     merged.update(changes)
     return "?" + urlencode({k: v for k, v in merged.items() if v not in (None, "")})
+
+
+def sort_links(params, current: str) -> dict:
+    """For each column: the link that sorts by it (toggling the direction) and its state."""
+    links = {}
+    for column, first in [("submitted", "-submitted"), ("patient", "patient"), ("state", "state")]:
+        active = current.lstrip("-") == column
+        target = ("-" + column if current == column else column) if active else first
+        direction = ("descending" if current.startswith("-") else "ascending") if active else ""
+        links[column] = {"url": _query(params, sort=target), "aria_sort": direction}
+    return links
 
 
 def page_links(params, page) -> dict:

@@ -132,3 +132,13 @@ def fail_or_give_up(
         obj.state = failed_state
         fields.append("state")
     return ("failed" if gave_up else "retry"), fields
+
+
+def retrying(queryset, waiting_state: str = "pending"):
+    """Rows still waiting whose last attempt failed: the work will be tried again.
+
+    What a counter of failures must show next to the failed ones (a download retried
+    for the fourth time is not "0 failed"); ``fail`` keeps ``last_error`` until the
+    work is done (``finish`` clears it).
+    """
+    return queryset.filter(state=waiting_state, attempts__gt=0).exclude(last_error="")

@@ -128,18 +128,32 @@ def when(value, style="minutes"):
     return format_html('<time datetime="{}">{}</time>', iso_local(value), format_when(value, style))
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 @register.filter
 def duration_words(value) -> str:
-    """An ISO 8601 duration as people say it: "PT15M" → "15 minutes" ("" if not one)."""
+    """A duration as people say it: a ``timedelta`` or ISO 8601 text ("PT15M") →
+    "15 minutes", "2 hours and 5 minutes", "3 days and 4 hours" ("" if not one).
+
+    At most two units, the larger first; a day or more leaves out the minutes.
+    """
     from django.utils.dateparse import parse_duration
 
-    text = str(value or "").strip()
-    duration = parse_duration(text) if text else None
+    if isinstance(value, datetime.timedelta):
+        duration = value
+    else:
+        text = str(value or "").strip()
+        duration = parse_duration(text) if text else None
     if duration is None:
         return ""
     minutes = max(round(duration.total_seconds() / 60), 1)
+    if minutes >= 24 * 60:
+        days, hours = divmod(round(minutes / 60), 24)
+        return " and ".join([_plural(days, "day")] + ([_plural(hours, "hour")] if hours else []))
     hours, minutes = divmod(minutes, 60)
-    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    parts = [_plural(hours, "hour")] if hours else []
     if minutes:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+        parts.append(_plural(minutes, "minute"))
     return " and ".join(parts)
