@@ -96,7 +96,9 @@ def orchestra(monkeypatch, settings):
         lambda command, **kw: FakeProcess(command, log, kw["env"][console.VERBOSE_ENV]),
     )
     monkeypatch.setattr(
-        console, "stop", lambda process, grace: log.append(("stop", process.name, grace))
+        console,
+        "stop_all",
+        lambda children: log.extend(("stop", p.name, grace) for p, grace in children),
     )
     monkeypatch.setattr(run_demo, "wait_for_port", lambda *a, **k: log.append(("ready",)))
     monkeypatch.setattr(run_demo.Command, "register_with_sandbox", lambda self: None)

@@ -65,18 +65,28 @@ def stop(process: subprocess.Popen, grace: float = 3.0) -> float:
     Clarius; no work is lost by not waiting, as each row of work is retried once its
     lease ends (``portal.work``).
     """
+    return stop_all([(process, grace)])
+
+
+def stop_all(children: list[tuple[subprocess.Popen, float]]) -> float:
+    """``stop`` for several children at once: all are interrupted together (in the
+    order given), each then has its own grace. The seconds it took."""
     began = time.monotonic()
-    if process.poll() is None:
-        _signal_group(process, signal.SIGINT, group=False)
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 1.0)):
-            try:
-                process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                _signal_group(process, sig)
-        process.wait()
-    # Whatever the child left of its own (the worker's pool) goes with it.
-    _signal_group(process, signal.SIGKILL)
+    for process, _ in children:
+        if process.poll() is None:
+            _signal_group(process, signal.SIGINT, group=False)
+    for process, grace in children:
+        if process.poll() is None:
+            left = max(grace - (time.monotonic() - began), 0.05)
+            for sig, wait in ((signal.SIGTERM, left), (signal.SIGKILL, 1.0)):
+                try:
+                    process.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    _signal_group(process, sig)
+            process.wait()
+        # Whatever the child left of its own (the worker's pool) goes with it.
+        _signal_group(process, signal.SIGKILL)
     return time.monotonic() - began
 
 

@@ -12,7 +12,7 @@ from portal.demo.seed import DEMO_USERS
 
 SANDBOX_MEDIA_PORT = 8101
 # How long each process may take to stop by itself before its group is terminated.
-STOP_GRACE = {"worker": 3.0, "web": 1.0, "sandbox": 1.0}
+STOP_GRACE = {"worker": 3.0, "web": 2.0, "sandbox": 2.0}
 
 
 class Command(BaseCommand):
@@ -103,10 +103,9 @@ class Command(BaseCommand):
             client.update_settings(**wanted_settings())
 
     def stop_all(self, processes):
-        # The worker first, while the sandbox still answers the task in hand.
-        for name in ("worker", "web", "sandbox"):
-            if name in processes:
-                console.stop(processes[name], grace=STOP_GRACE[name])
+        # All at once, the worker first (the sandbox still answers the task in hand).
+        order = [name for name in ("worker", "web", "sandbox") if name in processes]
+        console.stop_all([(processes[name], STOP_GRACE[name]) for name in order])
 
     def logins(self, addr, api, again=False):
         lines = (
