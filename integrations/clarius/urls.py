@@ -8,6 +8,7 @@ urlpatterns = [
     path("connect/<str:token>/", views.connect, name="clarius-connect"),
     path("link/", views.link, name="clarius-link"),
     path("links/", views.my_links, name="clarius-my-links"),
+    path("links.json", views.my_links_json, name="clarius-my-links-json"),
     path("links/<int:pk>/unlink/", views.unlink_mine, name="clarius-unlink"),
     path("institution-links/", views.institution_links, name="clarius-institution-links"),
     path(

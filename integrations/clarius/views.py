@@ -2,16 +2,19 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from integrations.clarius.ingestion import linking
 from integrations.clarius.ingestion.linking import LinkRefused, link_token, unlink
 from integrations.clarius.ingestion.webhooks import TOKEN_RE
 from integrations.clarius.models import ClariusLink
+from portal.accounts import login_hints
 from portal.tenants.models import Membership
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
+from portal.work.words import row_words
 
 
 def connect(request, token):
@@ -25,6 +28,12 @@ def connect(request, token):
     if not TOKEN_RE.match(token):
         return render(request, "clarius/link_invalid.html", status=400)
     linking.keep_connect_token(request.session, token)
+    if not request.user.is_authenticated:
+        login_hints.leave(
+            request.session,
+            reverse("clarius-link"),
+            "Sign in to link your Clarius account to the portal.",
+        )
     return redirect("clarius-link")
 
 
@@ -82,8 +91,44 @@ def _link(request, token, memberships, chosen):
 
 @login_required
 def my_links(request):
-    links = ClariusLink.objects.filter(user=request.user).select_related("institution")
-    return render(request, "clarius/my_links.html", {"links": links})
+    links = list(ClariusLink.objects.filter(user=request.user).select_related("institution"))
+    for row in links:
+        row.help = link_help(row)
+    waiting = any(row.state == ClariusLink.State.PENDING for row in links)
+    return render(request, "clarius/my_links.html", {"links": links, "waiting": waiting})
+
+
+@login_required
+@require_GET
+def my_links_json(request):
+    """What the links page polls while a link waits for Clarius' confirmation
+    (static/js/clarius-links.js): each of the user's links, its state in words."""
+    links = ClariusLink.objects.filter(user=request.user)
+    rows = [
+        {
+            "id": row.pk,
+            "state": row.state,
+            "state_label": row.get_state_display(),
+            "help": link_help(row),
+        }
+        for row in links
+    ]
+    return JsonResponse(
+        {"waiting": any(r["state"] == ClariusLink.State.PENDING for r in rows), "links": rows},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def link_help(row: ClariusLink) -> str:
+    """What a link's state means and what happens next, in words."""
+    if row.state == ClariusLink.State.REJECTED:
+        return "Clarius does not know this account. Connect again from Clarius Cloud."
+    if row.state != ClariusLink.State.PENDING:
+        return ""
+    words = row_words(row, failed=False, unknown="Clarius has not confirmed it yet")
+    if words.tone == "retrying":
+        return words.sentence
+    return "The portal is asking Clarius to confirm it; this page updates by itself."
 
 
 @require_POST

@@ -5,6 +5,7 @@ from django.contrib.auth.views import LoginView, PasswordResetView
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 
+from portal.accounts import login_hints
 from portal.accounts.forms import EmailAuthenticationForm, PasswordResetRequestForm, ProfileForm
 from portal.accounts.password_reset import request_reset
 from portal.accounts.throttle import client_ip
@@ -13,6 +14,18 @@ from portal.accounts.throttle import client_ip
 class PortalLoginView(LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Why this login, when the page it leads to said (portal.accounts.login_hints).
+        context["login_hint"] = login_hints.for_next(
+            self.request.session, context.get(self.redirect_field_name, "")
+        )
+        return context
+
+    def form_valid(self, form):
+        login_hints.forget(self.request.session)
+        return super().form_valid(form)
 
 
 class PortalPasswordResetView(PasswordResetView):
