@@ -181,7 +181,10 @@
   playButton.addEventListener("click", togglePlay);
   part("frame-back").addEventListener("click", function () { stepFrames(-1); });
   part("frame-forward").addEventListener("click", function () { stepFrames(1); });
-  scrubber.addEventListener("input", function () { video.currentTime = parseFloat(scrubber.value) || 0; });
+  scrubber.addEventListener("input", function () {
+    video.currentTime = parseFloat(scrubber.value) || 0;
+    showTime(); // the time shown follows at once, not when the seek has finished
+  });
   speed.addEventListener("change", function () { video.playbackRate = parseFloat(speed.value) || 1; });
   video.addEventListener("ratechange", function () {
     // A rate from elsewhere (a browser control) shows in the select when it is one of ours.

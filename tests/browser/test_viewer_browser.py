@@ -8,9 +8,11 @@ import io
 import pytest
 from PIL import Image, ImageStat
 
+from clarius_sandbox import imaging
 from clarius_sandbox.video import encode_clip
 from portal.exams import media
 from portal.exams.models import Capture
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_login_browser import log_in
 from tests.factories import make_exam
 from tests.reports.conftest import add_jpeg_captures
@@ -19,6 +21,26 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIP_FRAMES = 45  # 3 s at the sandbox's 15 frames a second
 DEFAULT_FPS = 30  # the viewer's frame step when a capture does not say its frame rate
+
+
+def add_bmode_image(exam):
+    """A 640×480 B-mode picture such as a probe takes (the sandbox draws it)."""
+    capture = Capture.objects.create(
+        institution=exam.institution,
+        exam=exam,
+        submission=exam.submissions.get(),
+        position=exam.captures.count(),
+        source_url="https://example.invalid/",
+        state=Capture.State.DONE,
+        content_type="image/jpeg",
+        width=imaging.WIDTH,
+        height=imaging.HEIGHT,
+    )
+    capture.file = media.capture_relpath(capture, "image/jpeg")
+    media.absolute(capture.file).parent.mkdir(parents=True, exist_ok=True)
+    media.absolute(capture.file).write_bytes(imaging.encode_jpeg(imaging.bmode_image(3)))
+    capture.save()
+    return capture
 
 
 def add_clip(exam, frames=CLIP_FRAMES):
@@ -44,7 +66,8 @@ def exam(settings, tmp_path, bob, northside, monkeypatch):
     settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
     monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: None)
     exam = make_exam(northside, bob, patient_name="Nora North", captures=0)
-    add_jpeg_captures(exam, 2)
+    add_bmode_image(exam)
+    add_jpeg_captures(exam, 1)
     add_clip(exam)
     return exam
 
@@ -89,7 +112,7 @@ def mean_brightness(page):
 
 
 def test_an_image_opens_fit_to_the_screen_and_zooms_and_pans(
-    page, live_server, bob, exam, axe, screenshot, viewport
+    page, live_server, bob, exam, axe, viewport
 ):
     open_exam(page, live_server, exam)
     opener = page.locator('.gallery a[data-kind="image"]').first
@@ -108,9 +131,13 @@ def test_an_image_opens_fit_to_the_screen_and_zooms_and_pans(
     assert dialog["y"] <= stage["y"] <= dialog["y"] + dialog["height"] - stage["height"]
     if viewport["width"] > 1000:
         assert shown[0] > 640 and shown[1] > 480
-        screenshot("viewer")
+        # For the README: the viewer as a reviewer sees it (the window, not the whole page).
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "viewer.png"))
     else:
         assert shown[0] >= viewport["width"] - 40
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "viewer-phone.png"))
     assert scale(page) == pytest.approx(1)
 
     # Zoom by button and by key, around the middle of the stage.
@@ -176,7 +203,7 @@ def test_next_and_previous_show_each_capture_with_its_label_and_brightness_chang
     open_image(page)
     title = page.locator("#viewer-title")
     captions = page.locator(".gallery .caption").all_inner_texts()
-    assert captions[0].startswith("1 · image")
+    assert captions[0] == "1 · image · 640×480"
     assert title.inner_text() == f"Image 1 of 3 · {captions[0]}"
     assert page.locator('#capture-viewer [data-viewer="previous"]').is_disabled()
     page.keyboard.press("ArrowRight")
@@ -211,7 +238,7 @@ def test_next_and_previous_show_each_capture_with_its_label_and_brightness_chang
 
 
 def test_a_clip_plays_pauses_steps_frames_changes_speed_and_seeks(
-    page, live_server, bob, exam, axe
+    page, live_server, bob, exam, axe, viewport
 ):
     open_exam(page, live_server, exam)
     page.click('.gallery a[data-kind="clip"]')
@@ -279,6 +306,10 @@ def test_a_clip_plays_pauses_steps_frames_changes_speed_and_seeks(
     shown = page.locator('#capture-viewer [data-viewer="time"]').inner_text()
     assert float(shown.split(" s")[0]) == pytest.approx(1.5, abs=0.05)
     assert float(scrubber.input_value()) == pytest.approx(1.5, abs=0.05)
+
+    size = "desktop" if viewport["width"] > 1000 else "phone"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"viewer-clip-{size}.png"))
 
     # Zoom works on a clip as on an image.
     page.click('#capture-viewer [data-viewer="zoom-in"]')
