@@ -480,3 +480,21 @@ def test_the_query_string_round_trips(client, trio, northside):
         "size": ["50"],
     }
     assert urlparse("/?" + saved).query == saved
+
+
+def test_the_sign_page_says_what_is_missing_and_asks_to_confirm(client, trio, northside):
+    alice, bob, _ = trio
+    made = ready_to_sign(exam(northside, alice))
+    missing(made, [Capture.State.PENDING, Capture.State.PENDING, Capture.State.FAILED])
+    client.force_login(bob)
+    template = Findings.objects.get(exam=made).template_id
+    data = {"exam_type": "other", "worksheet": template, "impression": "Normal study."}
+    response = client.post(
+        reverse("exam-review", args=[made.pk]), {**data, "from": "review_state=new"}
+    )
+    assert response.status_code == 200, response.content.decode()[:2000]
+    html = response.content.decode()
+    assert "3 captures of this exam are not downloaded yet (1 failed)." in html
+    assert 'name="sign_without_missing_captures" value="1" required' in html
+    assert 'name="from" value="review_state=new"' in html
+    assert "and next</button>" in html
