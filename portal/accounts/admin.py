@@ -24,7 +24,8 @@ class AdminEmailAuthenticationForm(AdminAuthenticationForm):
 admin.site.login_form = AdminEmailAuthenticationForm
 
 
-class UserMembershipInline(admin.TabularInline):
+# Stacked, not tabular: each field has its own <label> (a tabular row's fields have none).
+class UserMembershipInline(admin.StackedInline):
     model = Membership
     fk_name = "user"
     extra = 0
@@ -59,6 +60,9 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["email", "full_name", "memberships__institution__name"]
     readonly_fields = ["last_login", "date_joined"]
     inlines = [UserMembershipInline]
+    # Plain labelled multiple selects: Django's two-box filter widget puts aria-label on
+    # a <span> without a role, which assistive technology ignores (axe-core refuses it).
+    filter_horizontal = ()
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Personal info", {"fields": ["full_name", "credentials"]}),

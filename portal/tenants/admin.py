@@ -4,7 +4,8 @@ from django.db.models import Count
 from portal.tenants.models import Institution, Membership
 
 
-class MembershipInline(admin.TabularInline):
+# Stacked, not tabular: each field has its own <label> (a tabular row's fields have none).
+class MembershipInline(admin.StackedInline):
     model = Membership
     fk_name = "institution"
     extra = 0
