@@ -317,3 +317,64 @@ def test_a_clip_plays_pauses_steps_frames_changes_speed_and_seeks(
     axe.check(page)
     page.click('#capture-viewer [data-viewer="close"]')
     assert video.evaluate("v => v.paused && !v.getAttribute('src')")
+
+
+def test_full_screen_and_on_a_phone_a_swipe_changes_the_capture(
+    page, live_server, bob, exam, axe, viewport
+):
+    open_exam(page, live_server, exam)
+    open_image(page)
+    title = page.locator("#viewer-title")
+    full = page.locator('#capture-viewer [data-viewer="fullscreen"]')
+    full.click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-viewer=fullscreen]')"
+        ".getAttribute('aria-pressed') === 'true'"
+    )
+    dialog = box(page, "#capture-viewer")
+    width, height = page.evaluate("() => [window.innerWidth, window.innerHeight]")
+    assert dialog["x"] == pytest.approx(0, abs=1) and dialog["y"] == pytest.approx(0, abs=1)
+    assert dialog["width"] == pytest.approx(width, abs=1)
+    assert dialog["height"] == pytest.approx(height, abs=1)
+    axe.check(page)
+    full.click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-viewer=fullscreen]')"
+        ".getAttribute('aria-pressed') === 'false'"
+    )
+
+    stage = box(page, "#capture-viewer .viewer-stage")
+    y = stage["y"] + stage["height"] / 2
+    right, left = stage["x"] + stage["width"] * 0.8, stage["x"] + stage["width"] * 0.2
+    if viewport["width"] > 1000:
+        # A mouse drag of a picture that is not zoomed in moves nothing.
+        page.mouse.move(right, y)
+        page.mouse.down()
+        page.mouse.move(left, y, steps=5)
+        page.mouse.up()
+        assert title.inner_text().startswith("Image 1 of 3")
+        return
+
+    # A finger swiping left shows the next capture, swiping right the previous one.
+    cdp = page.context.new_cdp_session(page)
+
+    def swipe(start, end):
+        cdp.send(
+            "Input.dispatchTouchEvent",
+            {"type": "touchStart", "touchPoints": [{"x": start, "y": y}]},
+        )
+        for step in range(1, 6):
+            x = start + (end - start) * step / 5
+            cdp.send(
+                "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]}
+            )
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+    swipe(right, left)
+    page.wait_for_function(
+        "() => document.querySelector('#viewer-title').textContent.includes('2 of 3')"
+    )
+    swipe(left, right)
+    page.wait_for_function(
+        "() => document.querySelector('#viewer-title').textContent.includes('1 of 3')"
+    )
