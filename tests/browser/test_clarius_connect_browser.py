@@ -48,6 +48,8 @@ def test_connect_upload_review_sign_and_the_report_reaches_clarius(
     page.locator(f"form[action*='{sandbox_user.customer_token}/connect'] button").click()
     assert "/accounts/login/" in page.url
     assert sandbox_user.customer_token not in page.url
+    hint = "Sign in to link your Clarius account to the portal."
+    assert page.locator(".login-hint").inner_text() == hint
     page.fill("input[name=username]", "cleo@example.org")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
@@ -121,3 +123,38 @@ def test_connect_upload_review_sign_and_the_report_reaches_clarius(
     assert pdf.body().startswith(b"%PDF-")
     exam.refresh_from_db()
     assert exam.review_state == "reported"
+
+
+def test_a_link_waiting_for_confirmation_updates_itself(page, live_server, bob, northside, axe):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.browser.test_login_browser import log_in
+
+    link = ClariusLink.objects.create(
+        token="eYENW6HO4xdM0KlGO2kBXtTbD5XX1LTfdV-vYslapMY",
+        user=bob,
+        institution=northside,
+        state="pending",
+        attempts=1,
+        last_error="POST http://clarius.test/confirm: connection failed (ConnectionError)",
+        next_attempt_at=timezone.now() + timedelta(minutes=3, seconds=-5),
+    )
+    log_in(page, live_server, "bob@example.org")
+    page.goto(f"{live_server.url}/clarius/links/")
+    row = page.locator(f'tr[data-link-id="{link.pk}"]')
+    assert row.locator('[data-field="state"]').inner_text() == "Waiting for confirmation"
+    assert (
+        row.locator('[data-field="help"]')
+        .inner_text()
+        .startswith("Clarius could not be reached; retrying in 3 minutes, attempt 2 of")
+    )
+    page.evaluate("window.notReloaded = true")
+
+    ClariusLink.objects.filter(pk=link.pk).update(state="confirmed", last_error="")
+    page.wait_for_selector(f'tr[data-link-id="{link.pk}"][data-state="confirmed"]')
+    assert row.locator('[data-field="state"]').inner_text() == "Confirmed"
+    assert row.locator('[data-field="help"]').is_hidden()
+    assert page.evaluate("window.notReloaded") is True
+    axe.check(page)
