@@ -94,7 +94,7 @@ def capture_count():
 def listing_from(request, data) -> Listing:
     """The worklist ``data`` (a QueryDict, or a query string) describes, for ``request``."""
     if isinstance(data, str):
-        data = QueryDict(data[:MAX_QUERY_LENGTH] if len(data) <= MAX_QUERY_LENGTH else "")
+        data = QueryDict(data if len(data) <= MAX_QUERY_LENGTH else "")
     kept = QueryDict(mutable=True)
     for name in PARAMS:
         if name in data:

@@ -498,3 +498,18 @@ def test_the_sign_page_says_what_is_missing_and_asks_to_confirm(client, trio, no
     assert 'name="sign_without_missing_captures" value="1" required' in html
     assert 'name="from" value="review_state=new"' in html
     assert "and next</button>" in html
+
+
+@pytest.mark.parametrize(
+    "value", ["sort=<x>&size=999999", "review_state=" + "x" * 3000, "operator=abc&after=!!"]
+)
+def test_sign_and_next_with_a_hostile_from_goes_on_in_the_default_list(
+    client, trio, northside, ago, value
+):
+    alice, bob, _ = trio
+    newest, middle, oldest = three_new(northside, alice, ago)
+    ready_to_sign(newest)
+    client.force_login(bob)
+    response = client.post(reverse("exam-sign", args=[newest.pk]), {"then": "next", "from": value})
+    assert response.status_code == 302
+    assert response.url == f"/exams/{middle.pk}/"
