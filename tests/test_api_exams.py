@@ -28,9 +28,9 @@ def exams(trio, northside, southside):
 
 
 def access_events():
-    """The log's events of access to exams and media (signing in and making keys are
-    logged too)."""
-    return AuditEvent.objects.exclude(action__in=["login", "create_api_key"])
+    """The log's events of access to exams and media (signing in, making keys and a
+    key's first use of the day are logged too)."""
+    return AuditEvent.objects.exclude(action__in=["login", "create_api_key", "api_key_used"])
 
 
 def users(trio):
