@@ -97,6 +97,14 @@
 
   stage.addEventListener("wheel", function (event) { panzoom.zoomWithWheel(event); }, { passive: false });
 
+  // A new size (full screen, a phone turned): the same zoom, its pan kept within the stage.
+  function keepInside() {
+    if (!dialog.open) { return; }
+    var at = panzoom.getPan();
+    panzoom.pan(at.x, at.y, { force: true });
+  }
+  window.addEventListener("resize", keepInside);
+
   // Brightness and contrast -----------------------------------------------------------
   function adjust() {
     pan.style.filter = "brightness(" + brightness.value + "%) contrast(" + contrast.value + "%)";
@@ -120,6 +128,7 @@
   function fullWindow(on) {
     dialog.classList.toggle("is-full", on);
     showFull();
+    keepInside();
   }
   function toggleFull() {
     if (document.fullscreenElement === dialog) {
@@ -133,7 +142,7 @@
     }
   }
   fullscreen.addEventListener("click", toggleFull);
-  document.addEventListener("fullscreenchange", showFull);
+  document.addEventListener("fullscreenchange", function () { showFull(); keepInside(); });
 
   // Clips -----------------------------------------------------------------------------
   function seconds(value) { return (value || 0).toFixed(2) + " s"; }

@@ -37,7 +37,10 @@ def test_it_opens_a_capture_in_the_viewer_and_zooms(page, live_server, bob, exam
     assert "/captures/" in image.get_attribute("src")
     assert viewer.locator("#viewer-title").inner_text().startswith("Image 1 of 2")
     page.click('#capture-viewer [data-viewer="zoom-in"]')
-    assert viewer.locator('[data-viewer="zoom"]').inner_text() == "150%"
+    # Panzoom applies the zoom in the next animation frame.
+    page.wait_for_function(
+        "() => document.querySelector('#capture-viewer [data-viewer=zoom]').textContent === '150%'"
+    )
     axe.check(page)
     page.click('#capture-viewer [data-viewer="close"]')
     assert not viewer.is_visible()

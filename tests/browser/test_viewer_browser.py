@@ -85,11 +85,18 @@ def open_image(page, nth=0):
     )
 
 
+def settle(page):
+    """Panzoom applies a zoom or pan in the next animation frame: wait for it."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def box(page, selector):
+    settle(page)
     return page.locator(selector).bounding_box()
 
 
 def scale(page):
+    settle(page)
     return page.locator("#capture-viewer .viewer-pan").evaluate(
         "e => e.getBoundingClientRect().width / e.parentElement.getBoundingClientRect().width"
     )
