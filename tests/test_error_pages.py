@@ -107,3 +107,12 @@ def test_favicon_ico_leads_to_the_svg(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 302
     assert response["Location"].endswith("img/favicon.svg")
+
+
+@pytest.mark.django_db
+def test_a_refused_host_is_the_portals_plain_400(client):
+    response = client.get("/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The request could not be understood" in html
+    assert "evil.example" not in html
