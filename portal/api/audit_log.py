@@ -1,6 +1,6 @@
 """``GET /api/v1/audit-log/``: the institution's audit log, for its administrators.
 
-The filters of the audit log page (``action``, ``user``, ``date_from``, ``date_to``, with
+The filters of the audit log page (``kind``, ``action``, ``user``, ``date_from``, ``date_to``, with
 the page's own form and query) and a few more (``since``/``until`` timestamps, the
 object: ``object_type``, ``object_id``), newest first, as JSON lines (the default,
 ``application/jsonl``) or CSV (``text/csv``, the page's export): ``?format=jsonl|csv`` or
@@ -109,6 +109,14 @@ class AuditLogExport(InstitutionFromRequestMixin, APIView):
         parameters=[
             OpenApiParameter("format", str, enum=["jsonl", "csv"], description="Or Accept."),
             OpenApiParameter("action", str, enum=AuditEvent.Action.values),
+            OpenApiParameter(
+                "kind",
+                str,
+                enum=list(audit_display.KINDS),
+                description="A kind of action: "
+                + "; ".join(f"{key}: {label}" for key, label in audit_display.kind_choices())
+                + ".",
+            ),
             OpenApiParameter("user", int, description="A member's user id."),
             OpenApiParameter("date_from", str, description="A day, YYYY-MM-DD (inclusive)."),
             OpenApiParameter("date_to", str, description="A day, YYYY-MM-DD (inclusive)."),
