@@ -70,8 +70,13 @@ def days_ago(days: int) -> str:
 
 
 def page_query(captured: list[str]) -> str:
-    """The page's own SELECT among a request's queries (the one on exams with a LIMIT)."""
-    pages = [sql for sql in captured if 'FROM "exams_exam"' in sql and "LIMIT" in sql]
+    """The page's own SELECT among a request's queries (the one on exams with a LIMIT;
+    the worklist's capped total, a COUNT over a LIMIT, is not it)."""
+    pages = [
+        sql
+        for sql in captured
+        if 'FROM "exams_exam"' in sql and "LIMIT" in sql and not sql.startswith("SELECT COUNT(")
+    ]
     assert len(pages) == 1, pages
     return pages[0]
 
