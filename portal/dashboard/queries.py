@@ -26,11 +26,10 @@ from django.utils import timezone
 
 from portal.dashboard.median import Median
 from portal.dashboard.paging import SortKey
-from portal.exams.access import visible_captures, visible_exams
-from portal.exams.models import Capture, Exam, Patient
-from portal.reports.models import Report
+from portal.exams.access import visible_exams
+from portal.exams.models import Exam, Patient
 from portal.tenants import linked_accounts
-from portal.tenants.models import Institution, Membership
+from portal.tenants.models import Membership
 from portal.tenants.scoping import scoped_to_request
 
 CHART_DAYS = 30
@@ -122,27 +121,6 @@ class SubqueryCount(Subquery):
 
     def __init__(self, queryset):
         super().__init__(queryset.order_by().values("pk"))
-
-
-def work_status(request) -> dict:
-    """The institution's failed work, in one query: downloads and report deliveries.
-
-    A clinician sees the failures on their own exams.
-    """
-    reports = scoped_to_request(Report, request)
-    if is_clinician(request):
-        reports = reports.filter(exam__operator=request.user)
-    return (
-        Institution.objects.filter(pk=request.institution.pk)
-        .annotate(
-            failed_captures=SubqueryCount(
-                visible_captures(request).filter(state=Capture.State.FAILED)
-            ),
-            failed_reports=SubqueryCount(reports.filter(state=Report.State.FAILED)),
-        )
-        .values("failed_captures", "failed_reports")
-        .get()
-    )
 
 
 def members_with_link_state(request) -> list:
