@@ -192,7 +192,8 @@ def test_a_failed_drawing_is_retried_with_backoff_and_shown_with_its_error(
 
     client = login("bob")
     page = client.get(reverse("exam-detail", args=[exam.pk])).content.decode()
-    assert "Making the PDF" in page and "No space left on device" in page
+    assert "Retrying the PDF" in page and "No space left on device" in page
+    assert "The PDF could not be made; retrying in" in page
     row = client.get(reverse("exam-reports-json", args=[exam.pk])).json()["reports"][0]
     assert (row["state"], row["can_retry"], row["has_pdf"]) == ("generating", True, False)
     assert "No space left on device" in row["last_error"]
@@ -225,7 +226,8 @@ def test_a_drawing_that_keeps_failing_gives_up_visibly_and_a_person_retries_it(
     assert "ZeroDivisionError" in report.last_error
     assert sweeper.sweep()["Report"] == 0  # a failed version waits for a person
     page = login("bob").get(reverse("exam-detail", args=[exam.pk])).content.decode()
-    assert "Failed" in page and "ZeroDivisionError" in page
+    assert "PDF not made" in page and "ZeroDivisionError" in page
+    assert f"The PDF could not be made. Gave up after {MAX_ATTEMPTS} attempts" in page
 
     monkeypatch.setattr(pdf, "render_report", real)
     with django_capture_on_commit_callbacks(execute=True):
