@@ -38,6 +38,7 @@
   var zoomLevel = part("zoom");
   var fullscreen = part("fullscreen");
   var previous = part("previous");
+  var failure = part("error");
   var next = part("next");
 
   var panzoom = window.Panzoom(pan, {
@@ -209,6 +210,14 @@
     }
   }
 
+  // A capture that cannot be loaded (gone, the network, a refusal) says so in words.
+  function failed(event) {
+    if (event.target.hidden || !event.target.getAttribute("src")) { return; }
+    failure.hidden = false;
+  }
+  image.addEventListener("error", failed);
+  video.addEventListener("error", failed);
+
   // Showing capture n ---------------------------------------------------------------------
   function show(index) {
     if (index < 0 || index >= links.length) { return; }
@@ -221,6 +230,7 @@
     part("label").textContent = label ? "· " + label : "";
     fit();
     stopClip();
+    failure.hidden = true;
     if (kind === "clip") {
       image.hidden = true;
       image.removeAttribute("src");

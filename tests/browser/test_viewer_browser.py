@@ -385,3 +385,18 @@ def test_full_screen_and_on_a_phone_a_swipe_changes_the_capture(
     page.wait_for_function(
         "() => document.querySelector('#viewer-title').textContent.includes('1 of 3')"
     )
+
+
+def test_a_capture_that_cannot_be_loaded_says_so(page, live_server, bob, exam, axe):
+    add_jpeg_captures(exam, 1)
+    broken = exam.captures.order_by("-position").first()
+    media.absolute(broken.file).unlink()
+    open_exam(page, live_server, exam)
+    page.click('.gallery a[data-kind="image"] >> nth=2')
+    error = page.locator('#capture-viewer [data-viewer="error"]')
+    error.wait_for(state="visible")
+    assert "could not be opened" in error.inner_text()
+    axe.check(page)
+    page.keyboard.press("ArrowLeft")
+    assert error.is_hidden()
+    assert page.locator("#viewer-title").inner_text().startswith("Clip 3 of 4")
