@@ -24,6 +24,8 @@
   }
 
   function showLines(data) {
+    var status = document.getElementById("exam-status");
+    if (status && data.exam_status_label) { status.textContent = data.exam_status_label; }
     while (root.firstChild) { root.removeChild(root.firstChild); }
     data.lines.forEach(function (line) {
       var p = document.createElement("p");
