@@ -92,8 +92,8 @@ def _with_patient(words: str, exam) -> str:
 
 def feedback_signed(exam) -> None:
     """The clinician who performed the exam (its operator), if still a member there."""
-    if exam.operator_id is None:
-        return
+    if exam.operator_id is None or exam.operator_id == _last_signer(exam):
+        return  # nobody to tell, or they signed it themselves
     membership = (
         Membership.objects.filter(
             institution_id=exam.institution_id,
@@ -119,6 +119,16 @@ def feedback_signed(exam) -> None:
             "Open the exam to read the reviewer's findings.",
         ],
     )
+
+
+def _last_signer(exam) -> int | None:
+    """Who signed the findings just now: the attending who attested, else the signer."""
+    from portal.reports.models import Findings
+
+    signers = Findings.objects.filter(exam_id=exam.pk).values_list("attested_by_id", "signed_by_id")
+    for attested_by, signed_by in signers[:1]:
+        return attested_by or signed_by
+    return None
 
 
 def new_exam(exam) -> None:

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from portal.exams import media
 from portal.exams.models import Exam
+from portal.notifications.models import Email
 from portal.reports.models import Findings, Report
 from portal.reports.review import ReviewRefused, add_addendum, findings_of, sign_findings
 from tests.reports.conftest import FINDINGS, sign, worksheet_post
@@ -46,7 +47,12 @@ def test_it_signs_the_worksheet_as_posted(
     # The PDF is the worker's to make: the answer did not wait for it.
     assert not media.absolute(report.file).exists()
     assert (report.size, report.sha256, report.has_pdf) == (None, "", False)
-    assert queued == [("portal.reports.tasks.push_report", report.pk)]
+    # And the email telling bob, who performed the exam, that it was signed
+    # (portal.notifications), unless he signed it himself.
+    emails = Email.objects.filter(to="bob@example.org").values_list("pk", flat=True)
+    told = [("portal.notifications.emails.send_email", pk) for pk in emails]
+    assert len(told) == (1 if viewer == "alice" else 0)
+    assert queued == [("portal.reports.tasks.push_report", report.pk), *told]
 
 
 def test_it_signs_the_saved_draft_when_nothing_is_posted(login, exams, queued):
