@@ -205,3 +205,15 @@ def test_a_deleted_exam_keeps_its_row_readable(trio, northside):
     made.delete()
     [described] = audit_display.describe([event])
     assert described.subject.text == f"Exam {made.pk}" or described.subject.text.startswith("Exam ")
+
+
+def test_the_api_export_filters_by_kind_and_refuses_an_unknown_one(client, trio, northside):
+    alice, bob, _ = trio
+    record(northside, bob, "login_failed", "user", bob.pk, username="bob@example.org")
+    record(northside, bob, "view_exam", "exam", 1)
+    client.force_login(alice)
+    response = client.get(reverse("api-audit-log"), {"kind": "sessions"})
+    lines = [json.loads(x) for x in b"".join(response.streaming_content).decode().splitlines()]
+    assert [line["action"] for line in lines] == ["login_failed"]
+    assert lines[0]["description"] == "Failed to sign in"
+    assert client.get(reverse("api-audit-log"), {"kind": "nonsense"}).status_code == 400
