@@ -259,3 +259,8 @@ def test_the_daily_jobs_are_schedules_and_clarius_registers_its_checks():
         "clarius:exams-unlinked",
         "clarius:ingestion-failing",
     }
+
+
+def test_nobody_is_told_of_their_own_signature(northside, bob):
+    sign(make_exam(northside, bob), bob, build=False)  # a reviewer signs an exam they performed
+    assert not Notification.objects.exists() and not Email.objects.exists()
