@@ -513,3 +513,14 @@ def test_sign_and_next_with_a_hostile_from_goes_on_in_the_default_list(
     response = client.post(reverse("exam-sign", args=[newest.pk]), {"then": "next", "from": value})
     assert response.status_code == 302
     assert response.url == f"/exams/{middle.pk}/"
+
+
+def test_assign_to_me_on_the_exam_page_keeps_the_list(client, trio, northside):
+    made = exam(northside, trio[0])
+    client.force_login(trio[1])
+    page = client.get(reverse("exam-detail", args=[made.pk]), {"from": "sort=patient"})
+    html = page.content.decode()
+    assert 'name="from" value="sort=patient"' in html
+    assert "js/reading.js" in html and 'id="shortcuts-dialog"' in html
+    response = client.post(reverse("exam-assign", args=[made.pk]), {"from": "sort=patient"})
+    assert response.url == f"/exams/{made.pk}/?from=sort%3Dpatient"
