@@ -45,7 +45,7 @@
     minScale: 1,
     maxScale: MAX_SCALE,
     step: ZOOM_STEP,
-    contain: "outside", // zoomed in, the picture always covers the stage: no empty edges
+    contain: "outside", // the zoomed box keeps covering the stage: no panning the picture away
     cursor: "grab",
   });
 
