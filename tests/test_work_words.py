@@ -20,7 +20,7 @@ NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
         ),
         ("ServerError: HTTP 503", "Clarius answered with an error (HTTP 503)"),
         ("GET http://x/… → HTTP 429", "Clarius asked the portal to slow down (HTTP 429)"),
-        ("POST http://x/ → HTTP 401", "Clarius refused the portal's credentials (HTTP 401)"),
+        ("POST http://x/ → HTTP 401", "Clarius refused access (HTTP 401)"),
         ("GET http://x/ → HTTP 404: gone", "Clarius did not find it (HTTP 404)"),
         ("POST http://x/ → HTTP 400: bad", "Clarius refused it (HTTP 400)"),
         (

@@ -56,7 +56,7 @@ def failure_words(error: str, who: str = "Clarius", unknown: str = "Something we
         if status == 429:
             return f"{who} asked the portal to slow down (HTTP {status})"
         if status in (401, 403):
-            return f"{who} refused the portal's credentials (HTTP {status})"
+            return f"{who} refused access (HTTP {status})"
         if status == 404:
             return f"{who} did not find it (HTTP {status})"
         if 400 <= status < 500:
