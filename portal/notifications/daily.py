@@ -17,7 +17,12 @@ from django.utils import timezone
 from portal.exams.models import Exam
 from portal.notifications import alerts, kinds
 from portal.notifications.emails import absolute, patient_words
-from portal.notifications.models import DigestEntry, Notification, NotificationPreference
+from portal.notifications.models import (
+    DigestEntry,
+    Email,
+    Notification,
+    NotificationPreference,
+)
 from portal.notifications.producing import notify, preference_of
 from portal.tenants.models import Membership
 from portal.tenants.timezones import format_when, zone_of
@@ -27,8 +32,17 @@ ALERT_MINUTES = 60  # checked hourly, told at most once a day per alert
 ALERT_REPEAT = timedelta(hours=23)  # a little under a day, so a daily check is not skipped
 
 
+# Sent emails are kept this long for an operator to look into (admin › Emails), then
+# deleted: an institution may allow patient names in them.
+EMAIL_RETENTION = timedelta(days=30)
+
+
 def send_digests() -> dict:
-    """One digest per reviewer who chose it and has new exams waiting since the last one."""
+    """One digest per reviewer who chose it and has new exams waiting since the last one;
+    sent emails past their retention are deleted on the way."""
+    Email.objects.filter(
+        state=Email.State.SENT, sent_at__lt=timezone.now() - EMAIL_RETENTION
+    ).delete()
     counts = {"digests": 0, "dropped": 0}
     membership_ids = set(DigestEntry.objects.values_list("membership_id", flat=True))
     for membership_id in sorted(membership_ids):

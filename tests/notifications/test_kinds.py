@@ -264,3 +264,15 @@ def test_the_daily_jobs_are_schedules_and_clarius_registers_its_checks():
 def test_nobody_is_told_of_their_own_signature(northside, bob):
     sign(make_exam(northside, bob), bob, build=False)  # a reviewer signs an exam they performed
     assert not Notification.objects.exists() and not Email.objects.exists()
+
+
+def test_sent_emails_are_deleted_after_their_retention(northside, bob, erin):
+    sign(make_exam(northside, erin), bob, build=False)
+    sign(make_exam(northside, erin), bob, build=False)
+    old, recent = Email.objects.order_by("pk")
+    Email.objects.filter(pk=old.pk).update(
+        state="sent", sent_at=timezone.now() - daily.EMAIL_RETENTION - timedelta(hours=1)
+    )
+    daily.send_digests()
+    assert list(Email.objects.values_list("pk", flat=True)) == [recent.pk]  # queued: kept
+    assert Notification.objects.count() == 2  # the inbox keeps its own
