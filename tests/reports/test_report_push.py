@@ -171,7 +171,11 @@ def test_it_gives_up_after_the_last_attempt_and_a_person_retries(
     assert sweeper.sweep()["Report"] == 0  # a failed report waits for a person
 
     page = client.get(reverse("exam-detail", args=[exam.pk])).content.decode()
-    assert "Failed" in page and "503" in page
+    assert "Not sent to Clarius" in page
+    assert (
+        f"Clarius answered with an error (HTTP 503). Gave up after {MAX_ATTEMPTS} attempts"
+        in page
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("report-retry", args=[exam.pk, report.pk]))
     assert response.status_code == 302
