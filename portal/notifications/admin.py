@@ -1,13 +1,25 @@
 from django.contrib import admin
 
 from portal.notifications.models import Email, Notification
+from portal.work.admin import WorkAdminMixin
 
 
 @admin.register(Email)
-class EmailAdmin(admin.ModelAdmin):
-    """What became of each notification email; nothing to edit."""
+class EmailAdmin(WorkAdminMixin, admin.ModelAdmin):
+    """What became of each notification email; nothing to edit, a failed one to retry."""
 
-    list_display = ["created_at", "kind", "to", "institution", "state", "attempts", "sent_at"]
+    retry_state = Email.State.QUEUED
+    actions = ["retry_now"]
+    list_display = [
+        "created_at",
+        "kind",
+        "to",
+        "institution",
+        "state",
+        "attempts",
+        "last_error_short",
+        "sent_at",
+    ]
     list_filter = ["state", "kind", "created_at"]
     search_fields = ["to"]
     date_hierarchy = "created_at"
@@ -25,6 +37,9 @@ class EmailAdmin(admin.ModelAdmin):
         "last_error",
     ]
     exclude = ["body", "unsubscribe_url", "claimed_until", "last_attempt_at"]
+
+    def retryable(self, queryset):
+        return queryset.filter(state=Email.State.FAILED)
 
     def has_add_permission(self, request):
         return False

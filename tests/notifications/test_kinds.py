@@ -276,3 +276,24 @@ def test_sent_emails_are_deleted_after_their_retention(northside, bob, erin):
     daily.send_digests()
     assert list(Email.objects.values_list("pk", flat=True)) == [recent.pk]  # queued: kept
     assert Notification.objects.count() == 2  # the inbox keeps its own
+
+
+def test_an_operator_retries_a_failed_email_from_the_admin(smtp, client, northside, bob, erin):
+    from django.contrib.auth import get_user_model
+
+    sign(make_exam(northside, erin), bob, build=False)
+    Email.objects.update(state="failed", next_attempt_at=None, attempts=8, last_error="boom")
+    root = get_user_model().objects.create_superuser(email="root@example.org", password="x")
+    client.force_login(root)
+    listing = client.get("/admin/notifications/email/")
+    assert listing.status_code == 200 and b"boom" in listing.content
+    answer = client.post(
+        "/admin/notifications/email/",
+        {
+            "action": "retry_now",
+            "_selected_action": list(Email.objects.values_list("pk", flat=True)),
+        },
+    )
+    assert answer.status_code == 302
+    assert Email.objects.get().state == "queued"
+    assert send_queued() == ["sent"] and len(smtp.received) == 1
