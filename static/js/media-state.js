@@ -64,6 +64,8 @@
           var placeholder = item.querySelector('[data-field="capture-state"]');
           var media = newItem.firstElementChild;
           if (placeholder && media) { placeholder.replaceWith(document.importNode(media, true)); }
+          var detail = item.querySelector('[data-field="capture-detail"]');
+          if (detail) { detail.remove(); }
           var caption = item.querySelector(".caption");
           var newCaption = newItem.querySelector(".caption");
           if (caption && newCaption) { caption.replaceWith(document.importNode(newCaption, true)); }

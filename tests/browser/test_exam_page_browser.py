@@ -129,6 +129,9 @@ def test_it_follows_failing_downloads_and_puts_arrived_captures_in_place(
     assert "retrying" in failing_place.locator('[data-field="capture-state"]').get_attribute(
         "class"
     )
+    failing_place.locator('[data-field="capture-detail"] summary').click()  # the raw error
+    assert "HTTP 503: busy" in failing_place.locator('[data-field="capture-detail"]').inner_text()
+    axe.check(page)
     page.evaluate("window.notReloaded = true")
 
     # The waiting one arrives, the failing one gives up: the page follows by itself.

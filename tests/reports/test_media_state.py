@@ -160,3 +160,12 @@ def test_media_json_answers_only_who_may_see_the_exam(
 def test_media_json_wants_a_login(client, exam):
     response = client.get(reverse("exam-media-json", args=[exam.pk]))
     assert response.status_code == 302
+
+
+def test_the_raw_error_of_a_capture_is_detail_for_staff_only(login, exams):
+    for name, institution, exam in (("bob", None, "north"), ("alice", "southside", "alice_south")):
+        pending(exams[exam], 1, attempts=1, last_error=E503, next_attempt_at=timezone.now())
+        page = login(name, institution).get(reverse("exam-detail", args=[exams[exam].pk]))
+        shown = "HTTP 503: busy" in page.content.decode()
+        assert shown is (name == "bob"), name
+        assert "Clarius answered with an error (HTTP 503)" in page.content.decode()
