@@ -167,6 +167,7 @@ def fetch_capture(capture: Capture) -> str:
     capture.size, capture.sha256 = result.size, result.sha256
     capture.thumbnail = thumb_rel if size else ""
     capture.width, capture.height = size if size else (None, None)
+    capture.frame_rate = media.clip_frame_rate(final) if kind == "video/mp4" else None
     capture.downloaded_at = timezone.now()
     work.finish(capture)
     capture.last_error = preview_error[: work.ERROR_LIMIT]

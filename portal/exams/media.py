@@ -80,6 +80,25 @@ def make_preview(source: Path, content_type: str, dest: Path) -> tuple[int, int]
         raise PreviewFailed(f"{type(e).__name__}: {e}") from e
 
 
+def clip_frame_rate(source: Path) -> float | None:
+    """A clip's frames per second as its video stream declares it, or ``None`` when it
+    declares none that makes sense (the viewer then steps by 1/30 s). Never raises: a
+    clip whose rate cannot be read is still a clip."""
+    try:
+        import av
+
+        with av.open(str(source)) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    except Exception as e:  # noqa: BLE001 - damaged or hostile bytes: no rate, nothing more
+        logger.warning("could not read the frame rate of %s: %s", source.name, e)
+        return None
+    if not rate:
+        return None
+    value = float(rate)
+    return round(value, 3) if 1 <= value <= 1000 else None
+
+
 def _first_frame(source: Path, content_type: str):
     from PIL import Image
 

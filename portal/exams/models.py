@@ -184,6 +184,9 @@ class Capture(TenantOwned, Work):
     sha256 = models.CharField(max_length=64, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+    frame_rate = models.FloatField(
+        null=True, blank=True, help_text="A clip's frames per second, for frame-by-frame review."
+    )
     downloaded_at = models.DateTimeField(null=True, blank=True)
     duplicate_of = models.ForeignKey(
         "self",

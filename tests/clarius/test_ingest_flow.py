@@ -55,6 +55,8 @@ def test_an_uploaded_exam_lands_complete_in_the_institution(
         assert hashlib.sha256(path.read_bytes()).hexdigest() == capture.sha256
         assert capture.thumbnail and media.absolute(capture.thumbnail).exists()
         assert capture.width and capture.height
+        # A clip keeps its frame rate, so the viewer steps one real frame at a time.
+        assert capture.frame_rate == (15 if capture.content_type == "video/mp4" else None)
     patient = exam.patient
     assert (patient.identifier, patient.display_name) == ("MRN-00042", "Ada Lovelace")
     assert NotificationReceipt.objects.get().state == "fetched"
@@ -226,3 +228,9 @@ def test_work_gives_up_visibly_after_bounded_attempts(clarius_sandbox, clinician
     assert receipt.attempts == work.MAX_ATTEMPTS
     assert "503" in receipt.last_error
     assert receipt.next_attempt_at is None
+
+
+def test_a_clip_whose_frame_rate_cannot_be_read_has_none(tmp_path):
+    damaged = tmp_path / "clip.mp4"
+    damaged.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
+    assert media.clip_frame_rate(damaged) is None

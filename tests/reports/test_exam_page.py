@@ -72,6 +72,16 @@ def test_it_links_a_clip_by_its_poster_frame_for_the_viewer(login, exams):
     assert 'id="capture-viewer"' in page
 
 
+def test_a_clip_tells_the_viewer_its_frame_rate(login, exams):
+    exam = exams["north"]
+    clip = exam.captures.last()
+    Capture.objects.filter(pk=clip.pk).update(
+        content_type="video/mp4", thumbnail="x.thumb.jpg", frame_rate=15.0
+    )
+    page = login("bob").get(reverse("exam-detail", args=[exam.pk])).content.decode()
+    assert 'data-kind="clip" data-fps="15"' in page
+
+
 def test_it_shows_captures_still_downloading(login, exams):
     exam = exams["north"]
     exam.captures.filter(position=1).update(state=Capture.State.PENDING)
