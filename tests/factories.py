@@ -76,3 +76,23 @@ def mark_delivered(report):
         state=Delivery.State.SENT, sent_at=timezone.now(), next_attempt_at=None
     )
     settle(report)
+
+
+def add_stored_capture(exam, content_type: str, data: bytes, **fields) -> Capture:
+    """A downloaded capture of the exam's submission, its file in the media root as the
+    ingestion stores one (next position; ``fields`` such as width, height, frame_rate)."""
+    capture = Capture(
+        institution=exam.institution,
+        exam=exam,
+        submission=exam.submissions.get(),
+        position=exam.captures.count(),
+        source_url="https://example.invalid/",
+        state=Capture.State.DONE,
+        content_type=content_type,
+        **fields,
+    )
+    capture.file = media.capture_relpath(capture, content_type)
+    media.absolute(capture.file).parent.mkdir(parents=True, exist_ok=True)
+    media.absolute(capture.file).write_bytes(data)
+    capture.save()
+    return capture

@@ -16,10 +16,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from clarius_sandbox.video import encode_clip
-from portal.exams import media
-from portal.exams.models import Capture
 from tests.browser.test_login_browser import log_in
-from tests.factories import make_exam
+from tests.factories import add_stored_capture, make_exam
 from tests.many_captures import add_captures
 from tests.reports.conftest import add_jpeg_captures, sign
 
@@ -37,20 +35,7 @@ def wait_until(condition, timeout=10):
 
 def add_clip(exam):
     """A playable H.264 clip, as the ingestion stores one."""
-    capture = Capture.objects.create(
-        institution=exam.institution,
-        exam=exam,
-        submission=exam.submissions.get(),
-        position=exam.captures.count(),
-        source_url="https://example.invalid/",
-        state=Capture.State.DONE,
-        content_type="video/mp4",
-    )
-    capture.file = media.capture_relpath(capture, "video/mp4")
-    media.absolute(capture.file).parent.mkdir(parents=True, exist_ok=True)
-    media.absolute(capture.file).write_bytes(encode_clip(1, frames=8))
-    capture.save()
-    return capture
+    return add_stored_capture(exam, "video/mp4", encode_clip(1, frames=8))
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ from PIL import Image, ImageStat
 from clarius_sandbox import imaging
 from clarius_sandbox.video import encode_clip
 from portal.exams import media
-from portal.exams.models import Capture
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_login_browser import log_in
-from tests.factories import make_exam
+from tests.factories import add_stored_capture, make_exam
 from tests.reports.conftest import add_jpeg_captures
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,40 +24,13 @@ DEFAULT_FPS = 30  # the viewer's frame step when a capture does not say its fram
 
 def add_bmode_image(exam):
     """A 640×480 B-mode picture such as a probe takes (the sandbox draws it)."""
-    capture = Capture.objects.create(
-        institution=exam.institution,
-        exam=exam,
-        submission=exam.submissions.get(),
-        position=exam.captures.count(),
-        source_url="https://example.invalid/",
-        state=Capture.State.DONE,
-        content_type="image/jpeg",
-        width=imaging.WIDTH,
-        height=imaging.HEIGHT,
-    )
-    capture.file = media.capture_relpath(capture, "image/jpeg")
-    media.absolute(capture.file).parent.mkdir(parents=True, exist_ok=True)
-    media.absolute(capture.file).write_bytes(imaging.encode_jpeg(imaging.bmode_image(3)))
-    capture.save()
-    return capture
+    jpeg = imaging.encode_jpeg(imaging.bmode_image(3))
+    return add_stored_capture(exam, "image/jpeg", jpeg, width=imaging.WIDTH, height=imaging.HEIGHT)
 
 
 def add_clip(exam, frames=CLIP_FRAMES):
     """A playable H.264 clip, stored as the ingestion stores one."""
-    capture = Capture.objects.create(
-        institution=exam.institution,
-        exam=exam,
-        submission=exam.submissions.get(),
-        position=exam.captures.count(),
-        source_url="https://example.invalid/",
-        state=Capture.State.DONE,
-        content_type="video/mp4",
-    )
-    capture.file = media.capture_relpath(capture, "video/mp4")
-    media.absolute(capture.file).parent.mkdir(parents=True, exist_ok=True)
-    media.absolute(capture.file).write_bytes(encode_clip(2, frames=frames))
-    capture.save()
-    return capture
+    return add_stored_capture(exam, "video/mp4", encode_clip(2, frames=frames))
 
 
 @pytest.fixture
