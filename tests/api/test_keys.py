@@ -360,7 +360,9 @@ def test_access_with_a_key_is_audited_with_the_key(client, trio, exams):
         assert call(client, name, exam, key).status_code == 200
     client.force_login(bob)
     client.get(reverse("api-exam-detail", args=[exam.pk]))
-    events = AuditEvent.objects.exclude(action__in=["create_api_key", "api_key_used"]).order_by("at")
+    events = AuditEvent.objects.exclude(action__in=["create_api_key", "api_key_used"]).order_by(
+        "at"
+    )
     keyed = [e.detail.get("api_key") for e in events]
     assert keyed == [f"cpk_{keys.parse(key)[0]}"] * 3 + [None]
     assert all(e.user == bob for e in events)
