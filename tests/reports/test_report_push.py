@@ -173,8 +173,7 @@ def test_it_gives_up_after_the_last_attempt_and_a_person_retries(
     page = client.get(reverse("exam-detail", args=[exam.pk])).content.decode()
     assert "Not sent to Clarius" in page
     assert (
-        f"Clarius answered with an error (HTTP 503). Gave up after {MAX_ATTEMPTS} attempts"
-        in page
+        f"Clarius answered with an error (HTTP 503). Gave up after {MAX_ATTEMPTS} attempts" in page
     )
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("report-retry", args=[exam.pk, report.pk]))
