@@ -12,8 +12,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from portal.dashboard.queries import DEFAULT_SORT, SORTS
 from portal.exams import audit_display
 from portal.exams.models import Exam
-from portal.reports.review import REVIEWER_ROLES
 from portal.tenants.models import Membership
+from portal.tenants.roles import REVIEWING_ROLES
 from portal.text import clean_text
 
 PAGE_SIZES = [10, 25, 50, 100]
@@ -103,7 +103,7 @@ class WorklistFilterForm(FilterForm):
         # exams are performed by clinicians and reviewed by reviewers and administrators.
         # The API's filter takes any member's id.
         clinicians = [m for m in memberships if not by_role or m.role == Membership.Role.CLINICIAN]
-        reviewers = [m for m in memberships if not by_role or m.role in REVIEWER_ROLES]
+        reviewers = [m for m in memberships if not by_role or m.role in REVIEWING_ROLES]
         self.fields["operator"].choices = [("", "Anyone")] + member_choices(clinicians)
         self.fields["reviewer"].choices = [
             ("", "Anyone"),

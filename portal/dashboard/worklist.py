@@ -26,14 +26,13 @@ from portal.exams.access import audit, visible_exams
 from portal.exams.models import AuditEvent
 from portal.reports.access import can_review
 from portal.reports.review import (
-    REVIEWER_ROLES,
     ReviewRefused,
     assign_to,
     check_unassign,
     reviewer_named,
     unassign,
 )
-from portal.tenants.roles import is_admin
+from portal.tenants.roles import REVIEWING_ROLES, is_admin
 
 
 @login_required
@@ -70,7 +69,7 @@ def worklist(request):
         "from_query": listing.query,
         "can_review": reviewer,
         "can_assign_others": reviewer and is_admin(request),
-        "reviewers": [m for m in listing.memberships if m.role in REVIEWER_ROLES],
+        "reviewers": [m for m in listing.memberships if m.role in REVIEWING_ROLES],
         "is_clinician": is_clinician(request),
         "filtered": listing.filtered,
         "saved_filters": bool(request.membership.worklist_query),

@@ -1,8 +1,8 @@
 from django import forms
 
 from portal.notifications.models import NotificationPreference
-from portal.notifications.producing import REVIEWER_ROLES
 from portal.tenants.models import Membership
+from portal.tenants.roles import REVIEWING_ROLES
 
 
 class PreferenceForm(forms.ModelForm):
@@ -23,7 +23,7 @@ class PreferenceForm(forms.ModelForm):
 
     def __init__(self, *args, membership, **kwargs):
         super().__init__(*args, **kwargs)
-        if membership.role not in REVIEWER_ROLES:
+        if membership.role not in REVIEWING_ROLES:
             del self.fields["new_exam"]
         if membership.role != Membership.Role.ADMIN:
             del self.fields["exams_unlinked"]

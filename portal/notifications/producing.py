@@ -14,10 +14,9 @@ from portal.notifications import kinds
 from portal.notifications.emails import absolute, patient_words, queue_email
 from portal.notifications.models import DigestEntry, Notification, NotificationPreference
 from portal.tenants.models import Membership
+from portal.tenants.roles import REVIEWING_ROLES
 
 Frequency = NotificationPreference.Frequency
-# Who reviews exams (as ``portal.reports.review.REVIEWER_ROLES``).
-REVIEWER_ROLES = (Membership.Role.ADMIN, Membership.Role.REVIEWER)
 
 
 def preference_of(membership) -> NotificationPreference:
@@ -136,7 +135,7 @@ def new_exam(exam) -> None:
     memberships = (
         Membership.objects.filter(
             institution_id=exam.institution_id,
-            role__in=REVIEWER_ROLES,
+            role__in=REVIEWING_ROLES,
             institution__is_active=True,
             user__is_active=True,
         )

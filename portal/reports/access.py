@@ -9,9 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
 from portal.exams.access import visible_exams
-from portal.tenants.models import Membership
-
-REVIEWING_ROLES = {Membership.Role.ADMIN, Membership.Role.REVIEWER}
+from portal.tenants.roles import REVIEWING_ROLES
 
 
 def can_review(request) -> bool:

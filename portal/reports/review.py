@@ -38,12 +38,12 @@ from portal.reports.issuing import (
 from portal.reports.limits import ADDENDA_LIMIT, ADDENDUM_LIMIT, findings_too_long, too_long
 from portal.reports.models import Addendum, Findings
 from portal.tenants.models import Membership
+from portal.tenants.roles import REVIEWING_ROLES
 from portal.text import clean_text, storable
 from portal.worksheets.engine import Worksheet
 from portal.worksheets.models import ExamType
 
 # Who may be named the reviewer of an exam (the web's "Assign to me" is for these too).
-REVIEWER_ROLES = (Membership.Role.ADMIN, Membership.Role.REVIEWER)
 # Captures a report cannot be read from yet.
 MISSING_STATES = (Capture.State.PENDING, Capture.State.FAILED)
 # The version of a worksheet nobody has saved yet.
@@ -288,7 +288,7 @@ def assignable_reviewer(exam, user_id):
     """The member of the exam's institution ``user_id`` names, if they may review it."""
     membership = (
         Membership.objects.for_institution(exam.institution_id)
-        .filter(user_id=user_id, role__in=REVIEWER_ROLES)
+        .filter(user_id=user_id, role__in=REVIEWING_ROLES)
         .select_related("user")
         .first()
     )

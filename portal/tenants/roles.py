@@ -7,6 +7,9 @@ from django.http import Http404
 
 from portal.tenants.models import Membership
 
+# Who reviews, signs and is assigned exams: the one list, wherever a role is checked.
+REVIEWING_ROLES = (Membership.Role.ADMIN, Membership.Role.REVIEWER)
+
 
 def is_admin(request) -> bool:
     membership = getattr(request, "membership", None)
