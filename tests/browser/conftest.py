@@ -312,12 +312,14 @@ def page(browser, viewport):
 
 
 @pytest.fixture
-def screenshot(page):
-    """Save a screenshot under var/test-artifacts/ (kept by the test run)."""
+def screenshot(page, viewport):
+    """Save a screenshot under var/test-artifacts/ (kept by the test run): `name.png` at
+    the desktop size, `name-phone.png` at the phone's, so neither overwrites the other."""
+    suffix = "" if viewport == VIEWPORTS["desktop"] else "-phone"
 
     def take(name):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
+        path = ARTIFACTS / f"{name}{suffix}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 
