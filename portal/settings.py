@@ -379,7 +379,14 @@ SPECTACULAR_SETTINGS = {
     "SORT_OPERATION_PARAMETERS": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "defaultModelsExpandDepth": 0},
+    # No deep links: Swagger UI would put each operation's link inside its toggle button,
+    # a control nested in a control that keyboards and screen readers cannot use. No
+    # syntax colouring: some of its colours are too faint to read on its dark background.
+    "SWAGGER_UI_SETTINGS": {
+        "deepLinking": False,
+        "defaultModelsExpandDepth": 0,
+        "syntaxHighlight": False,
+    },
     "PREPROCESSING_HOOKS": ["portal.api.schema.only_the_api"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
