@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     print("Press Ctrl-C to stop.", flush=True)
 
     stopping = threading.Event()
+    # Ctrl-C stops it even when it was started with SIGINT ignored (a script's background
+    # job inherits that from the shell, and so would every test run from one).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         stopping.wait()

@@ -56,7 +56,12 @@ def test_it_runs_in_the_foreground_until_interrupted():
         assert requests.get(banner["Sandbox web page"], timeout=5).status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        try:
+            assert process.wait(timeout=10) == 0
+        finally:
+            if process.poll() is None:  # never leave a sandbox behind a failed test
+                process.kill()
+                process.wait()
 
 
 def test_it_refuses_an_invalid_token_transfer_url():
