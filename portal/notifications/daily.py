@@ -97,7 +97,6 @@ def _digest_for(membership_id: int) -> str:
         title=title,
         body="Since the last digest. The worklist lists them.",
         url=reverse("worklist"),
-        email_subject=title,
         email_lines=lines,
     )
     preference.digest_sent_at = timezone.now()

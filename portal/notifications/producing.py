@@ -36,14 +36,14 @@ def notify(
     url: str = "",
     exam=None,
     key: str = "",
-    email_subject: str | None = None,
     email_lines: list[str] | None = None,
 ) -> Notification:
     """Tell ``membership``'s user in its institution; email them too if they want it.
 
     ``title`` and ``body`` name no patient (the inbox is shown to the recipient only, but
     the rule is one: notifications never hold patient data). The email's subject and
-    lines may add what the institution allows (see ``emails.patient_words``).
+    lines may add what the institution allows (see ``emails.patient_words``): of the
+    exam's patient, when there is an exam, after the title.
     """
     notification = Notification.objects.create(
         institution_id=membership.institution_id,
@@ -60,11 +60,12 @@ def notify(
         and membership.user.email
         and preference_of(membership).wants_email(kind)
     ):
+        subject = _with_patient(title, exam) if exam else title
         queue_email(
             membership,
             kind,
-            subject=email_subject or title,
-            lines=email_lines or [title, body],
+            subject=subject,
+            lines=email_lines or ([subject + ".", body] if exam else [title, body]),
             # The inbox entry opens the page: it marks the notification read and switches
             # to its institution, and the page applies its own access rule.
             link=absolute(reverse("notification-open", args=[notification.pk])),
@@ -112,11 +113,6 @@ def feedback_signed(exam) -> None:
         body="Open the exam to read the reviewer's findings.",
         url=exam_path(exam),
         exam=exam,
-        email_subject=_with_patient(title, exam),
-        email_lines=[
-            _with_patient(title, exam) + ".",
-            "Open the exam to read the reviewer's findings.",
-        ],
     )
 
 
@@ -153,8 +149,6 @@ def new_exam(exam) -> None:
                 body="Every capture of it has arrived.",
                 url=exam_path(exam),
                 exam=exam,
-                email_subject=_with_patient(title, exam),
-                email_lines=[_with_patient(title, exam) + ".", "Every capture of it has arrived."],
             )
         elif frequency == Frequency.DAILY:
             DigestEntry.objects.get_or_create(
