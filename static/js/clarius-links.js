@@ -9,7 +9,6 @@
   var url = table.getAttribute("data-links-url");
   var POLL_MS = 3000;
   // Marked as background: polling must not keep an idle session signed in.
-  var HEADERS = { Accept: "application/json", "X-Portal-Background": "1" };
 
   function update(data) {
     data.links.forEach(function (link) {
@@ -28,18 +27,8 @@
     });
   }
 
-  function poll() {
-    fetch(url, { headers: HEADERS, credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.json();
-      })
-      .then(function (data) {
-        update(data);
-        if (data.waiting) { window.setTimeout(poll, POLL_MS); }
-      })
-      .catch(function () { window.setTimeout(poll, POLL_MS * 5); });
-  }
-
-  window.setTimeout(poll, POLL_MS);
+  window.portalPoll(function () { return url; }, function (data) {
+    update(data);
+    return data.waiting;
+  }, POLL_MS);
 })();

@@ -60,23 +60,10 @@
     });
   }
 
-  function poll() {
-    // Marked as background: polling must not keep an idle session signed in.
-    var headers = { Accept: "application/json", "X-Portal-Background": "1" };
-    fetch(url, { headers: headers, credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.json();
-      })
-      .then(function (data) {
-        update(data);
-        if (data.pending) { window.setTimeout(poll, POLL_MS); }
-      })
-      .catch(function () {
-        // A blip (a restart, the network): try again a little later.
-        window.setTimeout(poll, POLL_MS * 5);
-      });
+  if (anyPending()) {
+    window.portalPoll(function () { return url; }, function (data) {
+      update(data);
+      return data.pending;
+    }, POLL_MS);
   }
-
-  if (anyPending()) { window.setTimeout(poll, POLL_MS); }
 })();

@@ -11,7 +11,6 @@
   var url = root.getAttribute("data-media-url");
   var POLL_MS = 3000;
   // Marked as background: polling must not keep an idle session signed in.
-  var HEADERS = { Accept: "application/json", "X-Portal-Background": "1" };
 
   function items() {
     return Array.prototype.slice.call(document.querySelectorAll(".gallery-item[data-capture-id]"));
@@ -76,33 +75,20 @@
       });
   }
 
-  function poll() {
-    var ids = missingIds();
-    fetch(url + "?captures=" + ids.join(","), { headers: HEADERS, credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.json();
-      })
-      .then(function (data) {
-        showLines(data);
-        var arrived = [];
-        data.captures.forEach(function (capture) {
-          var item = document.querySelector('.gallery-item[data-capture-id="' + capture.id + '"]');
-          if (!item) { return; }
-          if (capture.state === "done") { arrived.push(capture.id); } else { showCapture(item, capture); }
-        });
-        var next = data.in_progress ? function () { window.setTimeout(poll, POLL_MS); } : function () {};
-        if (arrived.length) {
-          putInPlace(arrived).then(next, function () { window.setTimeout(poll, POLL_MS * 5); });
-        } else {
-          next();
-        }
-      })
-      .catch(function () {
-        // A blip (a restart, the network): try again a little later.
-        window.setTimeout(poll, POLL_MS * 5);
-      });
+  function handle(data) {
+    showLines(data);
+    var arrived = [];
+    data.captures.forEach(function (capture) {
+      var item = document.querySelector('.gallery-item[data-capture-id="' + capture.id + '"]');
+      if (!item) { return; }
+      if (capture.state === "done") { arrived.push(capture.id); } else { showCapture(item, capture); }
+    });
+    // Arrived captures are put in place before the next look (a failure there is retried).
+    var more = Boolean(data.in_progress);
+    return arrived.length ? putInPlace(arrived).then(function () { return more; }) : more;
   }
 
-  window.setTimeout(poll, POLL_MS);
+  window.portalPoll(function () {
+    return url + "?captures=" + missingIds().join(",");
+  }, handle, POLL_MS);
 })();
