@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "portal.dashboard",
     "portal.api",
     "portal.notifications",
+    "portal.qa",
     "portal.demo",
     "integrations.clarius",
     "integrations.webhooks",

@@ -264,6 +264,15 @@ class AuditEvent(TenantOwned):
         # The first request of the day with an API key (portal.api.authentication): each
         # request is already in the log where it opens patient data.
         API_KEY_USED = "api_key_used", "Used an API key (first time that day)"
+        # The QA program and credentialing (portal.qa).
+        FLAG_QA = "flag_qa", "Flagged an exam for QA"
+        ASSIGN_QA = "assign_qa", "Assigned a QA review"
+        SCORE_QA = "score_qa", "Scored a QA review"
+        GRANT_CREDENTIAL = "grant_credential", "Granted a credential"
+        REVOKE_CREDENTIAL = "revoke_credential", "Revoked a credential"
+        EXPORT_CREDENTIALS = "export_credentials", "Exported the credentialing log"
+        RECORD_OUTCOME = "record_outcome", "Recorded an exam's outcome"
+        CHANGE_QA_SETTINGS = "change_qa_settings", "Changed the QA program's settings"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

@@ -28,6 +28,8 @@ from django.utils import timezone
 from portal import events
 from portal.exams.captures import stills
 from portal.exams.models import Capture, Exam
+from portal.qa import privileges
+from portal.qa.selection import select_on_signing
 from portal.reports.issuing import (
     addendum_name,
     attested_name,
@@ -408,7 +410,9 @@ def sign_findings(
             raise MissingCaptures(missing, failed)
         findings.missing_captures_at_signing = missing
         now = timezone.now()
-        trainee = is_trainee(user, exam.institution_id)
+        # A trainee's, or an operator's without privileges for the exam type (portal.qa).
+        trainee = privileges.needs_attestation(user.pk, exam)
+        first_signature = exam.signed_at is None
         findings.updated_by, findings.updated_at = user, now
         findings.signed_by, findings.signed_at = user, now
         findings.signed_as_trainee = trainee
@@ -421,6 +425,9 @@ def sign_findings(
         exam.review_state = Exam.ReviewState.PRELIMINARY if trainee else Exam.ReviewState.SIGNED
         exam.reviewer = exam.reviewer or user
         exam.save(update_fields=["signed_at", "review_state", "reviewer", "updated_at"])
+        if first_signature:
+            # The read QA judges exists now: the institution's rules pick the exam or not.
+            select_on_signing(exam, user, now)
         if trainee and exam.institution.hold_trainee_reports:
             return None
         name = (preliminary_name if trainee else signed_name)(now, exam.institution)
@@ -447,6 +454,11 @@ def attest_findings(findings: Findings, user, *, expected_version: str | None = 
         if is_trainee(user, exam.institution_id):
             raise NotAllowed(
                 "A trainee cannot attest: an attending (a reviewer who is not a trainee) attests."
+            )
+        if current.signed_by_id == user.pk:
+            raise NotAllowed(
+                "You signed these findings before holding privileges for this exam type: "
+                "another attending attests them."
             )
         _refuse_if_stale(findings, expected_version)
         _refuse_if_incomplete(findings)
@@ -559,7 +571,7 @@ def _refuse_if_locked(findings: Findings, user) -> None:
     """Signed findings are locked, except to an attending before attesting them."""
     current = Findings.objects.filter(pk=findings.pk).first() if findings.pk else None
     if current is not None and current.awaiting_attestation:
-        if is_trainee(user, findings.institution_id):
+        if is_trainee(user, findings.institution_id) or current.signed_by_id == user.pk:
             raise ReviewRefused(
                 "These findings are signed and wait for an attending's attestation.",
                 conflict=True,

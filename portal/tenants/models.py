@@ -141,6 +141,20 @@ class Membership(TenantOwned):
         help_text="Residents, students, practitioners in training: what they sign is "
         "preliminary until an attending attests it.",
     )
+    # The QA program (portal.qa): reviewers and administrators only, since QA reads
+    # other people's exams. QA reviewers score exams; QA leads run the program (queue,
+    # credentialing, calibration) and get its daily digest.
+    is_qa_reviewer = models.BooleanField(
+        "QA reviewer",
+        default=False,
+        help_text="Scores exams in the QA queue (round-robin assignment picks among these).",
+    )
+    is_qa_lead = models.BooleanField(
+        "QA lead",
+        default=False,
+        help_text="Runs the QA program: assigns QA reviews, sees everyone's credentialing, "
+        "calibration and accuracy, and gets the daily digest of overdue QA.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # The member's last worklist filters and sort here (a query string the worklist made
     # from valid filters only): the Worklist link opens on them (portal.dashboard.worklist).
