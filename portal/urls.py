@@ -39,6 +39,7 @@ urlpatterns = [
     path("api/v1/clarius/", include("integrations.clarius.api_urls")),
     path("institution/webhooks/", include("integrations.webhooks.urls")),
     path("institution/exam-types/", include("portal.worksheets.urls")),
+    path("qa/", include("portal.qa.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", schema.SchemaView.as_view(), name="api-schema"),
     path("api/docs/", schema.DocsView.as_view(), name="api-docs"),

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from portal.api import audit_log, exam_types, members, review, views
 
@@ -29,4 +29,6 @@ urlpatterns = [
     path("invitations/", members.InvitationList.as_view(), name="api-invitation-list"),
     path("invitations/<int:pk>/", members.InvitationDetail.as_view(), name="api-invitation-detail"),
     path("audit-log/", audit_log.AuditLogExport.as_view(), name="api-audit-log"),
+    # The QA program and credentialing (portal.api.qa_urls).
+    path("qa/", include("portal.api.qa_urls")),
 ]

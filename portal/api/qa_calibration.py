@@ -1,0 +1,3 @@
+"""The QA API: calibration."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The QA API: credentialing."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The QA API: program."""
+
+urlpatterns: list = []

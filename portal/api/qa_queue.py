@@ -1,0 +1,3 @@
+"""The QA API: queue."""
+
+urlpatterns: list = []

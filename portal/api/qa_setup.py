@@ -1,0 +1,3 @@
+"""The QA API: setup."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""QA pages: calibration (see portal/qa/views_calibration.py)."""
+
+urlpatterns: list = []

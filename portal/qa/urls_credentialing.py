@@ -1,0 +1,3 @@
+"""QA pages: credentialing (see portal/qa/views_credentialing.py)."""
+
+urlpatterns: list = []

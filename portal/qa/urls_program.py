@@ -1,0 +1,3 @@
+"""QA pages: program (see portal/qa/views_program.py)."""
+
+urlpatterns: list = []

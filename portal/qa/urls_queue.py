@@ -1,0 +1,3 @@
+"""QA pages: queue (see portal/qa/views_queue.py)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""QA pages: setup (see portal/qa/views_setup.py)."""
+
+urlpatterns: list = []
