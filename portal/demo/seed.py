@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from portal.qa.models import QASettings
 from portal.tenants.models import Institution, Membership
 
 DEMO_INSTITUTION = "Demo Clinic"
@@ -16,6 +17,10 @@ DEMO_USERS = [
     ("trainee@demo.clinic", "Tam Trainee", Membership.Role.REVIEWER, "demo-trainee-pass"),
 ]
 TRAINEES = {"trainee@demo.clinic"}
+# The QA program (portal.qa): the administrator leads it and scores too, the reviewer
+# scores; a reviewer never QA-reviews an exam they signed, so each has someone to score.
+QA_LEADS = {"admin@demo.clinic"}
+QA_REVIEWERS = {"admin@demo.clinic", "reviewer@demo.clinic"}
 # Shown after the signer's name on the reports.
 CREDENTIALS = {"admin@demo.clinic": "MD, RDMS", "reviewer@demo.clinic": "MD"}
 
@@ -42,6 +47,14 @@ def seed_demo():
         Membership.objects.update_or_create(
             institution=institution,
             user=user,
-            defaults={"role": role, "is_trainee": email in TRAINEES},
+            defaults={
+                "role": role,
+                "is_trainee": email in TRAINEES,
+                "is_qa_lead": email in QA_LEADS,
+                "is_qa_reviewer": email in QA_REVIEWERS,
+            },
         )
+    # The demo runs its QA program: signed exams of operators not yet credentialed go to
+    # the QA queue, and their own reads wait for an attending's attestation.
+    QASettings.objects.update_or_create(institution=institution, defaults={"is_active": True})
     return institution
