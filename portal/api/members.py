@@ -25,11 +25,14 @@ from portal.tenants.models import Invitation, Membership
 from portal.tenants.roles import is_admin
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
 from portal.tenants.services import (
+    QA_ROLES,
+    QARoleRefused,
     TenantError,
     cancel_invitation,
     change_role_recorded,
     invite_member,
     remove_member,
+    set_qa_roles_recorded,
     set_trainee_recorded,
 )
 from portal.text import clean_text
@@ -66,6 +69,14 @@ class MemberSerializer(serializers.Serializer):
         help_text="A trainee's signed worksheet is preliminary until an attending (a "
         "reviewer or administrator who is not a trainee) attests it."
     )
+    is_qa_reviewer = serializers.BooleanField(
+        help_text="Scores the exams selected for quality review (reviewers and "
+        "administrators only; a clinician's role change clears it)."
+    )
+    is_qa_lead = serializers.BooleanField(
+        help_text="Runs the QA program: its settings, the whole queue, assignment "
+        "(reviewers and administrators only; a clinician's role change clears it)."
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -82,6 +93,8 @@ def member_document(membership) -> dict:
         "role": membership.role,
         "role_label": membership.get_role_display(),
         "is_trainee": membership.is_trainee,
+        "is_qa_reviewer": membership.is_qa_reviewer,
+        "is_qa_lead": membership.is_qa_lead,
         "created_at": membership.created_at,
     }
 
@@ -113,6 +126,8 @@ class MemberList(AdminView):
 class MemberInputSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
     is_trainee = serializers.BooleanField(required=False)
+    is_qa_reviewer = serializers.BooleanField(required=False)
+    is_qa_lead = serializers.BooleanField(required=False)
 
 
 class MemberDetail(AdminView):
@@ -126,10 +141,12 @@ class MemberDetail(AdminView):
         return Response(member_document(self.member(request, pk)))
 
     @extend_schema(
-        summary="Change a member's role or trainee flag",
-        description="Send `role`, `is_trainee` or both; each change is in the audit log "
-        "(`change_role`). 409 when it would leave the institution without an "
-        "administrator; then nothing changes.",
+        summary="Change a member's role, trainee flag or QA roles",
+        description="Send any of `role`, `is_trainee`, `is_qa_reviewer`, `is_qa_lead`; each "
+        "change is in the audit log (`change_role`). The role changes first: a member made a "
+        "clinician loses both QA roles, and only reviewers and administrators may get one "
+        "(400 otherwise). 409 when it would leave the institution without an "
+        "administrator. When anything is refused, nothing changes.",
         request=MemberInputSerializer,
         responses={
             200: MemberSerializer,
@@ -140,9 +157,9 @@ class MemberDetail(AdminView):
     def patch(self, request, pk):
         member = self.member(request, pk)
         data = self.body(request)
-        if "role" not in data and "is_trainee" not in data:
+        if not set(data) & {"role", "is_trainee", *QA_ROLES}:
             raise serializers.ValidationError(
-                {"non_field_errors": ["Send role, is_trainee or both."]}
+                {"non_field_errors": ["Send role, is_trainee, is_qa_reviewer or is_qa_lead."]}
             )
         role = None
         if "role" in data:
@@ -156,12 +173,21 @@ class MemberDetail(AdminView):
         # A JSON boolean only: "false" or 0 are refused rather than guessed at.
         if "is_trainee" in data and not isinstance(trainee, bool):
             raise serializers.ValidationError({"is_trainee": ["Send true or false."]})
+        qa_roles = {name: data[name] for name in QA_ROLES if name in data}
+        for name, value in qa_roles.items():
+            if not isinstance(value, bool):
+                raise serializers.ValidationError({name: ["Send true or false."]})
         try:
             with transaction.atomic():
                 if role is not None:
                     change_role_recorded(request, member, role)
                 if trainee is not None:
                     set_trainee_recorded(request, member, trainee)
+                if qa_roles:
+                    set_qa_roles_recorded(request, member, **qa_roles)
+        except QARoleRefused as e:
+            member.refresh_from_db()
+            raise serializers.ValidationError({e.field: [str(e)]}) from None
         except TenantError as e:
             member.refresh_from_db()
             raise Conflict(str(e)) from None

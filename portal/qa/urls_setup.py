@@ -1,3 +1,9 @@
 """QA pages: setup (see portal/qa/views_setup.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from portal.qa import views_setup
+
+urlpatterns = [
+    path("settings/", views_setup.qa_settings, name="qa-settings"),
+]

@@ -94,6 +94,13 @@ class TraineeForm(forms.Form):
     trainee = forms.ChoiceField(choices=[("1", "Trainee"), ("0", "Not a trainee")])
 
 
+class QARoleForm(forms.Form):
+    """Give or take one QA role (the members page's buttons)."""
+
+    role = forms.ChoiceField(choices=[("is_qa_reviewer", "QA reviewer"), ("is_qa_lead", "QA lead")])
+    value = forms.ChoiceField(choices=[("1", "Yes"), ("0", "No")])
+
+
 class JoinForm(forms.Form):
     """A new person's account, made from an invitation: the email is the invited one."""
 

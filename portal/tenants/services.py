@@ -11,6 +11,7 @@ from portal.exams.access import audit
 from portal.exams.models import AuditEvent
 from portal.tenants import invitations, linked_accounts
 from portal.tenants.models import Institution, Invitation, Membership
+from portal.tenants.roles import REVIEWING_ROLES
 from portal.text import clean_text
 
 
@@ -133,15 +134,22 @@ def change_role(membership: Membership, role: str) -> str:
             )
         if role != previous:
             membership.role = role
-            membership.save(update_fields=["role"])
+            fields = ["role"]
+            if role not in REVIEWING_ROLES and (membership.is_qa_reviewer or membership.is_qa_lead):
+                # QA reads other people's exams: a clinician keeps no QA role.
+                membership.is_qa_reviewer = membership.is_qa_lead = False
+                fields += ["is_qa_reviewer", "is_qa_lead"]
+            membership.save(update_fields=fields)
     return previous
 
 
 def change_role_recorded(request, membership: Membership, role: str) -> str:
     """``change_role``, and the change in the institution's audit log (the members page
     and the API alike); returns the previous role."""
+    had_qa_role = membership.is_qa_reviewer or membership.is_qa_lead
     previous = change_role(membership, role)
     if previous != membership.role:
+        cleared = had_qa_role and not (membership.is_qa_reviewer or membership.is_qa_lead)
         audit(
             request,
             AuditEvent.Action.CHANGE_ROLE,
@@ -149,6 +157,7 @@ def change_role_recorded(request, membership: Membership, role: str) -> str:
             email=membership.user.email,
             previous=previous,
             role=membership.role,
+            **({"is_qa_reviewer": False, "is_qa_lead": False} if cleared else {}),
         )
     return previous
 
@@ -171,6 +180,51 @@ def set_trainee_recorded(request, membership: Membership, is_trainee: bool) -> b
                 email=membership.user.email,
                 role=membership.role,
                 trainee=is_trainee,
+            )
+    return bool(changed)
+
+
+QA_ROLES = {"is_qa_reviewer": "QA reviewer", "is_qa_lead": "QA lead"}
+
+
+class QARoleRefused(TenantError):
+    """A QA role for a member whose role cannot hold it; ``field`` names the flag."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def set_qa_roles_recorded(request, membership: Membership, **flags: bool) -> bool:
+    """Make the member a QA reviewer or QA lead, or no longer one (``is_qa_reviewer``,
+    ``is_qa_lead``: ``True``/``False``; absent leaves it). Only a reviewing role may hold
+    either (``TenantError`` otherwise). The change goes in the audit log as a role
+    change, like the trainee flag. Returns whether anything changed."""
+    unknown = set(flags) - set(QA_ROLES)
+    if unknown:
+        raise TenantError(f"Unknown QA role: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        current = Membership.objects.select_for_update().get(pk=membership.pk)
+        wanted = [name for name, value in flags.items() if value]
+        if wanted and current.role not in REVIEWING_ROLES:
+            raise QARoleRefused(
+                f"{membership.user.email} is a {current.get_role_display().lower()}: only "
+                "reviewers and administrators can be QA reviewers or QA leads.",
+                field=wanted[0],
+            )
+        changed = {name: value for name, value in flags.items() if getattr(current, name) != value}
+        for name, value in changed.items():
+            setattr(current, name, value)
+            setattr(membership, name, value)
+        if changed:
+            current.save(update_fields=sorted(changed))
+            audit(
+                request,
+                AuditEvent.Action.CHANGE_ROLE,
+                membership,
+                email=membership.user.email,
+                role=current.role,
+                **changed,
             )
     return bool(changed)
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("institution/members/<int:pk>/", views.member_detail, name="member-detail"),
     path("institution/members/<int:pk>/role/", views.member_role, name="member-role"),
     path("institution/members/<int:pk>/trainee/", views.member_trainee, name="member-trainee"),
+    path("institution/members/<int:pk>/qa-role/", views.member_qa_role, name="member-qa-role"),
     path("institution/members/<int:pk>/remove/", views.member_remove, name="member-remove"),
     path("institution/members/<int:pk>/sign-out/", views.member_sign_out, name="member-sign-out"),
     path("institution/invitations/", invitation_views.invite, name="member-invite"),

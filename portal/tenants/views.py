@@ -19,15 +19,23 @@ from portal.dashboard.queries import members_with_link_state
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
 from portal.tenants import linked_accounts
-from portal.tenants.forms import InstitutionSettingsForm, InvitationForm, RoleForm, TraineeForm
+from portal.tenants.forms import (
+    InstitutionSettingsForm,
+    InvitationForm,
+    QARoleForm,
+    RoleForm,
+    TraineeForm,
+)
 from portal.tenants.middleware import SESSION_KEY
 from portal.tenants.models import Institution, Invitation, Membership
 from portal.tenants.roles import admin_required
 from portal.tenants.scoping import get_scoped_or_404, scoped_to_request
 from portal.tenants.services import (
+    QA_ROLES,
     TenantError,
     change_role_recorded,
     remove_member,
+    set_qa_roles_recorded,
     set_trainee_recorded,
 )
 from portal.usersessions.services import member_sessions, sign_out_member
@@ -172,6 +180,32 @@ def member_trainee(request, pk):
             f"{member.user.email} is now a trainee: what they sign waits for an attending."
             if is_trainee
             else f"{member.user.email} is no longer a trainee.",
+        )
+    return redirect(_back_to(request, member))
+
+
+@require_POST
+@admin_required
+def member_qa_role(request, pk):
+    """Make a reviewer or administrator a QA reviewer or QA lead, or no longer one."""
+    member = get_scoped_or_404(Membership.objects.select_related("user"), request, pk=pk)
+    form = QARoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say which QA role, and whether the member has it.")
+        return redirect(_back_to(request, member))
+    role, value = form.cleaned_data["role"], form.cleaned_data["value"] == "1"
+    try:
+        changed = set_qa_roles_recorded(request, member, **{role: value})
+    except TenantError as e:
+        messages.error(request, str(e))
+        return redirect(_back_to(request, member))
+    if changed:
+        label = QA_ROLES[role]
+        messages.success(
+            request,
+            f"{member.user.email} is now a {label}."
+            if value
+            else f"{member.user.email} is no longer a {label}.",
         )
     return redirect(_back_to(request, member))
 
