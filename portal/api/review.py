@@ -611,7 +611,7 @@ class ExamSign(BoundedBodyView):
                 {
                     "review_state": exam.review_state,
                     "report": None,
-                    "detail": "Signed as a trainee: the report goes out when an attending "
+                    "detail": "Signed as preliminary: the report goes out when an attending "
                     "attests it.",
                 },
                 status=status.HTTP_202_ACCEPTED,

@@ -341,7 +341,8 @@ def _legacy_views(findings) -> Text:
 def _signature(findings, zone) -> dict:
     signed = when(findings.signed_at, zone)
     if findings.signed_as_trainee:
-        line = f"Preliminary interpretation by {person(findings.signed_by)} (trainee) on {signed}"
+        # Neutral: a trainee, or an operator not yet credentialed for the exam type.
+        line = f"Preliminary interpretation by {person(findings.signed_by)} on {signed}"
     else:
         line = f"Signed by {person(findings.signed_by)} on {signed}"
     attestation = None

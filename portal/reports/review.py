@@ -410,6 +410,8 @@ def sign_findings(
             raise MissingCaptures(missing, failed)
         findings.missing_captures_at_signing = missing
         now = timezone.now()
+        # The worksheet's exam type first: the privileges asked for are for that type.
+        _keep_exam_type(exam, findings)
         # A trainee's, or an operator's without privileges for the exam type (portal.qa).
         trainee = privileges.needs_attestation(user.pk, exam)
         first_signature = exam.signed_at is None
@@ -420,7 +422,6 @@ def sign_findings(
             # An attending's own signature on a trainee's exam is its attestation.
             _attest(findings, exam, user, now)
         findings.save()
-        _keep_exam_type(exam, findings)
         exam.signed_at = exam.signed_at or now
         exam.review_state = Exam.ReviewState.PRELIMINARY if trainee else Exam.ReviewState.SIGNED
         exam.reviewer = exam.reviewer or user

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.exams.access import audit
 from portal.exams.captures import DEFAULT_KEY_IMAGES, stills
 from portal.exams.models import AuditEvent, Patient
+from portal.qa import privileges
 from portal.reports.access import can_review, exam_for_review, exam_or_404
 from portal.reports.forms import AddendumForm, FindingsForm
 from portal.reports.issuing import ReportRefused, retry_report
@@ -249,7 +250,8 @@ def findings_review(request, pk):
         "version": findings_version(findings),
         "attesting": findings.awaiting_attestation,
         "statement": exam.institution.attestation_statement,
-        "signer_is_trainee": is_trainee(request.user, exam.institution_id),
+        # A trainee, or an operator without privileges for the exam type (portal.qa).
+        "signer_is_trainee": privileges.needs_attestation(request.user.pk, exam),
         "missing_captures": missing_captures(exam.pk),
         "from": from_of(request),
     }

@@ -243,7 +243,7 @@ def test_a_trainees_report_is_preliminary_until_attested(exams, signer, users, t
     _, text = draw(exam, tmp_path / "p.pdf")
     text = flat(text)
     assert "Ultrasound report PRELIMINARY" in text
-    assert "Preliminary interpretation by Charlie Trainee, MBBS (trainee) on 2026-03-04" in text
+    assert "Preliminary interpretation by Charlie Trainee, MBBS on 2026-03-04" in text
     assert "Attested by" not in text
 
     statement = "I have reviewed the images and agree with the interpretation."
@@ -258,7 +258,7 @@ def test_a_trainees_report_is_preliminary_until_attested(exams, signer, users, t
     _, text = draw(exam, tmp_path / "a.pdf")
     text = flat(text)
     assert "PRELIMINARY" not in text
-    assert "Preliminary interpretation by Charlie Trainee, MBBS (trainee)" in text
+    assert "Preliminary interpretation by Charlie Trainee, MBBS on" in text
     assert f"{statement} Attested by Bob Reviewer, MD, RDMS on " in text
 
 
