@@ -12,6 +12,9 @@ NEW_EXAM = "new_exam"  # a reviewer: a new exam is ready (each)
 NEW_EXAM_DIGEST = "new_exam_digest"  # a reviewer: the day's new exams (daily digest)
 EXAMS_UNLINKED = "exams_unlinked"  # an admin: exams wait for a member's Clarius link
 INGESTION_FAILING = "ingestion_failing"  # an admin: exams have failed to arrive for a day
+QA_FEEDBACK = "qa_feedback"  # a clinician: their exam's QA review was scored
+QA_ASSIGNED = "qa_assigned"  # a QA reviewer: a QA review was assigned to them
+QA_OVERDUE = "qa_overdue"  # a QA lead or admin: the day's overdue QA reviews (digest)
 
 CHOICES = [
     (FEEDBACK_SIGNED, "Feedback signed on your exam"),
@@ -19,6 +22,9 @@ CHOICES = [
     (NEW_EXAM_DIGEST, "New exams of the day"),
     (EXAMS_UNLINKED, "Exams waiting for a Clarius link"),
     (INGESTION_FAILING, "Exams failing to arrive"),
+    (QA_FEEDBACK, "QA feedback on your exam"),
+    (QA_ASSIGNED, "QA review assigned to you"),
+    (QA_OVERDUE, "Overdue QA reviews"),
 ]
 LABELS = dict(CHOICES)
 
@@ -29,6 +35,17 @@ PREFERENCE_OF = {
     NEW_EXAM_DIGEST: NEW_EXAM,
     EXAMS_UNLINKED: EXAMS_UNLINKED,
     INGESTION_FAILING: INGESTION_FAILING,
+    QA_FEEDBACK: QA_FEEDBACK,
+    QA_ASSIGNED: QA_ASSIGNED,
+    QA_OVERDUE: QA_OVERDUE,
 }
 # The kinds an unsubscribe link can name.
-PREFERENCES = (FEEDBACK_SIGNED, NEW_EXAM, EXAMS_UNLINKED, INGESTION_FAILING)
+PREFERENCES = (
+    FEEDBACK_SIGNED,
+    NEW_EXAM,
+    EXAMS_UNLINKED,
+    INGESTION_FAILING,
+    QA_FEEDBACK,
+    QA_ASSIGNED,
+    QA_OVERDUE,
+)

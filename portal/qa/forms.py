@@ -67,14 +67,25 @@ class QASettingsForm(forms.ModelForm):
         ].help_text = "Across every exam type; ACEP's guidelines suggest 150 to 300."
 
 
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    return False
+# A list of fields, a field, its choices, a choice: deeper is not a question.
+MAX_DEPTH = 4
+
+
+def _shape_problem(value) -> str:
+    """A NUL anywhere, or nesting deeper than a question's (walked without recursion:
+    what was sent may be nested very deep)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "The questions hold a character that cannot be stored (a NUL)."
+        elif isinstance(item, list | dict):
+            if depth > MAX_DEPTH:
+                return "The questions are nested deeper than worksheet fields are."
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return ""
 
 
 def check_questions(questions) -> list[str]:
@@ -84,8 +95,9 @@ def check_questions(questions) -> list[str]:
         return ["The questions are a JSON list of worksheet fields, [] for none."]
     if len(questions) > MAX_QUESTIONS:
         return [f"At most {MAX_QUESTIONS} questions."]
-    if _has_nul(questions):
-        return ["The questions hold a character that cannot be stored (a NUL)."]
+    problem = _shape_problem(questions)
+    if problem:
+        return [problem]
     # The engine checks fields inside a definition: one section holds them all.
     definition = {"sections": [{"code": "qa", "title": "QA questions", "fields": questions}]}
     return [

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from portal.qa import rubric
+from portal.qa import notify, rubric
 from portal.qa.models import QAReview
 from portal.qa.selection import qa_reviewers
 from portal.text import storable
@@ -97,6 +97,7 @@ def score(
         if current.assignee_id is None:
             current.assignee, current.assigned_at = user, now
         current.save()
+        notify.feedback(current)  # the operator, of the first read only
         if current.read == QAReview.FIRST_READ and current.passed:
             from portal.qa.credentialing import record_if_reached
 

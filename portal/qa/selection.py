@@ -22,6 +22,7 @@ from datetime import timedelta
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from portal.qa import notify
 from portal.qa.models import QAReview, QASettings
 from portal.qa.privileges import is_credentialed, is_trainee
 from portal.qa.program import settings_for
@@ -104,11 +105,13 @@ def _select(exam, reason, settings, *, signer_id, now=None, **extra) -> list[QAR
     first = QAReview(read=QAReview.FIRST_READ, reason=reason, **common, **extra)
     _assign(first, settings, exclude, now)
     first.save()
+    notify.assigned(first)
     made = [first]
     if drawn(exam.exam_uuid, "double", settings.double_read_percent):
         second = QAReview(read=QAReview.SECOND_READ, reason=QAReview.Reason.DOUBLE_READ, **common)
         _assign(second, settings, exclude | {first.assignee_id} - {None}, now)
         second.save()
+        notify.assigned(second)
         made.append(second)
     return made
 
