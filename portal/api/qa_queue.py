@@ -36,6 +36,7 @@ from portal.qa import rubric, selection
 from portal.qa.access import is_qa_lead
 from portal.qa.models import QAReview
 from portal.qa.queue import (
+    NOT_RUNNING,
     WHO_ALL,
     WHO_CHOICES,
     AssignRefused,
@@ -44,6 +45,7 @@ from portal.qa.queue import (
     done_recently,
     is_overdue,
     may_see_queue,
+    program_running,
     questions_sheet,
     queue,
     visible_reviews,
@@ -429,7 +431,7 @@ class ExamQAFlag(BoundedBodyView):
             201: QAReviewSerializer,
             200: QAReviewSerializer,
             **problem(404, "Not an exam you may see, or you are not a reviewer."),
-            **problem(409, "The exam is not signed yet."),
+            **problem(409, "The exam is not signed yet, or the QA program is not running."),
         },
         tags=["qa"],
     )
@@ -441,6 +443,8 @@ class ExamQAFlag(BoundedBodyView):
         given.is_valid(raise_exception=True)
         if exam.signed_at is None:
             raise Conflict("Sign the exam first: QA judges the signed read.")
+        if not program_running(exam.institution_id):
+            raise Conflict(NOT_RUNNING)
         existed = QAReview.objects.filter(exam=exam, read=QAReview.FIRST_READ).exists()
         note = clean_text(given.validated_data["note"], multiline=True)
         review = selection.flag(exam, request.user, note)

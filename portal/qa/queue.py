@@ -20,7 +20,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from portal.qa.access import is_qa_lead, is_qa_reviewer
-from portal.qa.models import QAReview
+from portal.qa.models import QAReview, QASettings
 from portal.qa.program import exam_type_qa
 from portal.qa.selection import qa_reviewers
 from portal.tenants.scoping import scoped_to_request
@@ -103,6 +103,14 @@ def next_for(request, after: QAReview | None = None):
     return None
 
 
+def program_running(institution_id) -> bool:
+    """The institution runs its QA program (read without making its settings row)."""
+    return QASettings.objects.filter(institution_id=institution_id, is_active=True).exists()
+
+
+NOT_RUNNING = "The QA program is not running: an administrator starts it in the QA settings."
+
+
 def is_overdue(review, now=None) -> bool:
     return review.state == QAReview.State.PENDING and review.due_at < (now or timezone.now())
 
@@ -144,10 +152,22 @@ def assign(review: QAReview, assignee_id: int | None, now=None) -> QAReview:
                     f"{name_of(member.user)} reads the other read of this exam: the second "
                     "read is by another QA reviewer, blind to the first."
                 )
+        previous = current.assignee_id
         current.assignee_id = assignee_id
         current.assigned_at = (now or timezone.now()) if assignee_id is not None else None
         current.save(update_fields=["assignee", "assigned_at"])
+        if assignee_id is not None and assignee_id != previous:
+            _tell_assignee(current)
         return current
+
+
+def _tell_assignee(review) -> None:
+    """The new assignee is told the review is theirs to score (portal.qa.notify)."""
+    try:
+        from portal.qa import notify
+    except ImportError:  # a checkout without the QA notifications yet
+        return
+    notify.assigned(review)
 
 
 def name_of(user) -> str:

@@ -26,6 +26,7 @@ from portal.qa.access import is_qa_lead, qa_lead_required, qa_reviewer_required
 from portal.qa.models import QAReview
 from portal.qa.queue import (
     BULK_LIMIT,
+    NOT_RUNNING,
     WHO_ALL,
     WHO_CHOICES,
     AssignRefused,
@@ -36,6 +37,7 @@ from portal.qa.queue import (
     is_overdue,
     name_of,
     next_for,
+    program_running,
     questions_sheet,
     queue,
     visible_reviews,
@@ -350,6 +352,9 @@ def flag_view(request, pk):
     back = reverse("exam-detail", args=[exam.pk])
     if exam.signed_at is None:
         messages.error(request, "Sign the exam first: QA judges the signed read.")
+        return redirect(back)
+    if not program_running(exam.institution_id):
+        messages.error(request, NOT_RUNNING)
         return redirect(back)
     note = request.POST.get("note") or ""
     if "\x00" in note or len(note) > FLAG_NOTE_LIMIT:

@@ -306,3 +306,29 @@ def test_the_exam_page_shows_the_qa_result(login, people, northside):
     login("quinn").post(reverse("qa-review", args=[review.pk]), SCORE)
     page = login("alice").get(reverse("exam-detail", args=[exam.pk])).content.decode()
     assert "QA passed" in page
+
+
+def test_no_flag_while_the_program_is_off(login, people, northside):
+    from portal.qa.program import settings_for
+
+    qa = settings_for(northside.pk)
+    qa.is_active = False
+    qa.save()
+    exam = make_exam(northside, people["rita"])
+    exam.signed_at = exam.last_submitted_at
+    exam.save(update_fields=["signed_at"])
+    client = login("bob")
+    assert "Flag for QA" not in client.get(reverse("exam-detail", args=[exam.pk])).content.decode()
+    client.post(reverse("qa-flag", args=[exam.pk]), {"note": ""})
+    assert not QAReview.objects.filter(exam=exam).exists()
+    api = client.post(f"/api/v1/qa/exams/{exam.pk}/flag/", "{}", content_type="application/json")
+    assert api.status_code == 409
+
+
+def test_assigning_by_hand_tells_the_new_assignee(login, reviews, people):
+    from portal.notifications.models import Notification
+
+    login("lena").post(
+        reverse("qa-assign"), {"review": reviews["open"].pk, "assignee": people["rita"].pk}
+    )
+    assert Notification.objects.filter(recipient=people["rita"]).exists()

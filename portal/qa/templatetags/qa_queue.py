@@ -8,7 +8,7 @@ someone who holds a pending read of the exam sees neither result (their read is 
 from django import template
 
 from portal.qa.models import QAReview
-from portal.qa.queue import is_overdue
+from portal.qa.queue import is_overdue, program_running
 from portal.reports.access import can_review
 
 register = template.Library()
@@ -28,7 +28,9 @@ def qa_exam_status(context, exam):
         "review": first,
         "overdue": first is not None and is_overdue(first),
         "blind": holds_pending,
-        "can_flag": first is None and exam.signed_at is not None,
+        "can_flag": first is None
+        and exam.signed_at is not None
+        and program_running(exam.institution_id),
         "user": request.user,
         "csrf_token": context.get("csrf_token"),
     }
