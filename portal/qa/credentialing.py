@@ -320,6 +320,6 @@ def first_reads_of(institution_id, user_id):
             read=QAReview.FIRST_READ,
             state=QAReview.State.DONE,
         )
-        .select_related("exam_type", "exam")
+        .select_related("exam_type", "scored_by")
         .order_by("-scored_at", "-id")
     )

@@ -359,3 +359,28 @@ def test_the_log_has_a_row_per_scored_first_read_and_per_grant(
 @pytest.mark.parametrize("name", ["bob", "dana"])
 def test_the_log_is_for_leads_and_admins(history, signed_in, name):
     assert signed_in(name).get(reverse("qa-credentialing-csv")).status_code == 404
+
+
+def test_the_pages_take_a_constant_number_of_queries(history, signed_in, northside, lung):
+    client = signed_in("alice")
+    dana = history["dana"]
+    urls = [reverse("qa-credentialing"), reverse("qa-credentialing-member", args=[dana.pk])]
+    for url in urls:
+        client.get(url)  # sessions and settings made on first use
+    before = []
+    for url in urls:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        before.append(len(queries.captured_queries))
+    for n in range(10):
+        user = make_user(f"more{n}@example.org", f"More {n}")
+        credentialing.Membership.objects.create(user=user, institution=northside, role="clinician")
+        reviewed(northside, user, lung, passed=True, scored_by=history["lee"])
+        reviewed(northside, dana, lung, passed=False, scored_by=user)
+        credentialing.grant(northside.pk, user, lung, history["alice"], f"Elsewhere {n}")
+    after = []
+    for url in urls:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        after.append(len(queries.captured_queries))
+    assert after == before
