@@ -3,7 +3,12 @@
 Only first reads count (a calibration second read is about the reviewer, not the
 operator). An operator is credentialed for an exam type by count the moment a passed
 review brings them to the threshold (``ExamTypeQA.required_passed``); the ``Credential``
-row keeps that date. An administrator may grant one by hand, with a note.
+row keeps that date. An administrator may grant one by hand, with a note, and revoke a
+grant (never a credential earned by count).
+
+``progress`` reads everyone's counts in one ``GROUP BY`` (operator, exam type, state,
+passed) and a few more queries, whatever the number of operators: the credentialing
+pages, the letter, the API and the program dashboard use it.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
 
-from portal.exams.models import AuditEvent
+from portal.exams.models import AuditEvent, Patient
 from portal.qa import credentialing
-from portal.qa.models import Credential, QASettings
+from portal.qa.models import Credential, QAReview, QASettings
 from portal.qa.scoring import QARefused
 from tests.conftest import make_user
 from tests.qa.credentialing_fixtures import (  # noqa: F401
@@ -344,8 +344,13 @@ def test_the_log_has_a_row_per_scored_first_read_and_per_grant(
         history["alice"],
         "=cmd|' /C calc'!A0",
     )
+    first = QAReview.objects.filter(operator=history["dana"], state="done").first()
+    Patient.objects.create(
+        institution=northside, exam=first.exam, extra={"accession_number": "+ACC-7"}
+    )
     response = signed_in(name).get(reverse("qa-credentialing-csv"))
     assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="credentialing-log-')
     rows = csv_of(response)
     header, body = rows[0], rows[1:]
     assert header[:3] == ["record", "date", "operator"]
@@ -353,6 +358,9 @@ def test_the_log_has_a_row_per_scored_first_read_and_per_grant(
     assert len(reviews) == 6  # dana's 3 scored and bob's 3; no pending, no second read
     grants = [r for r in body if r[0] == "grant"]
     assert len(grants) == 1 and grants[0][header.index("note")].startswith("'=")
+    accession = header.index("accession")
+    assert [r[accession] for r in reviews if r[accession]] == ["'+ACC-7"]
+    assert {r[header.index("exam_id")] for r in reviews} >= {str(first.exam_id)}
     assert AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_CREDENTIALS).count() == 1
 
 
