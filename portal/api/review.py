@@ -659,8 +659,8 @@ class ExamAttest(BoundedBodyView):
         findings = findings_of(exam)
         if not findings.awaiting_attestation:
             raise Conflict(
-                "Nothing awaits attestation: only a worksheet a trainee signed, not yet "
-                "attested, can be attested."
+                "Nothing awaits attestation: only a worksheet signed as preliminary, not "
+                "yet attested, can be attested."
             )
         expected = None
         if request.headers.get("If-Match"):

@@ -449,7 +449,7 @@ def attest_findings(findings: Findings, user, *, expected_version: str | None = 
         current = Findings.objects.filter(exam_id=findings.exam_id).first()
         if current is None or not current.awaiting_attestation:
             raise ReviewRefused(
-                "Only a worksheet a trainee signed, not yet attested, can be attested.",
+                "Only a worksheet signed as preliminary, not yet attested, can be attested.",
                 conflict=True,
             )
         if is_trainee(user, exam.institution_id):
