@@ -46,3 +46,18 @@ def test_a_reviewer_flags_an_exam_for_qa(page, live_server, reviews, axe):
     page.click(".qa-flag-form button[type=submit]")
     page.wait_for_selector("[data-qa-status]")
     assert "In QA" in page.locator("[data-qa-status]").inner_text()
+
+
+def test_a_lead_assigns_the_whole_page(page, live_server, reviews, people, axe):
+    log_in(page, live_server, "lena@example.org")
+    page.goto(f"{live_server.url}/qa/")
+    page.check("input[data-qa-select-all]")
+    assert page.locator("[data-qa-count]").inner_text() == "2 ticked"
+    page.select_option("#qa-bulk-assignee", label="Rita QA")
+    page.click("button[name=action][value=assign]")
+    page.wait_for_selector(".messages")
+    axe.check(page)
+    assert set(QAReview.objects.filter(assignee=people["rita"]).values_list("pk", flat=True)) == {
+        reviews["open"].pk,
+        reviews["quinn"].pk,
+    }

@@ -19,6 +19,7 @@ from tests.qa.queue_fixtures import (  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
+PASSED = "<strong>QA passed</strong>"  # the exam page's QA line, not a message
 SCORE = {"image_quality": "4", "interpretation": "agree", "feedback": "Good.", "then": "stay"}
 
 
@@ -332,3 +333,16 @@ def test_assigning_by_hand_tells_the_new_assignee(login, reviews, people):
         reverse("qa-assign"), {"review": reviews["open"].pk, "assignee": people["rita"].pk}
     )
     assert Notification.objects.filter(recipient=people["rita"]).exists()
+
+
+def test_the_exam_page_keeps_the_second_reader_blind(login, people, northside):
+    exam = make_exam(northside, people["bob"])
+    first = make_review(exam, assignee=people["quinn"])
+    second = make_review(exam, read=2, reason=QAReview.Reason.DOUBLE_READ, assignee=people["rita"])
+    login("quinn").post(reverse("qa-review", args=[first.pk]), SCORE)
+    page = login("rita").get(reverse("exam-detail", args=[exam.pk])).content.decode()
+    assert "In QA" in page and PASSED not in page
+    login("rita").post(reverse("qa-review", args=[second.pk]), SCORE)
+    page = login("rita").get(reverse("exam-detail", args=[exam.pk])).content.decode()
+    assert PASSED not in page
+    assert PASSED in login("lena").get(reverse("exam-detail", args=[exam.pk])).content.decode()

@@ -2,7 +2,7 @@
 
 Shown to reviewers and administrators. The result shown is the first read's (the QA
 review the clinician gets feedback from); the blinded second read's is never shown, and
-someone who holds a pending read of the exam sees neither result (their read is blind).
+someone who holds a pending read of the exam, or its second read, sees no result.
 """
 
 from django import template
@@ -21,13 +21,19 @@ def qa_exam_status(context, exam):
         return {"show": False}
     reviews = list(QAReview.objects.filter(exam=exam).select_related("assignee"))
     first = next((r for r in reviews if r.read == QAReview.FIRST_READ), None)
-    holds_pending = any(r.assignee_id == request.user.pk and not r.is_done for r in reviews)
+    user_id = request.user.pk
+    # Blind: a pending read of theirs, or the second read (it never shows the first's).
+    blind = any(
+        (r.assignee_id == user_id and not r.is_done)
+        or (r.read == QAReview.SECOND_READ and user_id in (r.assignee_id, r.scored_by_id))
+        for r in reviews
+    )
     return {
         "show": True,
         "exam": exam,
         "review": first,
         "overdue": first is not None and is_overdue(first),
-        "blind": holds_pending,
+        "blind": blind,
         "can_flag": first is None
         and exam.signed_at is not None
         and program_running(exam.institution_id),
