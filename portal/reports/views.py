@@ -91,7 +91,10 @@ def can_edit(request, exam, findings) -> bool:
     attending who has not attested it yet."""
     if not findings.is_signed:
         return True
-    return findings.awaiting_attestation and not is_trainee(request.user, exam.institution_id)
+    if not findings.awaiting_attestation or findings.signed_by_id == request.user.pk:
+        # Nobody attests their own preliminary signature (portal.reports.review).
+        return False
+    return not is_trainee(request.user, exam.institution_id)
 
 
 def worksheet_summary(findings):

@@ -177,3 +177,16 @@ def test_the_api_sign_endpoint_is_gated_too(northside, program, api):
     assert QAReview.objects.get(exam=exam).reason == QAReview.Reason.IN_TRAINING
     attest = client.post_json(reverse("api-exam-attest", args=[exam.pk]))
     assert attest.status_code == 403
+
+
+def test_the_exam_page_offers_attestation_to_another_attending_only(northside, program, client):
+    exam = bobs_exam(northside, program)
+    sign(exam, program["bob"], build=False)
+    url = reverse("exam-detail", args=[exam.pk])
+    client.force_login(program["bob"])
+    own = client.get(url).content.decode()
+    assert "Review and attest" not in own
+    assert "Preliminary (awaiting attestation)" in own
+    client.force_login(program["alice"])
+    theirs = client.get(url).content.decode()
+    assert "Review and attest" in theirs
