@@ -190,6 +190,17 @@ class KappaCell:
     def n(self) -> int:
         return self.agreement.n
 
+    @property
+    def degenerate_interval(self) -> str:
+        """Why there is no interval to show, when the standard error is zero: every pair
+        agreed, or one reviewer gave the same answer every time (the asymptotic variance
+        is then zero, which is no certainty). Empty when the interval means something."""
+        if not self.enough or self.agreement.se != 0:
+            return ""
+        if self.agreement.observed == 1:
+            return "every pair agreed"
+        return "one reviewer gave the same answer every time: no interval"
+
     def as_dict(self) -> dict:
         a = self.agreement
         return {

@@ -147,6 +147,19 @@ def test_one_category_only_and_perfect_agreement(northside, qa_reviewers):
     # The qualities differ between exams and agree within each: perfect agreement.
     assert row.quality.kappa == pytest.approx(1.0)
     assert row.quality.words == "almost perfect"
+    assert row.quality.degenerate_interval == "every pair agreed"
+
+
+def test_one_reviewer_always_giving_one_answer_has_no_interval(northside, qa_reviewers):
+    ann, ben, _ = qa_reviewers
+    for interpretation in (A, FP, A, FN):
+        double_read(northside, ann, ben, (3, A, True), (3, interpretation, True))
+    row = calibration.report(calibration.pairs(northside.pk)).overall
+    # Chance explains the agreement seen (kappa 0) and the asymptotic variance is 0.
+    assert row.interpretation.kappa == pytest.approx(0.0)
+    assert "no interval" in row.interpretation.degenerate_interval
+    six = calibration.report(calibration.pairs(northside.pk)).overall
+    assert six.quality.kappa is None  # every quality a 3: 0/0
 
 
 def test_one_pair_is_not_enough(northside, qa_reviewers):
