@@ -4,6 +4,7 @@
 import json
 
 import pytest
+from django.urls import reverse
 
 from portal.exams.models import AuditEvent
 from portal.qa.models import QAReview
@@ -213,3 +214,33 @@ def test_flag_through_the_api(login, people, northside, southside):
     assert post(login("charlie"), url, {}).status_code == 404
     south = make_exam(southside, people["charlie"])
     assert post(login("bob"), f"/api/v1/qa/exams/{south.pk}/flag/", {}).status_code == 404
+
+
+def test_api_keys_follow_the_same_rules(client, reviews, people):
+    from tests.api.keyring import bearer, key_for
+
+    read = key_for(people["quinn"], "northside", scope="read")
+    write = key_for(people["quinn"], "northside", scope="write")
+    listed = client.get(LIST, headers=bearer(read))
+    assert [r["id"] for r in listed.json()["results"]] == [reviews["open"].pk, reviews["quinn"].pk]
+    url = detail(reviews["quinn"]) + "score/"
+    body = json.dumps(SCORE)
+    refused = client.post(url, body, content_type="application/json", headers=bearer(read))
+    assert refused.status_code == 403
+    done = client.post(url, body, content_type="application/json", headers=bearer(write))
+    assert done.status_code == 200
+    assert AuditEvent.objects.get(action=AuditEvent.Action.SCORE_QA).detail["api_key"]
+    # A key of another institution, or naming it, reaches nothing here.
+    south = key_for(people["sid"], "southside")
+    assert client.get(detail(reviews["open"]), headers=bearer(south)).status_code == 404
+    named = client.get(LIST, headers={**bearer(read), "X-Portal-Institution": "southside"})
+    assert named.status_code == 403
+
+
+def test_alice_as_a_clinician_at_southside_sees_no_qa(login, reviews):
+    client = login("alice")
+    client.post(reverse("switch-institution"), {"institution": "southside"})
+    assert client.get(LIST).status_code == 404
+    assert client.get(detail(reviews["south"])).status_code == 404
+    assert client.get("/qa/").status_code == 404
+    assert client.get(f"/qa/reviews/{reviews['south'].pk}/").status_code == 404
