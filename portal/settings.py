@@ -114,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.tenants.context_processors.institutions",
+                "portal.qa.context_processors.qa_navigation",
             ],
         },
     },

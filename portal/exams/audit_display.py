@@ -52,6 +52,19 @@ KINDS: dict[str, tuple[str, list[str]]] = {
             Action.DICOM_EXPORT,
             Action.DICOM_DOWNLOAD,
             Action.EXPORT_AUDIT_LOG,
+            Action.EXPORT_CREDENTIALS,
+        ],
+    ),
+    "qa": (
+        "Quality review and credentialing",
+        [
+            Action.FLAG_QA,
+            Action.ASSIGN_QA,
+            Action.SCORE_QA,
+            Action.RECORD_OUTCOME,
+            Action.GRANT_CREDENTIAL,
+            Action.REVOKE_CREDENTIAL,
+            Action.CHANGE_QA_SETTINGS,
         ],
     ),
     "sessions": (
