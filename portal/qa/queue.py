@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from portal.qa import notify
 from portal.qa.access import is_qa_lead, is_qa_reviewer
 from portal.qa.models import QAReview, QASettings
 from portal.qa.program import exam_type_qa
@@ -157,17 +158,8 @@ def assign(review: QAReview, assignee_id: int | None, now=None) -> QAReview:
         current.assigned_at = (now or timezone.now()) if assignee_id is not None else None
         current.save(update_fields=["assignee", "assigned_at"])
         if assignee_id is not None and assignee_id != previous:
-            _tell_assignee(current)
+            notify.assigned(current)  # the new assignee: it is theirs to score
         return current
-
-
-def _tell_assignee(review) -> None:
-    """The new assignee is told the review is theirs to score (portal.qa.notify)."""
-    try:
-        from portal.qa import notify
-    except ImportError:  # a checkout without the QA notifications yet
-        return
-    notify.assigned(review)
 
 
 def name_of(user) -> str:
