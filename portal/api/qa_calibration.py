@@ -192,6 +192,12 @@ class FindingSerializer(serializers.Serializer):
     label = serializers.CharField()
     read = serializers.CharField(allow_null=True, help_text=f"The signed read: {POLARITY}")
     result = serializers.CharField(allow_null=True, help_text=f"The outcome's: {POLARITY}")
+    positive_means = serializers.CharField(
+        help_text='The worksheet answers that read positive, e.g. "Present".'
+    )
+    negative_means = serializers.CharField(
+        help_text='The answer that reads negative, e.g. "Absent, normal".'
+    )
 
 
 class OutcomeSerializer(serializers.Serializer):
@@ -249,6 +255,8 @@ class ExamOutcome(BoundedBodyView):
                     "label": f.label,
                     "read": outcomes.polarity(f, answers.get(f.code)),
                     "result": results.get(f.code),
+                    "positive_means": outcomes.result_words(f)[outcomes.POSITIVE],
+                    "negative_means": outcomes.result_words(f)[outcomes.NEGATIVE],
                 }
                 for f in fields
             ],

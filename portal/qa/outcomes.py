@@ -72,6 +72,22 @@ def polarity(field: Field, value: Any) -> str | None:
     return None
 
 
+def result_words(field: Field) -> dict[str, str]:
+    """What positive and negative mean for this finding, in the worksheet's own words
+    (``polarity`` read backwards): e.g. lung sliding "Absent" is positive and "Present"
+    the normal negative; cardiac activity "No" is positive."""
+    if field.type == "yesno":
+        normal = field.normal if isinstance(field.normal, bool) else False
+        words = {True: "Yes", False: "No"}
+        negative = f"{words[normal]}, normal" if isinstance(field.normal, bool) else "No"
+        return {POSITIVE: words[not normal], NEGATIVE: negative}
+    positive = [label for code, label in field.choices if polarity(field, code) == POSITIVE]
+    return {
+        POSITIVE: " or ".join(positive) or "abnormal",
+        NEGATIVE: f"{field.choice_label(field.normal)}, normal",
+    }
+
+
 def worksheet_of(findings, exam) -> Worksheet | None:
     """The worksheet the exam's findings are on (their version), else the exam type's
     newest; ``None`` when there is none or it cannot be read."""

@@ -169,6 +169,7 @@ def outcome_rows(fields, findings, results: dict, posted=None, errors=None):
                 "read_result": outcomes.RESULT_LABELS.get(read, ""),
                 "chosen": chosen if chosen in outcomes.RESULT_LABELS else "",
                 "error": (errors or {}).get(f"results.{field.code}", ""),
+                "words": outcomes.result_words(field),
             }
         )
     return rows

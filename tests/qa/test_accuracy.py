@@ -364,3 +364,24 @@ def test_discordant_list_is_paged_and_queries_stay_constant(client, alice, north
     assert "Page 2 of 2" in client.get(URL, {"page": "2"}).content.decode()
     for bad in ("abc", "-1", "99999", "1\x00"):
         assert client.get(URL, {"page": bad}).status_code == 200
+
+
+def test_result_words_follow_the_mapping():
+    sliding = Field(
+        "right_sliding",
+        "Lung sliding",
+        "choice",
+        "chest",
+        choices=(("present", "Present"), ("absent", "Absent")),
+        normal="present",
+    )
+    assert outcomes.result_words(sliding) == {
+        "positive": "Absent",
+        "negative": "Present, normal",
+    }
+    fluid = Field("ruq_fluid", "Free fluid", "choice", "ruq", choices=PA, normal="absent")
+    assert outcomes.result_words(fluid)["positive"] == "Present"  # not "Indeterminate"
+    activity = Field("cardiac_activity", "Cardiac activity", "yesno", "heart", normal=True)
+    assert outcomes.result_words(activity) == {"positive": "No", "negative": "Yes, normal"}
+    stone = Field("stone", "Stone", "yesno", "x")
+    assert outcomes.result_words(stone) == {"positive": "Yes", "negative": "No"}

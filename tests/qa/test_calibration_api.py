@@ -129,6 +129,8 @@ def test_outcome_api_get_and_put(client, bob, fast_exam):
     codes = {f["code"]: f for f in body["findings"]}
     assert codes["ruq_fluid"]["read"] == "positive"
     assert codes["pelvic_fluid"]["read"] == "negative"
+    assert codes["cardiac_activity"]["positive_means"] == "No"
+    assert codes["ruq_fluid"]["negative_means"] == "Absent, normal"
     assert "indications" not in codes
     response = put(
         client,
