@@ -25,6 +25,7 @@ from portal.qa.models import QAReview, QASettings
 from portal.qa.program import exam_type_qa
 from portal.qa.selection import qa_reviewers
 from portal.tenants.scoping import scoped_to_request
+from portal.text import has_unstorable
 from portal.worksheets.engine import DefinitionError, Worksheet
 
 WHO_MINE, WHO_UNASSIGNED, WHO_ALL = "mine", "unassigned", "all"
@@ -195,6 +196,9 @@ def clean_answers(sheet: Worksheet | None, answers) -> tuple[dict, dict[str, str
             return {}, {}
         return {}, {"answers": "This exam type has no extra QA questions."}
     kept, errors = sheet.clean_answers(answers if answers is not None else {})
+    for code, value in kept.items():
+        if isinstance(value, str) and has_unstorable(value):
+            errors[code] = f"{sheet.fields[code].label}: text without control characters."
     if not errors:
         for code, reason in sheet.missing(kept, {}).items():
             errors[code] = reason.replace("required before signing", "required")

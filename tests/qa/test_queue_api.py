@@ -244,3 +244,22 @@ def test_alice_as_a_clinician_at_southside_sees_no_qa(login, reviews):
     assert client.get(detail(reviews["south"])).status_code == 404
     assert client.get("/qa/").status_code == 404
     assert client.get(f"/qa/reviews/{reviews['south'].pk}/").status_code == 404
+
+
+def test_a_text_question_refuses_what_cannot_be_stored(login, reviews):
+    review = reviews["quinn"]
+    qa = exam_type_qa(review.exam_type)
+    qa.questions = [{"code": "comment", "label": "Comment", "type": "text"}]
+    qa.save()
+    client = login("quinn")
+    url = detail(review) + "score/"
+    for value in ("bad\x00text", "\ud800", 5, ["a"], "a" * 5000):
+        response = post(client, url, {**SCORE, "answers": {"comment": value}})
+        assert response.status_code == 400, value
+    page = client.post(
+        f"/qa/reviews/{review.pk}/",
+        {"image_quality": "4", "interpretation": "agree", "answer__comment": "x\x00"},
+    )
+    assert page.status_code == 400
+    done = post(client, url, {**SCORE, "answers": {"comment": "Depth fine."}})
+    assert done.json()["score"]["answers"] == {"comment": "Depth fine."}
