@@ -90,7 +90,9 @@ def add_member(
             membership = Membership.objects.create(institution=institution, user=user, role=role)
         elif membership.role != role:
             membership.role = role
-            membership.save(update_fields=["role"])
+            if role not in REVIEWING_ROLES:  # as in change_role: a clinician has no QA role
+                membership.is_qa_reviewer = membership.is_qa_lead = False
+            membership.save(update_fields=["role", "is_qa_reviewer", "is_qa_lead"])
         if trainee is not None and membership.is_trainee != trainee:
             membership.is_trainee = trainee
             membership.save(update_fields=["is_trainee"])

@@ -3,9 +3,11 @@ the API, audited like the trainee flag; only reviewers and administrators may ho
 roles, and a member made a clinician loses them."""
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from portal.exams.models import AuditEvent
+from portal.tenants.models import Membership
 from tests.qa.setup_fixtures import add_member, membership, patch
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +154,11 @@ def test_the_api_is_for_the_institutions_admins_only(client, trio):
         client.force_login(user)
         assert patch(client, api_url(membership(bob)), {"is_qa_lead": True}).status_code == 404
     assert membership(bob).is_qa_lead is False
+
+
+def test_the_member_command_making_a_clinician_clears_the_qa_roles(trio):
+    bob = trio[1]
+    Membership.objects.filter(pk=membership(bob).pk).update(is_qa_reviewer=True, is_qa_lead=True)
+    call_command("member", "add", "northside", bob.email, "--role", "clinician")
+    m = membership(bob)
+    assert m.role == "clinician" and not m.is_qa_reviewer and not m.is_qa_lead
