@@ -19,7 +19,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.dashboard.audit_log import safe_cell
 from portal.exams.access import audit, visible_exams
@@ -88,6 +88,7 @@ def _refused(form) -> bool:
     return form.is_bound and not form.is_valid()
 
 
+@require_GET
 @qa_lead_required
 def calibration_page(request):
     form, dates = period(request.GET)
@@ -135,11 +136,13 @@ def _accuracy(request, *, mine: bool):
     return render(request, "qa/accuracy.html", context, status=400 if _refused(form) else 200)
 
 
+@require_GET
 @qa_lead_required
 def accuracy_page(request):
     return _accuracy(request, mine=False)
 
 
+@require_GET
 @member_required
 def accuracy_mine(request):
     return _accuracy(request, mine=True)

@@ -223,6 +223,8 @@ def test_page_for_leads_and_admins_only(client, alice, bob, charlie, lead, dave,
     page = client.get(URL).content.decode()
     assert "No exam has both QA reads scored" in page
     assert "Reviewer Ann" not in page
+    client.force_login(alice)
+    assert client.post(URL).status_code == 405
     client.logout()
     assert client.get(URL).status_code == 302
 
