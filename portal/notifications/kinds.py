@@ -22,9 +22,9 @@ CHOICES = [
     (NEW_EXAM_DIGEST, "New exams of the day"),
     (EXAMS_UNLINKED, "Exams waiting for a Clarius link"),
     (INGESTION_FAILING, "Exams failing to arrive"),
-    (QA_FEEDBACK, "QA feedback on your exam"),
-    (QA_ASSIGNED, "QA review assigned to you"),
-    (QA_OVERDUE, "Overdue QA reviews"),
+    (QA_FEEDBACK, "Quality review results of your exams"),
+    (QA_ASSIGNED, "Quality reviews assigned to you"),
+    (QA_OVERDUE, "Overdue quality reviews"),
 ]
 LABELS = dict(CHOICES)
 

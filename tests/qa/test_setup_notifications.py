@@ -247,6 +247,7 @@ def test_an_email_unsubscribes_from_its_qa_kind(client, program, northside):
     review = review_of(exam_of(carol, northside), assignee=bob)
     scoring.score(review, bob, image_quality=4, interpretation="agree")
     email = Email.objects.get(kind=kinds.QA_FEEDBACK)
+    assert "To stop emails about quality review results of your exams:" in email.body
     path = email.unsubscribe_url.split("://", 1)[-1].split("/", 1)[1]
     assert client.post("/" + path).status_code == 200
     assert NotificationPreference.objects.get(membership__user=carol).qa_feedback is False
