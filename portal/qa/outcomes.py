@@ -20,6 +20,7 @@ from django.utils import timezone
 from portal.exams.access import audit
 from portal.exams.models import AuditEvent
 from portal.qa.models import Outcome
+from portal.text import clean_text
 from portal.worksheets.engine import DefinitionError, Field, Worksheet
 
 POSITIVE, NEGATIVE = Outcome.POSITIVE, Outcome.NEGATIVE
@@ -146,16 +147,17 @@ def check(fields: list[Field], source: Any, note: Any, results: Any) -> tuple[di
     if not isinstance(results, dict):
         errors["results"] = "Results are an object of finding code to positive or negative."
         return cleaned, errors
-    codes = {f.code for f in fields}
+    by_code = {f.code: f for f in fields}
     for code, value in results.items():
-        if not isinstance(code, str) or code not in codes:
-            shown = str(code).replace("\x00", "")[:40]
-            errors[f"results.{shown}"] = "Not a finding of this exam's worksheet."
+        if not isinstance(code, str) or code not in by_code:
+            shown = clean_text(code, max_length=40)
+            errors[f"results.{shown}"] = f"“{shown}” is not a finding of this exam's worksheet."
             continue
         if value is None or value == "":
             continue
-        if value not in RESULT_LABELS:
-            errors[f"results.{code}"] = 'Choose "positive", "negative" or leave it out.'
+        if not isinstance(value, str) or value not in RESULT_LABELS:
+            label = clean_text(by_code[code].label, max_length=80)
+            errors[f"results.{code}"] = f"{label}: choose positive, negative or not assessed."
             continue
         cleaned["results"][code] = value
     return cleaned, errors

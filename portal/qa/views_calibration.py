@@ -210,7 +210,6 @@ def outcome_page(request, exam_id):
         note = note.replace("\x00", "")[: outcomes.NOTE_LIMIT]
     else:
         audit(request, AuditEvent.Action.VIEW_EXAM, exam, via="qa_outcome")
-    codes = {f.code for f in fields}
     context = {
         "exam": exam,
         "findings": findings,
@@ -221,12 +220,6 @@ def outcome_page(request, exam_id):
         "source": source,
         "note": note,
         "errors": errors,
-        # Errors no row shows: a finding code the worksheet does not have.
-        "other_errors": {
-            k: v
-            for k, v in errors.items()
-            if k not in ("source", "note") and k.removeprefix("results.") not in codes
-        },
         "source_limit": outcomes.SOURCE_LIMIT,
         "note_limit": outcomes.NOTE_LIMIT,
     }

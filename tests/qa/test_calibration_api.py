@@ -158,6 +158,8 @@ def test_outcome_api_get_and_put(client, bob, fast_exam):
         ({"source": "CT", "results": "ruq_fluid"}, "results"),
         ({"source": "CT", "results": {"ruq_fluid": "yes"}}, "results.ruq_fluid"),
         ({"source": "CT", "results": {"ruq_fluid": 1}}, "results.ruq_fluid"),
+        ({"source": "CT", "results": {"ruq_fluid": ["positive"]}}, "results.ruq_fluid"),
+        ({"source": "CT", "results": {"ruq_fluid": {"a": 1}}}, "results.ruq_fluid"),
         ({"source": "CT", "results": {"zz\u0000": "positive"}}, "results.zz"),
         ({"source": "CT", "results": {"indications": "positive"}}, "results.indications"),
     ],
