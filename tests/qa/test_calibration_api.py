@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portal.exams.models import AuditEvent
 from portal.qa.models import Outcome
@@ -197,3 +199,26 @@ def test_outcome_api_roles_and_tenancy(client, alice, charlie, dave, lead, fast_
     write_key = bearer(key_for(alice))
     assert put(client, url, {"source": "CT"}, **write_key).status_code == 201
     assert client.get("/api/v1/qa/exams/999999/outcome/", headers=write_key).status_code == 404
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "source": JSON,
+            "note": JSON,
+            "results": JSON | st.dictionaries(st.sampled_from(["ruq_fluid", "x"]), JSON),
+        },
+    )
+)
+def test_outcome_api_never_fails_on_any_json(client, bob, fast_exam, body):
+    client.force_login(bob)
+    response = put(client, outcome_url(fast_exam), body)
+    assert response.status_code in (200, 201, 400), response.content
