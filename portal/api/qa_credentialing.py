@@ -27,7 +27,6 @@ from portal.exams.access import audit
 from portal.exams.models import AuditEvent
 from portal.qa import credentialing
 from portal.qa.access import is_qa_lead
-from portal.qa.scoring import QARefused
 from portal.tenants.models import Membership
 from portal.tenants.roles import is_admin
 from portal.tenants.scoping import scoped_to_request
@@ -222,7 +221,7 @@ class CredentialingRevokeInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=credentialing.NOTE_LIMIT)
 
 
-def refused(error: QARefused):
+def refused(error: credentialing.CredentialRefused):
     if error.conflict:
         return Conflict(str(error))
     return serializers.ValidationError({error.field or "non_field_errors": [str(error)]})
@@ -269,7 +268,7 @@ class CredentialingGrants(CredentialingView):
                 request.user,
                 given.validated_data["note"],
             )
-        except QARefused as error:
+        except credentialing.CredentialRefused as error:
             raise refused(error) from None
         audit(
             request,
@@ -306,7 +305,7 @@ class CredentialingGrants(CredentialingView):
             removed, earned = credentialing.revoke(
                 request.institution.pk, member.user, exam_type, given.validated_data["reason"]
             )
-        except QARefused as error:
+        except credentialing.CredentialRefused as error:
             raise refused(error) from None
         audit(
             request,

@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from portal.qa.models import Credential, QAReview
 from portal.qa.program import exam_type_qa, required_by_type, settings_for
-from portal.qa.scoring import QARefused
 from portal.tenants.models import Membership
 from portal.text import clean_text, has_unstorable
 from portal.worksheets.models import ExamType
@@ -64,6 +63,17 @@ def record_if_reached(review: QAReview, now) -> Credential | None:
 
 
 # --- Progress, grants and revocations -------------------------------------------------
+
+
+class CredentialRefused(Exception):
+    """A grant or revocation refused; the message says why. ``field``: the input at
+    fault (a 400); ``conflict``: the credentials as they stand refuse it (a 409)."""
+
+    def __init__(self, message: str, *, field: str | None = None, conflict: bool = False):
+        super().__init__(message)
+        self.field = field
+        self.conflict = conflict
+
 
 # A grant's note and a revocation's reason: a sentence or two for the medical staff office.
 NOTE_LIMIT = 2000
@@ -216,25 +226,27 @@ def operator_progress(institution_id, user) -> OperatorProgress:
 
 def _checked_note(text, name: str, what: str) -> str:
     if not isinstance(text, str):
-        raise QARefused(f"{what} must be text.", field=name)
+        raise CredentialRefused(f"{what} must be text.", field=name)
     if has_unstorable(text):
-        raise QARefused(f"{what} holds characters that cannot be stored.", field=name)
+        raise CredentialRefused(f"{what} holds characters that cannot be stored.", field=name)
     text = clean_text(text, multiline=True).strip()
     if not text:
-        raise QARefused(f"{what} is required.", field=name)
+        raise CredentialRefused(f"{what} is required.", field=name)
     if len(text) > NOTE_LIMIT:
-        raise QARefused(f"{what} may be at most {NOTE_LIMIT} characters.", field=name)
+        raise CredentialRefused(f"{what} may be at most {NOTE_LIMIT} characters.", field=name)
     return text
 
 
 def grant(institution_id, user, exam_type, granted_by, note, now=None) -> Credential:
     """An administrator credentials ``user`` for ``exam_type`` by hand, with a note
-    (e.g. prior credentials from another hospital). Raises ``QARefused``."""
+    (e.g. prior credentials from another hospital). Raises ``CredentialRefused``."""
     note = _checked_note(note, "note", "A note saying why")
     if exam_type.institution_id != institution_id:
-        raise QARefused("Choose one of the institution's exam types.", field="exam_type")
+        raise CredentialRefused("Choose one of the institution's exam types.", field="exam_type")
     if not Membership.objects.filter(institution_id=institution_id, user=user).exists():
-        raise QARefused("Only members of the institution are credentialed here.", field="user")
+        raise CredentialRefused(
+            "Only members of the institution are credentialed here.", field="user"
+        )
     with transaction.atomic():
         existing = (
             Credential.objects.select_for_update()
@@ -243,7 +255,7 @@ def grant(institution_id, user, exam_type, granted_by, note, now=None) -> Creden
         )
         if existing is not None:
             how = "by count" if existing.basis == Credential.Basis.COUNT else "by a grant"
-            raise QARefused(
+            raise CredentialRefused(
                 f"{user.get_full_name() or user.email} is credentialed for {exam_type.name} "
                 f"already ({how}).",
                 conflict=True,
@@ -265,7 +277,7 @@ def revoke(
     """Withdraw an administrator's grant, with a reason. A credential earned by count is
     not withdrawn by hand. Returns the grant removed (its ``pk`` kept for the audit log)
     and the credential by count that replaces it when the operator has reached the
-    threshold meanwhile (else ``None``). Raises ``QARefused``."""
+    threshold meanwhile (else ``None``). Raises ``CredentialRefused``."""
     reason = _checked_note(reason, "reason", "A reason")
     with transaction.atomic():
         credential = (
@@ -274,9 +286,9 @@ def revoke(
             .first()
         )
         if credential is None:
-            raise QARefused(f"No credential for {exam_type.name} to revoke.", conflict=True)
+            raise CredentialRefused(f"No credential for {exam_type.name} to revoke.", conflict=True)
         if credential.basis != Credential.Basis.GRANT:
-            raise QARefused(
+            raise CredentialRefused(
                 "This credential was earned by count (QA-passed exams): only a grant made "
                 "by hand can be revoked here.",
                 conflict=True,

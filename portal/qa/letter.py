@@ -13,14 +13,17 @@ Drawn in the request: one page of text takes a fraction of a second (no images).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.template.loader import render_to_string
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 
 from portal.qa import rubric
 from portal.qa.credentialing import OperatorProgress
 from portal.reports.pdf import LocalOnlyFetcher, institution_zone, person, shown
 
 TEMPLATE = "qa/letter.html"
+STYLESHEET = Path(__file__).resolve().parents[2] / "templates" / "qa" / "letter.css"
 
 
 def letter_context(institution, progress: OperatorProgress, issued_at) -> dict:
@@ -67,4 +70,5 @@ def letter_context(institution, progress: OperatorProgress, issued_at) -> dict:
 def render_letter(institution, progress: OperatorProgress, *, issued_at) -> bytes:
     html = render_to_string(TEMPLATE, letter_context(institution, progress, issued_at))
     fetcher = LocalOnlyFetcher(set())
-    return HTML(string=html, url_fetcher=fetcher).write_pdf()
+    stylesheet = CSS(string=STYLESHEET.read_text(), url_fetcher=fetcher)
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=[stylesheet])

@@ -30,7 +30,6 @@ from portal.exams.models import AuditEvent
 from portal.qa import credentialing, letter
 from portal.qa.access import is_qa_lead, member_required, qa_lead_required
 from portal.qa.models import Credential, QAReview
-from portal.qa.scoring import QARefused
 from portal.tenants.models import Membership
 from portal.tenants.roles import is_admin
 from portal.tenants.scoping import scoped_to_request
@@ -192,7 +191,7 @@ def grant_credential(request, user_id):
             request.user,
             request.POST.get("note", ""),
         )
-    except QARefused as error:
+    except credentialing.CredentialRefused as error:
         return _refused(request, member, str(error), status=409 if error.conflict else 400)
     audit(
         request,
@@ -220,7 +219,7 @@ def revoke_credential(request, user_id):
         removed, earned = credentialing.revoke(
             request.institution.pk, member.user, exam_type, request.POST.get("reason", "")
         )
-    except QARefused as error:
+    except credentialing.CredentialRefused as error:
         return _refused(request, member, str(error), status=409 if error.conflict else 400)
     audit(
         request,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -20,7 +21,6 @@ from pypdf import PdfReader
 from portal.exams.models import AuditEvent, Patient
 from portal.qa import credentialing
 from portal.qa.models import Credential, QAReview, QASettings
-from portal.qa.scoring import QARefused
 from tests.conftest import make_user
 from tests.qa.credentialing_fixtures import (  # noqa: F401
     exam_type,
@@ -293,7 +293,7 @@ def test_revoking_a_grant_keeps_a_credential_earned_meanwhile(history, northside
 
 
 def test_grant_refuses_a_non_member(history, southside, lung):
-    with pytest.raises(QARefused):
+    with pytest.raises(credentialing.CredentialRefused):
         credentialing.grant(lung.institution_id, history["charlie"], lung, history["alice"], "x")
 
 
@@ -306,6 +306,8 @@ def pdf_text(response) -> str:
 
 def test_the_letter_lists_credentials_and_is_audited(history, signed_in, northside, lung):
     bob = history["bob"]
+    northside.time_zone = "Europe/Berlin"
+    northside.save(update_fields=["time_zone"])
     response = signed_in("bob").get(reverse("qa-credentialing-letter", args=[bob.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     text = pdf_text(response)
@@ -313,6 +315,7 @@ def test_the_letter_lists_credentials_and_is_audited(history, signed_in, northsi
     assert "Credentialing letter" in text and "Lung" in text
     assert "By count of QA-passed exams" in text
     assert "Medical director" in text
+    assert re.search(r"Issued on \d{4}-\d\d-\d\d \d\d:\d\d CET", text), text
     event = AuditEvent.objects.get(action=AuditEvent.Action.EXPORT_CREDENTIALS)
     assert event.detail["what"] == "letter" and event.detail["user"] == bob.pk
 
