@@ -162,3 +162,22 @@ def test_a_grant_for_a_non_member_is_a_404(history, signed_in):
     assert (
         send(signed_in("alice"), "post", url, {"exam_type": "lung", "note": "x"}).status_code == 404
     )
+
+
+def test_api_keys_follow_their_scope_and_institution(history, client):
+    from tests.api.keyring import bearer, key_for
+
+    alice, dana = history["alice"], history["dana"]
+    url = reverse("api-qa-credentialing-grants", args=[dana.pk])
+    body = json.dumps({"exam_type": "lung", "note": "Prior privileges"})
+    read = bearer(key_for(alice, "northside", scope="read"))
+    assert client.get(reverse(LIST), headers=read).status_code == 200
+    refused = client.post(url, body, content_type="application/json", headers=read)
+    assert refused.status_code == 403
+    write = bearer(key_for(alice, "northside", scope="write"))
+    made = client.post(url, body, content_type="application/json", headers=write)
+    assert made.status_code == 201
+    south = bearer(key_for(alice, "southside"))
+    detail = reverse("api-qa-credentialing-detail", args=[dana.pk])
+    assert client.get(detail, headers=south).status_code == 404
+    assert "dana@example.org" not in client.get(reverse(LIST), headers=south).content.decode()
