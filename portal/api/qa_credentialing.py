@@ -33,6 +33,8 @@ from portal.tenants.scoping import scoped_to_request
 from portal.text import clean_text
 from portal.worksheets.models import ExamType
 
+# The largest id any database compares (a larger one in the URL is no member, not an error).
+MAX_ID = 2**63
 STATUSES = [credentialing.IN_TRAINING, credentialing.BY_COUNT, credentialing.BY_GRANT]
 
 
@@ -135,6 +137,8 @@ class CredentialingView(BoundedBodyView):
             raise Http404("Members only")
 
     def member(self, request, user_id) -> Membership:
+        if not 0 < user_id < MAX_ID:
+            raise Http404("No such member")
         if user_id != request.user.pk and not is_qa_lead(request.membership):
             raise Http404("Your own credentialing only")
         found = (

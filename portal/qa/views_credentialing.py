@@ -37,6 +37,8 @@ from portal.tenants.timezones import iso_local, zone_of
 from portal.worksheets.models import ExamType
 
 PAGE_SIZE = 50
+# The largest id any database compares (a larger one in the URL is no member, not an error).
+MAX_ID = 2**63
 HISTORY_PAGE_SIZE = 25
 STATUS_FILTERS = {
     "in_training": "In training",
@@ -57,6 +59,8 @@ def _member_or_404(request, user_id) -> Membership:
     """The member ``user_id`` of the current institution, when the viewer may see their
     credentialing: themselves, or anyone for a QA lead or administrator."""
     viewer = request.membership
+    if not 0 < user_id < MAX_ID:
+        raise Http404("No such member")
     if user_id != request.user.pk and not is_qa_lead(viewer):
         raise Http404("Your own credentialing only")
     member = (

@@ -395,3 +395,13 @@ def test_the_pages_take_a_constant_number_of_queries(history, signed_in, northsi
             assert client.get(url).status_code == 200
         after.append(len(queries.captured_queries))
     assert after == before
+
+
+@pytest.mark.parametrize("user_id", ["0", "99999999999999999999999", "2147483648"])
+def test_a_member_id_out_of_range_is_a_404(history, signed_in, user_id):
+    client = signed_in("alice")
+    for name in ("qa-credentialing-member", "qa-credentialing-letter"):
+        url = reverse(name, args=[1]).replace("/1/", f"/{user_id}/")
+        assert client.get(url).status_code == 404
+    url = reverse("qa-credentialing-grant", args=[1]).replace("/1/", f"/{user_id}/")
+    assert client.post(url, {"exam_type": "1", "note": "x"}).status_code == 404

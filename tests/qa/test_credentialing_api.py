@@ -181,3 +181,13 @@ def test_api_keys_follow_their_scope_and_institution(history, client):
     detail = reverse("api-qa-credentialing-detail", args=[dana.pk])
     assert client.get(detail, headers=south).status_code == 404
     assert "dana@example.org" not in client.get(reverse(LIST), headers=south).content.decode()
+
+
+@pytest.mark.parametrize("user_id", ["0", "99999999999999999999999"])
+def test_a_member_id_out_of_range_is_a_404(history, signed_in, user_id):
+    client = signed_in("alice")
+    for name in ("api-qa-credentialing-detail", "api-qa-credentialing-grants"):
+        url = reverse(name, args=[1]).replace("/1/", f"/{user_id}/")
+        assert client.get(url).status_code in (404, 405)
+    url = reverse("api-qa-credentialing-grants", args=[1]).replace("/1/", f"/{user_id}/")
+    assert send(client, "post", url, {"exam_type": "lung", "note": "x"}).status_code == 404
