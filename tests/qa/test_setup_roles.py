@@ -67,8 +67,8 @@ def test_a_member_made_a_clinician_loses_the_qa_roles(client, trio):
     bob_now = membership(bob)
     assert bob_now.role == "clinician"
     assert bob_now.is_qa_reviewer is False and bob_now.is_qa_lead is False
-    event = AuditEvent.objects.filter(action="change_role").order_by("-id").first()
-    assert event.detail["previous"] == "reviewer"
+    [event] = [e for e in AuditEvent.objects.filter(action="change_role") if "previous" in e.detail]
+    assert event.detail["previous"] == "reviewer" and event.detail["role"] == "clinician"
     assert event.detail["is_qa_reviewer"] is False and event.detail["is_qa_lead"] is False
 
 

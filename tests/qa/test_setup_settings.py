@@ -101,7 +101,11 @@ def test_a_qa_lead_may_a_reviewer_and_a_clinician_may_not(client, trio, northsid
     Membership.objects.filter(pk=membership(bob).pk).update(is_qa_reviewer=True)
     assert client.get(URL).status_code == 404
     Membership.objects.filter(pk=membership(bob).pk).update(is_qa_lead=True)
-    assert client.get(URL).status_code == 200
+    page = client.get(URL)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "QA reviewers: <bdi>Bob Reviewer</bdi>." in html
+    assert "QA leads: <bdi>Bob Reviewer</bdi>." in html
     assert client.post(URL, form_data(northside, sample_percent="50")).status_code == 302
     assert settings_for(northside.pk).sample_percent == 50
     # A clinician is never a QA lead, whatever the flag says.
