@@ -1,11 +1,11 @@
 """The QA queue over the API: the pages' list, scoring, assignment and flagging.
 
-Every endpoint starts where the pages do: ``portal.qa.queue.visible_reviews`` (the tenant
+Every endpoint starts where the pages do: ``portal.qa.reviews.visible_reviews`` (the tenant
 rule, blinding, and the role rule: QA reviewers see their own and the unassigned reviews,
 never of an exam they performed; QA leads and administrators see all). Anyone else, and
 another institution's review, gets a 404. Scoring is ``portal.qa.scoring.score`` (its
 refusals: 400 for the input, 409 when already scored, 403 for who may not score);
-assignment is ``portal.qa.queue.assign`` (QA leads and administrators); flagging is
+assignment is ``portal.qa.reviews.assign`` (QA leads and administrators); flagging is
 ``portal.qa.selection.flag`` (reviewers and administrators). Each change is audited as on
 the pages.
 """
@@ -35,7 +35,7 @@ from portal.exams.models import AuditEvent
 from portal.qa import rubric, selection
 from portal.qa.access import is_qa_lead
 from portal.qa.models import QAReview
-from portal.qa.queue import (
+from portal.qa.reviews import (
     NOT_RUNNING,
     WHO_ALL,
     WHO_CHOICES,

@@ -1,7 +1,7 @@
 """The QA queue: the list of pending QA reviews, assignment by hand, the scoring page, and
 flagging an exam for QA from the exam page.
 
-Who sees which review is ``portal.qa.queue.visible_reviews`` (one rule, with the API's);
+Who sees which review is ``portal.qa.reviews.visible_reviews`` (one rule, with the API's);
 anyone else gets a 404, like another institution's review. The scoring page shows the
 exam's images and signed read, so it is audited as the exam page is (VIEW_EXAM).
 """
@@ -24,7 +24,7 @@ from portal.exams.models import AuditEvent
 from portal.qa import rubric, selection
 from portal.qa.access import is_qa_lead, qa_lead_required, qa_reviewer_required
 from portal.qa.models import QAReview
-from portal.qa.queue import (
+from portal.qa.reviews import (
     BULK_LIMIT,
     NOT_RUNNING,
     WHO_ALL,

@@ -8,7 +8,7 @@ someone who holds a pending read of the exam, or its second read, sees no result
 from django import template
 
 from portal.qa.models import QAReview
-from portal.qa.queue import is_overdue, program_running
+from portal.qa.reviews import is_overdue, program_running
 from portal.reports.access import can_review
 
 register = template.Library()
