@@ -39,7 +39,7 @@ class Category(str):
 
 
 def week_words(week: datetime.date) -> str:
-    return f"week of {week:%b %-d, %Y}"
+    return f"Week of {week:%b %-d, %Y}"
 
 
 def percent(value) -> str:
@@ -82,16 +82,14 @@ def charts(figures) -> dict:
         description="Exams first submitted each week of the period, all exam types.",
         integer=True,
         label_every=max(1, len(figures.volume) // 6),
-        label=lambda week, n: f"{week_words(week).capitalize()}: {n} exam{'' if n == 1 else 's'}",
+        label=lambda week, n: f"{week_words(week)}: {n} exam{'' if n == 1 else 's'}",
     )
     turnaround = duration_chart(
         [(row["week"], row["median"]) for row in figures.turnaround],
         title="Median QA turnaround per week",
         description="Median time from selection for QA to scoring, first reads, by week "
         f"of scoring; the target is {figures.target_hours} hours.",
-        label=lambda week, d: (
-            f"{week_words(week).capitalize()}: median {duration_words(d) or 'none scored'}"
-        ),
+        label=lambda week, d: f"{week_words(week)}: median {duration_words(d) or 'none scored'}",
     )
     quality = bar_chart(
         [(Category(str(level["level"])), level["n"]) for level in figures.quality["levels"]],

@@ -110,6 +110,9 @@ def test_the_page_shows_the_figures_and_charts(client, alice, program):
     assert 'data-figure="passed-share">67 %<' in html
     assert html.count('<svg class="bar-chart"') == 3
     assert html.count('<details class="chart-data">') == 3  # the figures as text
+    assert "<li>Week of Oct 26, 2026: 4 exams</li>" in html
+    assert "<li>Week of Oct 26, 2026: median 20 hours</li>" in html
+    assert "<li>5 (" in html
 
 
 def test_default_period_is_the_last_twelve_weeks(client, alice, program):
