@@ -89,7 +89,10 @@ def charts(figures) -> dict:
         title="Median QA turnaround per week",
         description="Median time from selection for QA to scoring, first reads, by week "
         f"of scoring; the target is {figures.target_hours} hours.",
-        label=lambda week, d: f"{week_words(week)}: median {duration_words(d) or 'none scored'}",
+        label=lambda week, d: (
+            f"{week_words(week)}: "
+            + (f"median {duration_words(d)}" if d is not None else "none scored")
+        ),
     )
     quality = bar_chart(
         [(Category(str(level["level"])), level["n"]) for level in figures.quality["levels"]],

@@ -112,6 +112,7 @@ def test_the_page_shows_the_figures_and_charts(client, alice, program):
     assert html.count('<details class="chart-data">') == 3  # the figures as text
     assert "<li>Week of Oct 26, 2026: 4 exams</li>" in html
     assert "<li>Week of Oct 26, 2026: median 20 hours</li>" in html
+    assert "<li>Week of Oct 12, 2026: none scored</li>" in html
     assert "<li>5 (" in html
 
 
