@@ -19,7 +19,7 @@ from portal import work
 from portal.work.registry import nudge
 
 # Facts the core may add to an event (``emit(..., report_version=2)``); nothing else.
-EXTRA_FIELDS = ("report_version",)
+EXTRA_FIELDS = ("report_version", "report_status")
 
 
 def exam_api_url(exam) -> str:

@@ -433,7 +433,13 @@ def sign_findings(
             return None
         name = (preliminary_name if trainee else signed_name)(now, exam.institution)
         report = issue_generated_report(exam, user, name)
-        events.emit(events.EXAM_SIGNED, exam, report_version=report.version)
+        events.emit(
+            events.EXAM_SIGNED,
+            exam,
+            report_version=report.version,
+            # What the receiving system files it as (an EHR: P or F).
+            report_status="preliminary" if trainee else "final",
+        )
         return report
 
 
@@ -471,7 +477,7 @@ def attest_findings(findings: Findings, user, *, expected_version: str | None = 
         exam.review_state = Exam.ReviewState.SIGNED
         exam.save(update_fields=["review_state", "updated_at"])
         report = issue_generated_report(exam, user, attested_name(now, exam.institution))
-        events.emit(events.EXAM_SIGNED, exam, report_version=report.version)
+        events.emit(events.EXAM_SIGNED, exam, report_version=report.version, report_status="final")
         return report
 
 

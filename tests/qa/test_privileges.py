@@ -190,3 +190,22 @@ def test_the_exam_page_offers_attestation_to_another_attending_only(northside, p
     client.force_login(program["alice"])
     theirs = client.get(url).content.decode()
     assert "Review and attest" in theirs
+
+
+def test_the_signed_event_says_preliminary_then_final_for_partner_deliveries(
+    northside, program, monkeypatch
+):
+    from portal import events
+
+    heard = []
+    monkeypatch.setattr(
+        events, "_subscribers", [*events.subscribers(), lambda t, e, **d: heard.append((t, d))]
+    )
+    northside.hold_trainee_reports = False
+    northside.save(update_fields=["hold_trainee_reports"])
+    exam = bobs_exam(northside, program)
+    sign(exam, program["bob"], build=False)
+    attest_findings(findings_of(exam), program["alice"])
+    signed = [d for t, d in heard if t == events.EXAM_SIGNED]
+    assert [d["report_status"] for d in signed] == ["preliminary", "final"]
+    assert [d["report_version"] for d in signed] == [1, 2]
