@@ -188,7 +188,8 @@ def many_exams(institutions: int, exams: int) -> dict:
             )
             INSERT INTO exams_exam (institution_id, exam_uuid, status, review_state,
                 reviewer_id, signed_at, operator_id, first_submitted_at, last_submitted_at,
-                created_at, updated_at)
+                created_at, updated_at, clarius_application, exam_type_confirmed,
+                new_images_since_signing)
             SELECT institution_id, gen_random_uuid(),
                    CASE WHEN r_status < .02 THEN 'incomplete' WHEN r_status < .03
                         THEN 'receiving' ELSE 'ready' END,
@@ -200,7 +201,7 @@ def many_exams(institutions: int, exams: int) -> dict:
                    submitted,
                    submitted + CASE WHEN r_resubmit < .1 THEN interval '2 hours'
                                     ELSE interval '0' END,
-                   now(), now()
+                   now(), now(), '', false, false
             FROM t
             """  # noqa: S608
         )
