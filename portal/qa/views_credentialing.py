@@ -31,7 +31,7 @@ from portal.qa import credentialing, letter
 from portal.qa.access import is_qa_lead, member_required, qa_lead_required
 from portal.qa.models import Credential, QAReview
 from portal.tenants.models import Membership
-from portal.tenants.roles import is_admin
+from portal.tenants.roles import admin_required, is_admin
 from portal.tenants.scoping import scoped_to_request
 from portal.tenants.timezones import iso_local, zone_of
 from portal.worksheets.models import ExamType
@@ -177,11 +177,9 @@ def _exam_type_or_none(request, value):
     return scoped_to_request(ExamType, request).filter(pk=int(value)).first()
 
 
-@member_required
+@admin_required
 @require_POST
 def grant_credential(request, user_id):
-    if not is_admin(request):
-        raise Http404("Institution administrators only")
     member = _member_or_404(request, user_id)
     exam_type = _exam_type_or_none(request, request.POST.get("exam_type"))
     back = reverse("qa-credentialing-member", args=[member.user_id])
@@ -209,11 +207,9 @@ def grant_credential(request, user_id):
     return redirect(back)
 
 
-@member_required
+@admin_required
 @require_POST
 def revoke_credential(request, user_id):
-    if not is_admin(request):
-        raise Http404("Institution administrators only")
     member = _member_or_404(request, user_id)
     exam_type = _exam_type_or_none(request, request.POST.get("exam_type"))
     back = reverse("qa-credentialing-member", args=[member.user_id])
