@@ -29,6 +29,7 @@ from portal import events
 from portal.exams.captures import stills
 from portal.exams.models import Capture, Exam
 from portal.qa import privileges
+from portal.qa.privileges import is_trainee
 from portal.qa.selection import select_on_signing
 from portal.reports.issuing import (
     addendum_name,
@@ -161,12 +162,6 @@ def exam_types_of(institution_id, *, include=None):
     if include is not None:
         keep |= Q(pk=include.pk)
     return ExamType.objects.for_institution(institution_id).filter(keep)
-
-
-def is_trainee(user, institution_id) -> bool:
-    return Membership.objects.filter(
-        institution_id=institution_id, user=user, is_trainee=True
-    ).exists()
 
 
 def fill_worksheet(
@@ -418,7 +413,7 @@ def sign_findings(
         findings.updated_by, findings.updated_at = user, now
         findings.signed_by, findings.signed_at = user, now
         findings.signed_as_trainee = trainee
-        if not trainee and exam.operator_id and is_trainee(exam.operator, exam.institution_id):
+        if not trainee and exam.operator_id and is_trainee(exam.operator_id, exam.institution_id):
             # An attending's own signature on a trainee's exam is its attestation.
             _attest(findings, exam, user, now)
         findings.save()
@@ -458,7 +453,7 @@ def attest_findings(findings: Findings, user, *, expected_version: str | None = 
                 "Only a worksheet signed as preliminary, not yet attested, can be attested.",
                 conflict=True,
             )
-        if is_trainee(user, exam.institution_id):
+        if is_trainee(user.pk, exam.institution_id):
             raise NotAllowed(
                 "A trainee cannot attest: an attending (a reviewer who is not a trainee) attests."
             )
@@ -578,7 +573,7 @@ def _refuse_if_locked(findings: Findings, user) -> None:
     """Signed findings are locked, except to an attending before attesting them."""
     current = Findings.objects.filter(pk=findings.pk).first() if findings.pk else None
     if current is not None and current.awaiting_attestation:
-        if is_trainee(user, findings.institution_id) or current.signed_by_id == user.pk:
+        if is_trainee(user.pk, findings.institution_id) or current.signed_by_id == user.pk:
             raise ReviewRefused(
                 "These findings are signed and wait for an attending's attestation.",
                 conflict=True,

@@ -33,7 +33,6 @@ from portal.reports.review import (
     completeness_errors,
     findings_of,
     findings_version,
-    is_trainee,
     missing_captures,
     save_findings,
     sign_findings,
@@ -94,7 +93,7 @@ def can_edit(request, exam, findings) -> bool:
     if not findings.awaiting_attestation or findings.signed_by_id == request.user.pk:
         # Nobody attests their own preliminary signature (portal.reports.review).
         return False
-    return not is_trainee(request.user, exam.institution_id)
+    return not privileges.is_trainee(request.user.pk, exam.institution_id)
 
 
 def worksheet_summary(findings):
