@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal.exams.models import Capture, Exam
@@ -100,11 +101,14 @@ def test_an_admin_sees_integration_health_and_reads_the_audit_log(
     page.goto(f"{live_server.url}{reverse('audit-log')}")
     page.select_option("#id_kind", "patient_data")
     page.click("form.filters button[type=submit]")
+    # The filter is a GET: wait for the filtered page before counting its rows.
+    page.wait_for_url("**kind=patient_data**")
     rows = page.locator("table tbody tr")
-    assert rows.count() >= 1
+    expect(rows.first).to_be_visible()
     concerns = rows.first.locator("td[data-label=Concerns]").inner_text()
     assert f"patient ID MRN-{made.pk}" in concerns and concerns.startswith("Exam of ")
     assert "Viewed an exam" in rows.first.inner_text()
     page.select_option("#id_kind", "sessions")
     page.click("form.filters button[type=submit]")
+    page.wait_for_url("**kind=sessions**")
     assert "Signed in" in page.locator("table tbody").inner_text()

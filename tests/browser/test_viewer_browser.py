@@ -7,6 +7,7 @@ import io
 
 import pytest
 from PIL import Image, ImageStat
+from playwright.sync_api import expect
 
 from clarius_sandbox import imaging
 from clarius_sandbox.video import encode_clip
@@ -235,11 +236,12 @@ def test_a_clip_plays_pauses_steps_frames_changes_speed_and_seeks(
     page.wait_for_function(
         "() => document.querySelector('#capture-viewer video').currentTime > 0.2"
     )
-    assert play.inner_text() == "Pause"
+    # The label follows the video's play/pause events, which arrive a moment later.
+    expect(play).to_have_text("Pause")
     page.locator("#capture-viewer .viewer-stage").focus()
     page.keyboard.press("k")
     assert video.evaluate("v => v.paused")
-    assert play.inner_text() == "Play"
+    expect(play).to_have_text("Play")
 
     # Frame steps of 1/fps (the capture gives no frame rate: 30 a second).
     start = video.evaluate("v => v.currentTime")
