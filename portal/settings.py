@@ -73,9 +73,13 @@ INSTALLED_APPS = [
     "portal.api",
     "portal.notifications",
     "portal.qa",
+    "portal.outbound",
     "portal.demo",
     "integrations.clarius",
     "integrations.webhooks",
+    "integrations.dicom",
+    "integrations.hl7",
+    "integrations.fhir",
 ]
 
 MIDDLEWARE = [

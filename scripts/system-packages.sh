@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the portal needs from the system: Pango (WeasyPrint draws the report
-# PDF with it) and the fonts that cover every script a patient's name may be in. Installs
+# PDF with it), the fonts that cover every script a patient's name may be in, and the PACS
+# tools the demo and the tests run. Installs
 # the missing ones when run as root with apt-get; otherwise prints the command to run.
 # `make install` runs it; .ci/run and the Dockerfile install the same list.
 set -euo pipefail
@@ -11,6 +12,10 @@ packages=(
     fonts-droid-fallback             # Chinese, Japanese, Korean (small)
     fonts-lohit-deva                 # Devanagari
     fonts-noto-color-emoji           # emoji
+    # Outbound to the hospital, for the demo and the tests: Orthanc as the PACS (with its
+    # DICOMweb plugin), dcmtk's storescu (the benchmark's baseline) and dicom3tools'
+    # dciodvfy (checks every DICOM object the portal makes).
+    orthanc orthanc-dicomweb dcmtk dicom3tools
 )
 
 missing=()

@@ -39,3 +39,22 @@ def closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def orthanc():
+    """Orthanc with its DICOMweb plugin, the PACS the outbound tests send to."""
+    from integrations.dicom import local_pacs
+
+    if local_pacs.binary() is None:
+        pytest.skip("Orthanc is not installed (Debian: apt-get install orthanc orthanc-dicomweb)")
+    if local_pacs.dicomweb_plugin() is None:
+        pytest.skip("Orthanc's DICOMweb plugin is not installed (Debian: orthanc-dicomweb)")
+    return local_pacs
+
+
+def tool(name: str, package: str):
+    """A command-line tool from Debian (dciodvfy from dicom3tools, storescu from dcmtk)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (Debian: apt-get install {package})")
+    return path

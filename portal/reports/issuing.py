@@ -281,7 +281,12 @@ def retry_report(report: Report) -> bool:
 
 
 def plan_deliveries(report: Report) -> None:
-    """One delivery per destination that accepts this version, due now (idempotent)."""
+    """One delivery per destination that accepts this version, due now (idempotent);
+    and the version to each of the institution's PACS and EHR destinations that take
+    reports (``portal.outbound``), each an object of its own."""
+    from portal.outbound.planning import plan_report
+
+    plan_report(report)
     now = timezone.now()
     Delivery.objects.bulk_create(
         [

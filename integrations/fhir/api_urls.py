@@ -1,0 +1,3 @@
+"""The FHIR view of an exam, under /api/v1/ (see views.py)."""
+
+urlpatterns: list = []

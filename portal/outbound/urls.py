@@ -1,0 +1,3 @@
+"""The administrators' destination pages, under /institution/destinations/."""
+
+urlpatterns: list = []
