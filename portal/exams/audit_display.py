@@ -91,6 +91,10 @@ KINDS: dict[str, tuple[str, list[str]]] = {
             Action.REVOKE_API_KEY,
             Action.API_KEY_USED,
             Action.CHANGE_SETTINGS,
+            Action.ADD_DESTINATION,
+            Action.CHANGE_DESTINATION,
+            Action.REMOVE_DESTINATION,
+            Action.RESEND_DELIVERIES,
         ],
     ),
 }
@@ -123,6 +127,7 @@ OBJECT_WORDS = {
     "user": "Account",
     "rawdataexport": "Raw data export",
     "dicomexport": "DICOM export",
+    "destination": "Destination",
 }
 
 

@@ -273,6 +273,11 @@ class AuditEvent(TenantOwned):
         EXPORT_CREDENTIALS = "export_credentials", "Exported the credentialing log"
         RECORD_OUTCOME = "record_outcome", "Recorded an exam's outcome"
         CHANGE_QA_SETTINGS = "change_qa_settings", "Changed the QA program's settings"
+        # PACS and EHR destinations (portal.outbound): the admin's changes and resends.
+        ADD_DESTINATION = "add_destination", "Added a PACS or EHR destination"
+        CHANGE_DESTINATION = "change_destination", "Changed a PACS or EHR destination"
+        REMOVE_DESTINATION = "remove_destination", "Removed a PACS or EHR destination"
+        RESEND_DELIVERIES = "resend_deliveries", "Resent deliveries to a destination"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
