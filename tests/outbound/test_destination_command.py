@@ -1,0 +1,224 @@
+"""``python manage.py destination add|list|test|remove``.
+
+The command is built from the registry, so most tests register kinds of their own (a
+"probe" that takes images and reports, with a token, and a "notes" that takes reports
+only); the last ones parse each real kind's ``add`` once its integration is installed.
+"""
+
+import io
+import re
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from portal.outbound import kinds
+from portal.outbound.models import Destination, Transmission
+from tests.factories import make_exam
+
+
+def run(*args):
+    out = io.StringIO()
+    call_command("destination", *args, stdout=out)
+    return out.getvalue()
+
+
+def describe(destination):
+    return (
+        f"{destination.option('station')}@{destination.option('host')}:{destination.option('port')}"
+    )
+
+
+def check(destination):
+    if destination.option("host") == "down.example":
+        raise kinds.DeliveryFailed("Nothing answers on down.example:104; is it switched on?")
+    return f"It answered (token {'set' if destination.secret else 'none'})."
+
+
+PROBE = kinds.Kind(
+    key="probe",
+    label="Probe archive",
+    carries=kinds.IMAGES | kinds.REPORT,
+    send=lambda transmission: "ok",
+    test=check,
+    describe=describe,
+    options=(
+        kinds.Option("host", "Host", required=True),
+        kinds.Option("port", "Port", type="int", required=True),
+        kinds.Option("station", "Station", default="PORTAL"),
+        kinds.Option("secure", "Secure", type="bool"),
+        kinds.Option("attach", "Attach the PDF", type="bool", default=True),
+        kinds.Option("base_url", "Base URL", type="url"),
+    ),
+    secret_label="Bearer token",
+)
+NOTES = kinds.Kind(
+    key="notes",
+    label="Notes feed",
+    carries=kinds.REPORT,
+    send=lambda transmission: "ok",
+    test=lambda destination: "fine",
+    describe=lambda destination: destination.option("host", ""),
+    options=(kinds.Option("host", "Host", required=True),),
+)
+
+
+@pytest.fixture
+def probe_kinds():
+    for kind in (PROBE, NOTES):
+        kinds.register(kind)
+    yield
+    for kind in (PROBE, NOTES):
+        kinds._kinds.entries.pop(kind.key, None)
+
+
+def add(*args):
+    out = run("add", *args)
+    return out, Destination.objects.get(pk=int(out.strip().splitlines()[-1]))
+
+
+def test_add_prints_the_id_last_then_list_test_and_remove(northside, southside, probe_kinds):
+    out, destination = add(
+        "northside", "probe", "--host", "pacs.example", "--port", "104", "--secure"
+    )
+    assert out.strip().splitlines()[-1] == str(destination.pk)
+    assert "PORTAL@pacs.example:104" in out and "images and report" in out
+    assert destination.institution == northside
+    assert destination.options == {
+        "host": "pacs.example",
+        "port": 104,
+        "station": "PORTAL",
+        "secure": True,
+        "attach": True,
+    }
+    assert destination.send_images and destination.send_report and destination.is_active
+    assert destination.name == "Probe archive PORTAL@pacs.example:104"
+    assert destination.secret == ""
+
+    destination.last_success_at = timezone.now()
+    destination.save()
+    listing = run("list", "northside")
+    header, row = listing.strip().splitlines()
+    assert header.split("\t") == ["id", "name", "kind", "address", "active", "sends", "health"]
+    cells = row.split("\t")
+    assert cells[:6] == [
+        str(destination.pk),
+        destination.name,
+        "Probe archive",
+        "PORTAL@pacs.example:104",
+        "active",
+        "images,report",
+    ]
+    assert cells[6].startswith("last sent ")
+    assert "no destinations" in run("list", "southside")
+
+    assert "It answered (token none)." in run("test", str(destination.pk))
+
+    exam = make_exam(northside)
+    Transmission.objects.create(
+        institution=northside, destination=destination, exam=exam, what="report"
+    )
+    removed = run("remove", str(destination.pk))
+    assert "Removed destination" in removed and "1 logged delivery" in removed
+    assert not Destination.objects.exists() and not Transmission.objects.exists()
+
+
+def test_options_name_and_send(northside, probe_kinds):
+    _, destination = add(
+        "northside",
+        "probe",
+        "--host=h",
+        "--port=1",
+        "--station",
+        "ST",
+        "--no-attach",
+        "--base-url",
+        "https://pacs.example/dicom-web",
+        "--name",
+        "  Main PACS ",
+        "--send",
+        "report",
+    )
+    assert destination.name == "Main PACS"
+    assert destination.options["attach"] is False and destination.options["station"] == "ST"
+    assert destination.options["base_url"] == "https://pacs.example/dicom-web"
+    assert not destination.send_images and destination.send_report
+    _, images_only = add("northside", "probe", "--host=h", "--port=1", "--send", "images")
+    assert images_only.send_images and not images_only.send_report
+    # A kind that carries reports only sends the report by default.
+    out, notes = add("northside", "notes", "--host", "ehr.example")
+    assert not notes.send_images and notes.send_report
+    assert "sending the report" in out
+
+
+def test_the_token_is_stored_encrypted_and_never_printed(
+    northside, probe_kinds, tmp_path, monkeypatch
+):
+    token = "tok-1234567890-secret"
+    out, destination = add("northside", "probe", "--host=h", "--port=1", "--token", token)
+    assert destination.secret == token
+    assert token not in destination.secret_encrypted
+    assert "bearer token stored encrypted" in out
+    for text in (out, run("list", "northside"), run("test", str(destination.pk))):
+        assert token not in text
+
+    # Out of the shell's history: from a file (its first line), or the environment.
+    path = tmp_path / "token"
+    path.write_text("from-the-file\nignored\n")
+    _, from_file = add("northside", "probe", "--host=h", "--port=1", "--token-file", str(path))
+    assert from_file.secret == "from-the-file"
+    monkeypatch.setenv("DESTINATION_TOKEN", "from-the-environment")
+    out, from_env = add("northside", "probe", "--host=h", "--port=1")
+    assert from_env.secret == "from-the-environment"
+    assert "from-the-environment" not in out
+    # The flag wins over the environment.
+    _, flagged = add("northside", "probe", "--host=h", "--port=1", "--token", "flag")
+    assert flagged.secret == "flag"
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["add", "nowhere", "probe", "--host=h", "--port=1"], "slug 'nowhere'"),
+        (["add", "northside", "telepathy", "--host=h"], "invalid choice: 'telepathy'"),
+        (["add", "northside", "probe", "--port=104"], "required: --host"),
+        (["add", "northside", "probe", "--host=h"], "required: --port"),
+        (["add", "northside", "probe", "--host=h", "--port=http"], "'http' is not a whole"),
+        (["add", "northside", "probe", "--host=h", "--port=0"], "0 is not a port"),
+        (["add", "northside", "probe", "--host=h", "--port=70000"], "70000 is not a port"),
+        (["add", "northside", "probe", "--host= ", "--port=1"], "--host: empty"),
+        (["add", "northside", "probe", "--host=h", "--port=1", "--base-url=ftp://x"], "http"),
+        (["add", "northside", "probe", "--host=h", "--port=1", "--send=pdf"], "say images"),
+        (["add", "northside", "notes", "--host=h", "--send=images"], "cannot take the images"),
+        (["add", "northside", "notes", "--host=h", "--token=x"], "unrecognized"),
+        (
+            ["add", "northside", "probe", "--host=h", "--port=1", "--token=a", "--token-file=b"],
+            "not both",
+        ),
+        (["add", "northside", "probe", "--host=h", "--port=1", "--token-file=/nope"], "/nope"),
+        (["list", "nowhere"], "slug"),
+        (["test", "999"], "No destination has the id 999"),
+        (["remove", "999"], "999"),
+        (["remove", "99999999999999999999999"], "99999999999999999999999"),
+        (["remove", "-1"], "-1"),
+    ],
+)
+def test_refusals_name_the_reason(northside, probe_kinds, args, reason):
+    with pytest.raises(CommandError, match=re.escape(reason)):
+        run(*args)
+    assert not Destination.objects.exists()
+
+
+def test_a_failing_test_exits_with_the_error(northside, probe_kinds):
+    _, destination = add("northside", "probe", "--host=down.example", "--port=104")
+    with pytest.raises(CommandError, match="Nothing answers on down.example:104"):
+        run("test", str(destination.pk))
+
+
+def test_a_destination_of_a_kind_no_longer_installed(northside, probe_kinds):
+    _, destination = add("northside", "notes", "--host=h")
+    kinds._kinds.entries.pop("notes")
+    assert "no installed integration sends 'notes'" in run("list", "northside")
+    with pytest.raises(CommandError, match="no installed integration provides"):
+        run("test", str(destination.pk))
+    assert "Removed destination" in run("remove", str(destination.pk))
