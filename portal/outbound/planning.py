@@ -40,15 +40,16 @@ def what_of(capture: Capture) -> str:
 
 def plan_exam(exam: Exam) -> list[Transmission]:
     """Every stored image and clip of the exam to each destination that takes it."""
-    captures = list(
-        exam.captures.filter(state=Capture.State.STORED, duplicate_of__isnull=True).order_by(
-            "position", "pk"
-        )
+    takers = {what: destinations_for(exam.institution_id, what) for what in (What.IMAGE, What.CLIP)}
+    if not any(takers.values()):
+        return []  # most institutions: one query, nothing more
+    captures = exam.captures.filter(state=Capture.State.DONE, duplicate_of__isnull=True).order_by(
+        "position", "pk"
     )
     rows = []
     for capture in captures:
         what = what_of(capture)
-        for destination in destinations_for(exam.institution_id, what):
+        for destination in takers[what]:
             rows.append(_row(destination, exam, what, capture=capture))
     return _create(rows)
 
