@@ -25,13 +25,13 @@ from portal.work import registry
 What = Transmission.What
 
 
-def destinations_for(institution_id: int, what: str):
-    """The active destinations of an institution that take ``what``."""
-    wanted = "send_report" if what == What.REPORT else "send_images"
+def destinations_for(institution_id: int, *whats: str):
+    """The active destinations of an institution that take any of ``whats`` (one query)."""
+    wanted = "send_report" if whats == (What.REPORT,) else "send_images"
     rows = Destination.objects.filter(
         institution_id=institution_id, is_active=True, **{wanted: True}
     )
-    return [d for d in rows if (k := kinds.get(d.kind)) is not None and what in k.carries]
+    return [d for d in rows if (k := kinds.get(d.kind)) is not None and set(whats) & set(k.carries)]
 
 
 def what_of(capture: Capture) -> str:
@@ -40,7 +40,11 @@ def what_of(capture: Capture) -> str:
 
 def plan_exam(exam: Exam) -> list[Transmission]:
     """Every stored image and clip of the exam to each destination that takes it."""
-    takers = {what: destinations_for(exam.institution_id, what) for what in (What.IMAGE, What.CLIP)}
+    takers = {What.IMAGE: [], What.CLIP: []}
+    for destination in destinations_for(exam.institution_id, What.IMAGE, What.CLIP):
+        for what in takers:
+            if what in destination.kind_entry.carries:
+                takers[what].append(destination)
     if not any(takers.values()):
         return []  # most institutions: one query, nothing more
     captures = exam.captures.filter(state=Capture.State.DONE, duplicate_of__isnull=True).order_by(
