@@ -59,6 +59,8 @@ class Kind:
     secret_label: str = ""  # "Bearer token"; empty when the kind has no secret
     secret_flag: str = "--token"
     help: str = ""  # a sentence shown on the add page
+    # A template with what to ask the hospital for, shown on the add and edit pages.
+    help_template: str = ""
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)

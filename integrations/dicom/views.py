@@ -1,0 +1,1 @@
+"""No pages of its own: see ``urls.py``."""
