@@ -15,7 +15,7 @@ from datetime import datetime
 from portal.notifications import kinds
 from portal.registries import Registry
 
-ALERT_KINDS = (kinds.EXAMS_UNLINKED, kinds.INGESTION_FAILING)
+ALERT_KINDS = (kinds.EXAMS_UNLINKED, kinds.INGESTION_FAILING, kinds.DESTINATION_FAILING)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class PreferenceForm(forms.ModelForm):
             "qa_feedback",
             "qa_assigned",
             "qa_overdue",
+            "destination_failing",
         ]
         labels = {
             "new_exam": "New exams to review",
@@ -28,6 +29,7 @@ class PreferenceForm(forms.ModelForm):
             "qa_feedback": "Email me the QA feedback on an exam I performed",
             "qa_assigned": "Email me when a QA review is assigned to me",
             "qa_overdue": "Email me once a day when QA reviews are overdue",
+            "destination_failing": "Email me when a PACS or EHR destination has failed for a day",
         }
         help_texts = {
             "new_exam": "By email and in your inbox: for each exam, once a day, or never.",
@@ -40,6 +42,7 @@ class PreferenceForm(forms.ModelForm):
         if membership.role != Membership.Role.ADMIN:
             del self.fields["exams_unlinked"]
             del self.fields["ingestion_failing"]
+            del self.fields["destination_failing"]
         # The QA program's emails: to QA reviewers and leads only (portal.qa.access).
         if not is_qa_reviewer(membership):
             del self.fields["qa_assigned"]

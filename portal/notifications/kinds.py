@@ -15,6 +15,7 @@ INGESTION_FAILING = "ingestion_failing"  # an admin: exams have failed to arrive
 QA_FEEDBACK = "qa_feedback"  # a clinician: their exam's QA review was scored
 QA_ASSIGNED = "qa_assigned"  # a QA reviewer: a QA review was assigned to them
 QA_OVERDUE = "qa_overdue"  # a QA lead or admin: the day's overdue QA reviews (digest)
+DESTINATION_FAILING = "destination_failing"  # an admin: a PACS/EHR destination failing a day
 
 CHOICES = [
     (FEEDBACK_SIGNED, "Feedback signed on your exam"),
@@ -25,6 +26,7 @@ CHOICES = [
     (QA_FEEDBACK, "Quality review results of your exams"),
     (QA_ASSIGNED, "Quality reviews assigned to you"),
     (QA_OVERDUE, "Overdue quality reviews"),
+    (DESTINATION_FAILING, "A PACS or EHR destination failing"),
 ]
 LABELS = dict(CHOICES)
 
@@ -38,6 +40,7 @@ PREFERENCE_OF = {
     QA_FEEDBACK: QA_FEEDBACK,
     QA_ASSIGNED: QA_ASSIGNED,
     QA_OVERDUE: QA_OVERDUE,
+    DESTINATION_FAILING: DESTINATION_FAILING,
 }
 # The kinds an unsubscribe link can name.
 PREFERENCES = (
@@ -48,4 +51,5 @@ PREFERENCES = (
     QA_FEEDBACK,
     QA_ASSIGNED,
     QA_OVERDUE,
+    DESTINATION_FAILING,
 )

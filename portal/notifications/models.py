@@ -79,6 +79,9 @@ class NotificationPreference(models.Model):
     qa_feedback = models.BooleanField("email when my exam's QA review is scored", default=True)
     qa_assigned = models.BooleanField("email when a QA review is assigned to me", default=True)
     qa_overdue = models.BooleanField("email a daily list of overdue QA reviews", default=True)
+    destination_failing = models.BooleanField(
+        "email when a PACS or EHR destination has failed for a day", default=True
+    )
     digest_sent_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
