@@ -1,0 +1,172 @@
+"""The DICOM objects the portal makes: valid by dciodvfy, readable back by pydicom."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from pydicom import dcmread
+
+from integrations.dicom import objects
+from portal.outbound import uids
+from portal.outbound.models import Transmission
+from tests import services
+from tests.factories import add_stored_capture, make_exam
+
+
+@pytest.fixture(autouse=True)
+def media(media_root):
+    return media_root
+
+
+def written(dataset, tmp_path: Path, name: str = "object.dcm") -> Path:
+    path = tmp_path / name
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
+def errors_of(path: Path) -> list[str]:
+    """dciodvfy's error lines for the file (warnings are allowed)."""
+    dciodvfy = services.tool("dciodvfy", "dicom3tools")
+    run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
+    lines = (run.stdout + run.stderr).splitlines()
+    return [line for line in lines if line.startswith("Error")]
+
+
+def jpeg(size=(64, 48), colour=(40, 90, 120), mode="RGB", **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, colour if mode == "RGB" else colour[0]).save(buffer, "JPEG", **options)
+    return buffer.getvalue()
+
+
+def png(size=(32, 24), mode="RGB") -> bytes:
+    buffer = io.BytesIO()
+    colour = {"RGB": (200, 30, 60), "RGBA": (200, 30, 60, 128), "L": 90}[mode]
+    Image.new(mode, size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def transmission(exam, what, **fields) -> Transmission:
+    return Transmission(institution=exam.institution, exam=exam, what=what, **fields)
+
+
+@pytest.fixture
+def exam(northside, bob):
+    exam = make_exam(northside, bob, patient_name="Nora North", captures=0)
+    exam.patient.gender = "female"
+    exam.patient.extra = {"accession_number": "ACC-1", "referring_physician": "Ada Lovelace"}
+    exam.patient.save()
+    return exam
+
+
+def test_a_jpeg_image_is_ultrasound_image_storage_with_the_jpeg_kept(exam, tmp_path):
+    data = jpeg()
+    capture = add_stored_capture(exam, "image/jpeg", data)
+    row = transmission(exam, "image", capture=capture)
+
+    ds = objects.build(row)
+
+    assert row.uid == ds.SOPInstanceUID == uids.capture_uid(exam, capture)
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.6.1"
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.50"
+    assert (ds.Rows, ds.Columns, ds.SamplesPerPixel) == (48, 64, 3)
+    assert ds.PhotometricInterpretation == "YBR_FULL_422"
+    path = written(ds, tmp_path)
+    assert errors_of(path) == []
+    back = dcmread(path)
+    from pydicom.encaps import generate_frames
+
+    assert next(generate_frames(back.PixelData, number_of_frames=1)) == data
+    pixels = back.pixel_array
+    assert pixels.shape == (48, 64, 3)
+    assert abs(int(pixels[10, 10, 0]) - 40) < 8  # decoded to RGB, the colour kept
+    assert back.StudyInstanceUID == uids.study_uid(exam)
+    assert back.PatientName == "North^Nora"
+    assert back.PatientSex == "F"
+    assert back.AccessionNumber == "ACC-1"
+    assert back.ReferringPhysicianName == "Lovelace^Ada"
+    assert back.OperatorsName == "Reviewer^Bob"
+    assert back.InstitutionName == "Northside Clinic"
+    assert back.Modality == "US" and back.Manufacturer == "Clarius"
+    assert back.StudyDescription == "Point-of-care ultrasound"
+
+
+def test_a_greyscale_jpeg_is_monochrome(exam, tmp_path):
+    capture = add_stored_capture(exam, "image/jpeg", jpeg(mode="L"))
+    ds = objects.build(transmission(exam, "image", capture=capture))
+    assert ds.PhotometricInterpretation == "MONOCHROME2" and ds.SamplesPerPixel == 1
+    path = written(ds, tmp_path)
+    assert errors_of(path) == []
+    assert dcmread(path).pixel_array.shape == (48, 64)
+
+
+def test_a_progressive_jpeg_is_decoded_and_stored_uncompressed(exam, tmp_path):
+    capture = add_stored_capture(exam, "image/jpeg", jpeg(progressive=True))
+    ds = objects.build(transmission(exam, "image", capture=capture))
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert errors_of(written(ds, tmp_path)) == []
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_a_png_image_is_stored_uncompressed(exam, tmp_path, mode):
+    capture = add_stored_capture(exam, "image/png", png(mode=mode))
+    ds = objects.build(transmission(exam, "image", capture=capture))
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert ds.LossyImageCompression == "00"
+    path = written(ds, tmp_path)
+    assert errors_of(path) == []
+    pixels = dcmread(path).pixel_array
+    if mode == "L":
+        assert pixels.shape == (24, 32) and pixels[0, 0] == 90
+    else:
+        assert pixels.shape == (24, 32, 3)
+        expected = (200, 30, 60) if mode == "RGB" else (100, 15, 30)
+        assert all(abs(int(a) - b) <= 1 for a, b in zip(pixels[5, 5], expected, strict=True))
+
+
+def test_building_twice_gives_the_same_uids(exam):
+    capture = add_stored_capture(exam, "image/jpeg", jpeg())
+    first = objects.build(transmission(exam, "image", capture=capture))
+    again = objects.build(transmission(exam, "image", capture=capture))
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        assert first[keyword].value == again[keyword].value
+    other = add_stored_capture(exam, "image/jpeg", jpeg())
+    assert objects.build(transmission(exam, "image", capture=other)).SOPInstanceUID != (
+        first.SOPInstanceUID
+    )
+
+
+def test_hostile_and_long_patient_values_make_a_valid_object(exam, tmp_path):
+    patient = exam.patient
+    patient.first_name = "Zoë|^~\\&"
+    patient.last_name = "山田" + "x" * 200
+    patient.middle_name = "Ёж\x00\x1b[31m"
+    patient.identifier = "ID\\" + "9" * 100
+    patient.gender = "non-binary"
+    patient.extra = {
+        "accession_number": "A" * 40,
+        "referring_physician": "Dr. ^=\\ " + "Ω" * 100,
+    }
+    patient.save()
+    exam.institution.name = "Клиника " + "Ж" * 150
+    exam.institution.save()
+    capture = add_stored_capture(exam, "image/jpeg", jpeg())
+
+    ds = objects.build(transmission(exam, "image", capture=capture))
+    path = written(ds, tmp_path)
+
+    assert errors_of(path) == []
+    back = dcmread(path)
+    family, given, middle = str(back.PatientName).split("^")
+    assert family.startswith("山田x") and len(family.encode()) <= 64
+    assert given == "Zoë| ~/&"
+    assert middle == "Ёж [31m"
+    assert "\\" not in back.PatientID and len(back.PatientID) <= 64
+    assert back.AccessionNumber == "A" * 16
+    assert back.PatientSex == "O"
+    assert len(back.InstitutionName.encode()) <= 64
+    for value in (back.PatientName, back.ReferringPhysicianName, back.InstitutionName):
+        assert "\x00" not in str(value) and "\x1b" not in str(value)
