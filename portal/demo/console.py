@@ -23,6 +23,8 @@ QUIET_LEVELS = {
     "django.server": "ERROR",  # runserver's line per request (4xx lines are warnings)
     "django.request": "ERROR",  # "Not Found: /favicon.ico" and other 4xx warnings
     "django-q": "WARNING",  # "Enqueued …", "Processed …", the cluster's start and stop
+    # Five lines per object sent to the demo's PACS (association, C-STORE, release).
+    "pynetdicom": "WARNING",
 }
 
 

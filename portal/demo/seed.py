@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from portal.demo import outbound
 from portal.qa.models import QASettings
 from portal.tenants.models import Institution, Membership
 
@@ -57,4 +58,6 @@ def seed_demo():
     # The demo runs its QA program: signed exams of operators not yet credentialed go to
     # the QA queue, and their own reads wait for an attending's attestation.
     QASettings.objects.update_or_create(institution=institution, defaults={"is_active": True})
+    # Its PACS and EHR, at the ports run_demo starts them on (it wires them again there).
+    outbound.wire(institution, dicom_port=outbound.ORTHANC_DICOM_PORT, hl7_port=outbound.HL7_PORT)
     return institution

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from portal.demo.seed import DEMO_USERS, seed_demo
+from portal.outbound.models import Destination
 
 
 class Command(BaseCommand):
@@ -11,3 +12,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo institution: {institution.name} ({institution.slug})")
         for email, _, role, password in DEMO_USERS:
             self.stdout.write(f"  {role.label:<14} {email:<24} password: {password}")
+        for destination in Destination.objects.for_institution(institution):
+            where = destination.address or destination.option("host", "")
+            self.stdout.write(f"  Destination: {destination.name}, {where}")
