@@ -8,8 +8,8 @@ carries and sets ``transmission.uid`` to its SOP Instance UID:
   stored uncompressed (Explicit VR Little Endian);
 - a clip: *Ultrasound Multi-frame Image Storage* with the H.264 elementary stream
   (MPEG-4 AVC/H.264 High Profile / Level 4.1), see ``integrations.dicom.video``;
-- a report version: *Encapsulated PDF Storage*, its result status as the verification
-  and completion flags;
+- a report version: *Encapsulated PDF Storage*, its result status as the Verification
+  Flag;
 - a research DICOM export: the file as received.
 
 Patient, study and series attributes come from the exam (``header``); every UID from
@@ -116,11 +116,13 @@ def header(exam, what: str, modality: str) -> Dataset:
     ds.SeriesNumber = uids.series_number(what)
     ds.SeriesDate = ds.StudyDate
     ds.SeriesTime = ds.StudyTime
-    # Type 2C (a paired body part): not known for a point-of-care capture, so empty.
-    ds.Laterality = ""
-    operator = exam.operator
-    if operator is not None:
-        ds.OperatorsName = values.person_name_of(operator.get_full_name())
+    if modality == "US":
+        # Type 2C (a paired body part): not known for a point-of-care capture, so empty.
+        ds.Laterality = ""
+        # The Encapsulated Document Series has no operator; an image's series does.
+        operator = exam.operator
+        if operator is not None:
+            ds.OperatorsName = values.person_name_of(operator.get_full_name())
     # General Equipment
     ds.Manufacturer = MANUFACTURER
     ds.InstitutionName = values.text(exam.institution.name)
@@ -308,7 +310,7 @@ def clip(exam, capture) -> Dataset:
     ds.Rows, ds.Columns = stream.height, stream.width
     ds.NumberOfFrames = stream.frames
     ds.FrameIncrementPointer = 0x00181063  # Frame Time
-    ds.FrameTime = f"{1000 / stream.rate:.4f}".rstrip("0").rstrip(".")
+    ds.FrameTime = f"{float(1000 / stream.rate):.4f}".rstrip("0").rstrip(".")
     ds.CineRate = max(1, round(stream.rate))
     ds.RecommendedDisplayFrameRate = max(1, round(stream.rate))
     ds.PixelData = video.encapsulated(stream.data)
@@ -324,12 +326,10 @@ def clip(exam, capture) -> Dataset:
 
 # --- reports -----------------------------------------------------------------------------
 
-# The result status (HL7 OBR-25, as the outbound core records it) as DICOM flags.
-_FLAGS = {
-    "P": ("UNVERIFIED", "PARTIAL"),
-    "F": ("VERIFIED", "COMPLETE"),
-    "C": ("VERIFIED", "COMPLETE"),
-}
+# The result status (HL7 OBR-25, as the outbound core records it) as the Encapsulated
+# Document module's Verification Flag: preliminary is unverified; final and corrected
+# are verified (a corrected version is the next Instance Number of the same series).
+_VERIFICATION = {"P": "UNVERIFIED", "F": "VERIFIED", "C": "VERIFIED"}
 
 
 def report(exam, version, result_status: str = "F") -> Dataset:
@@ -355,9 +355,7 @@ def report(exam, version, result_status: str = "F") -> Dataset:
     ds.DocumentTitle = title
     ds.ConceptNameCodeSequence = []
     ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
-    verification, completion = _FLAGS.get(result_status or "F", _FLAGS["F"])
-    ds.VerificationFlag = verification
-    ds.CompletionFlag = completion
+    ds.VerificationFlag = _VERIFICATION.get(result_status or "F", "VERIFIED")
     ds.EncapsulatedDocumentLength = len(pdf)
     ds.EncapsulatedDocument = pdf + (b"\x00" if len(pdf) % 2 else b"")
     return finish(

@@ -33,7 +33,9 @@ def errors_of(path: Path) -> list[str]:
     dciodvfy = services.tool("dciodvfy", "dicom3tools")
     run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
     lines = (run.stdout + run.stderr).splitlines()
-    return [line for line in lines if line.startswith("Error")]
+    # Its first line names the IOD it checked against: it did check.
+    assert lines and lines[0] in {"USImage", "USMultiFrameImage", "EncapsulatedPDF"}, lines
+    return [line for line in lines if line.startswith(("Error", "Abort"))]
 
 
 def jpeg(size=(64, 48), colour=(40, 90, 120), mode="RGB", **options) -> bytes:
@@ -170,3 +172,150 @@ def test_hostile_and_long_patient_values_make_a_valid_object(exam, tmp_path):
     assert len(back.InstitutionName.encode()) <= 64
     for value in (back.PatientName, back.ReferringPhysicianName, back.InstitutionName):
         assert "\x00" not in str(value) and "\x1b" not in str(value)
+
+
+# --- clips -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mp4():
+    from clarius_sandbox.video import encode_clip
+
+    return encode_clip(7, frames=12)
+
+
+def nal_units_of_mp4(data: bytes) -> list[bytes]:
+    """The NAL units of an MP4's H.264 samples (4-byte big-endian length prefixes)."""
+    import av
+
+    units = []
+    with av.open(io.BytesIO(data)) as container:
+        for packet in container.demux(video=0):
+            payload, at = bytes(packet), 0
+            while at + 4 <= len(payload):
+                size = int.from_bytes(payload[at : at + 4], "big")
+                units.append(payload[at + 4 : at + 4 + size])
+                at += 4 + size
+    return units
+
+
+def test_a_clip_is_multiframe_ultrasound_with_the_h264_stream_kept(exam, tmp_path, mp4):
+    from pydicom.encaps import generate_fragments
+
+    capture = add_stored_capture(exam, "video/mp4", mp4)
+    row = transmission(exam, "clip", capture=capture)
+
+    ds = objects.build(row)
+
+    assert row.uid == uids.capture_uid(exam, capture)
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.3.1"
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.102"
+    assert (ds.Rows, ds.Columns) == (480, 640)
+    assert ds.NumberOfFrames == 12
+    assert float(ds.FrameTime) == pytest.approx(1000 / 15, abs=0.01)
+    assert ds.CineRate == 15 and ds.RecommendedDisplayFrameRate == 15
+    assert ds.SeriesInstanceUID == uids.series_uid(exam, "clip")
+    path = written(ds, tmp_path)
+    assert errors_of(path) == []
+
+    back = dcmread(path)
+    fragments = list(generate_fragments(back.PixelData))
+    assert fragments[0] == b""  # the empty Basic Offset Table
+    stream = b"".join(fragments[1:])
+    # Not re-encoded: every NAL unit of the MP4 is in the stream, in order.
+    at = 0
+    for unit in nal_units_of_mp4(mp4):
+        found = stream.find(b"\x00\x00\x01" + unit, at)
+        assert found >= 0
+        at = found + 3 + len(unit)
+    assert stream[at:].strip(b"\x00") == b""
+    import av
+
+    with av.open(io.BytesIO(stream), format="h264") as container:
+        assert sum(1 for _ in container.decode(video=0)) == 12
+
+
+def test_a_clip_outside_the_profile_is_encoded_again(exam, tmp_path):
+    """A High 4:4:4 clip (which DICOM's H.264 syntaxes do not allow) becomes High 4.1."""
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        encoder = container.add_stream("libx264", rate=10)
+        encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv444p"
+        for number in range(5):
+            picture = np.full((48, 64, 3), number * 40, dtype=np.uint8)
+            for packet in encoder.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                container.mux(packet)
+        for packet in encoder.encode():
+            container.mux(packet)
+    capture = add_stored_capture(exam, "video/mp4", buffer.getvalue())
+
+    ds = objects.build(transmission(exam, "clip", capture=capture))
+
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.102"
+    assert ds.NumberOfFrames == 5 and (ds.Rows, ds.Columns) == (48, 64)
+    assert ds.CineRate == 10
+    assert errors_of(written(ds, tmp_path)) == []
+
+
+# --- reports -----------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n%%EOF\n"
+
+
+def stored_report(exam, version=1, pdf=PDF):
+    from portal.exams import media
+    from portal.reports.issuing import report_relpath
+    from portal.reports.models import Report
+
+    relpath = report_relpath(exam, version)
+    media.absolute(relpath).parent.mkdir(parents=True, exist_ok=True)
+    media.absolute(relpath).write_bytes(pdf)
+    return Report.objects.create(
+        institution=exam.institution,
+        exam=exam,
+        submission=exam.submissions.get(),
+        version=version,
+        name="Ultrasound report — ÉCHO",
+        file=relpath,
+        size=len(pdf),
+        source=Report.Source.GENERATED,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "verification"), [("P", "UNVERIFIED"), ("F", "VERIFIED"), ("C", "VERIFIED")]
+)
+def test_a_report_is_encapsulated_pdf(exam, tmp_path, status, verification):
+    version = stored_report(exam, version=2, pdf=PDF + b"x")  # odd length: padded
+    row = transmission(exam, "report", report=version, result_status=status)
+
+    ds = objects.build(row)
+
+    assert row.uid == uids.report_uid(exam, 2) == ds.SOPInstanceUID
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1"
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    path = written(ds, tmp_path)
+    assert errors_of(path) == []
+    back = dcmread(path)
+    assert back.EncapsulatedDocument[: back.EncapsulatedDocumentLength] == PDF + b"x"
+    assert back.MIMETypeOfEncapsulatedDocument == "application/pdf"
+    assert back.DocumentTitle == "Ultrasound report — ÉCHO"
+    assert back.VerificationFlag == verification
+    assert back.Modality == "DOC" and back.InstanceNumber == 2
+    assert back.StudyInstanceUID == uids.study_uid(exam)
+    assert back.SeriesInstanceUID == uids.series_uid(exam, "report")
+
+
+def test_a_missing_file_is_a_permanent_failure(exam):
+    from portal.outbound.kinds import DeliveryFailed
+
+    version = stored_report(exam)
+    from portal.exams import media
+
+    media.absolute(version.file).unlink()
+    with pytest.raises(DeliveryFailed) as failure:
+        objects.build(transmission(exam, "report", report=version, result_status="F"))
+    assert failure.value.permanent
