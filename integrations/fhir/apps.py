@@ -7,4 +7,8 @@ class FhirConfig(AppConfig):
     verbose_name = "EHR results by FHIR R4"
 
     def ready(self):
-        pass
+        from integrations.fhir import destination
+        from portal.outbound import kinds
+
+        # Each report version POSTed as a transaction Bundle (integrations/fhir/destination.py).
+        kinds.register(destination.KIND)
