@@ -56,7 +56,7 @@ def dicomweb_destination(institution, pacs, token="", **options) -> Destination:
         institution=institution,
         name="Radiology DICOMweb",
         kind="dicomweb",
-        options={"url": pacs.dicomweb_url, **options},
+        options={"url": getattr(pacs, "dicomweb_url", None) or getattr(pacs, "url", ""), **options},
     )
     destination.secret = token
     destination.save()
