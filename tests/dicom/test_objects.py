@@ -319,3 +319,42 @@ def test_a_missing_file_is_a_permanent_failure(exam):
     with pytest.raises(DeliveryFailed) as failure:
         objects.build(transmission(exam, "report", report=version, result_status="F"))
     assert failure.value.permanent
+
+
+# --- research exports --------------------------------------------------------------------
+
+
+def test_a_research_file_is_passed_through_as_received(exam, tmp_path):
+    from pydicom.uid import generate_uid
+
+    from portal.exams import media
+
+    original = objects.build(
+        transmission(exam, "image", capture=add_stored_capture(exam, "image/png", png()))
+    )
+    original.SOPInstanceUID = original.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    original.ManufacturerModelName = "HD3"
+    relpath = f"{exam.institution_id}/{exam.exam_uuid}/research/dicom-1.dcm"
+    media.absolute(relpath).parent.mkdir(parents=True, exist_ok=True)
+    original.save_as(media.absolute(relpath), enforce_file_format=True)
+    row = transmission(exam, "research", source=relpath)
+
+    ds = objects.build(row)
+
+    assert row.uid == original.SOPInstanceUID
+    assert ds.ManufacturerModelName == "HD3" and ds.PixelData == original.PixelData
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    assert buffer.getvalue() == media.absolute(relpath).read_bytes()
+
+
+def test_a_research_file_that_is_not_dicom_is_a_permanent_failure(exam):
+    from portal.exams import media
+    from portal.outbound.kinds import DeliveryFailed
+
+    relpath = f"{exam.institution_id}/{exam.exam_uuid}/research/dicom-2.dcm"
+    media.absolute(relpath).parent.mkdir(parents=True, exist_ok=True)
+    media.absolute(relpath).write_bytes(b"not DICOM at all" * 20)
+    with pytest.raises(DeliveryFailed) as failure:
+        objects.build(transmission(exam, "research", source=relpath))
+    assert failure.value.permanent

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from integrations.clarius.api.errors import ClariusError, MediaTooLarge, OriginRefused
 from integrations.clarius.models import DicomExport, RawDataFile
+from integrations.clarius.research import onward
 from integrations.clarius.research import service as research
 from integrations.clarius.staging import download, drop, keep, stage
 from portal import work
@@ -62,6 +63,7 @@ def run_dicom_export(export_id: int) -> str:
     export.finished_at = timezone.now()
     work.finish(export)
     export.save()  # every field changed: tags, file, state and the work fields
+    onward.plan(export)  # each DICOM file of it to the institution's PACS destinations
     return "done"
 
 
