@@ -89,7 +89,9 @@ class Listener:
             timeout=30,
             request_handler_class=_Handler,
         )
-        self.server.daemon_threads = True
+        # stop() waits for the connections in hand, so an ACK being written is finished.
+        self.server.daemon_threads = False
+        self.server.block_on_close = True
         self.host = host
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -221,28 +223,83 @@ def serve(host: str = "127.0.0.1", port: int = 0, on_message: Callable | None = 
     return Listener(host, port, on_message)
 
 
-def readable(received: Received) -> str:
-    """The message as a person reads it: each segment's fields, unescaped, numbered; the
-    PDF shown by its size."""
+STATUS_WORDS = {"P": "preliminary", "F": "final", "C": "corrected"}
+
+
+def _components(value: str) -> list[str]:
+    return [unescape(part) for part in value.split("^")]
+
+
+def _when(value: str) -> str:
+    """An HL7 TS as ``2026-12-01 12:00 +0000`` (a date alone as ``2026-12-01``)."""
+    if len(value) >= 8 and value[:8].isdigit():
+        day = f"{value[:4]}-{value[4:6]}-{value[6:8]}"
+        if len(value) >= 12:
+            return f"{day} {value[8:10]}:{value[10:12]} {value[14:] if len(value) > 14 else ''}"
+        return day
+    return value
+
+
+def readable(received: Received, *, raw: bool = False) -> str:
+    """The message as a person reads it: who, which exam, the result status, then each
+    observation by its name (the PDF by its size); ``raw`` adds the segments as sent."""
+    r = received
+    sender = _components(r.field("MSH", 3))[0]
+    facility = _components(r.field("MSH", 4))[0]
     lines = [
-        f"— {received.at:%Y-%m-%d %H:%M:%S} UTC, message {received.control_id}, "
-        f"answered {received.answer}" + (f" ({received.error})" if received.error else "")
+        f"— {r.at:%Y-%m-%d %H:%M:%S} UTC · message {r.control_id} from {sender}"
+        + (f" ({facility})" if facility else "")
+        + f" · {_components(r.field('MSH', 9))[0] or '?'}"
+        + f" · answered {r.answer}"
+        + (f": {r.error}" if r.error else "")
     ]
-    for segment in received.segments:
-        name = segment[0]
-        offset = 1 if name == "MSH" else 0
-        shown = []
-        for index, value in enumerate(segment[1:], start=1):
-            if not value or (name == "MSH" and index == 1):
-                continue
-            if name == "OBX" and index == 5 and "^Base64^" in value:
-                data = value.rsplit("^", 1)[-1]
-                value = f"[PDF, {len(data) * 3 // 4:,} bytes in Base64]"
-            else:
-                value = unescape(value.replace("^", " ^ ").replace("~", " ~ "))
-                value = value.replace("\n", "\n        ")
-            shown.append(f"{name}-{index + offset}: {value}")
-        lines.append(f"  {name}  " + ("\n       ".join(shown) if shown else ""))
+    if r.all("PID"):
+        name = _components(r.field("PID", 5))
+        ident = _components(r.field("PID", 3))
+        parts = [", ".join(p for p in name[:2] if p) or "(no name)", f"ID {ident[0]}"]
+        if r.field("PID", 7):
+            parts.append(f"born {_when(r.field('PID', 7))}")
+        if r.field("PID", 8):
+            parts.append(f"sex {r.field('PID', 8)}")
+        lines.append("  Patient   " + " · ".join(parts))
+    if r.all("OBR"):
+        service = _components(r.field("OBR", 4))
+        status = r.field("OBR", 25)
+        parts = [service[1] if len(service) > 1 and service[1] else service[0]]
+        accession = _components(r.field("OBR", 2))[0] or _components(r.field("OBR", 3))[0]
+        if accession:
+            parts.append(f"order {accession}")
+        if r.field("OBR", 7):
+            parts.append(f"observed {_when(r.field('OBR', 7))}")
+        parts.append(f"result {STATUS_WORDS.get(status, status or '?')} ({status})")
+        lines.append("  Exam      " + " · ".join(parts))
+        interpreter = [unescape(p) for p in r.field("OBR", 32).split("&")]
+        if len(interpreter) > 1:
+            lines.append("  Signed by " + " ".join(p for p in interpreter[2:0:-1] if p))
+    for segment in r.all("OBX"):
+        value_type = segment[2] if len(segment) > 2 else ""
+        code = _components(segment[3]) if len(segment) > 3 else [""]
+        label = code[1] if len(code) > 1 and code[1] else code[0]
+        if len(segment) > 4 and segment[4]:
+            label += f" {unescape(segment[4])}"
+        value = segment[5] if len(segment) > 5 else ""
+        if value_type == "ED":
+            data = value.rsplit("^", 1)[-1]
+            size = len(data) * 3 // 4 - data[-2:].count("=")
+            shown = f"{_components(value)[2] or 'data'}, {size:,} bytes (Base64)"
+        elif value_type in ("CE", "CWE"):
+            shown = ", ".join(
+                (c[1] if len(c) > 1 and c[1] else c[0]) for c in map(_components, value.split("~"))
+            )
+        else:
+            shown = unescape(value)
+            units = _components(segment[6])[0] if len(segment) > 6 and segment[6] else ""
+            if units:
+                shown += f" {units}"
+        head = f"  {label} ({value_type}): "
+        lines.append(head + shown.replace("\n", "\n" + " " * len(head)))
+    if raw or not (r.all("PID") or r.all("OBX")):
+        lines += ["  " + line for line in r.raw.split("\r") if line]
     return "\n".join(lines)
 
 

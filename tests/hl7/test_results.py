@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.hl7 import message as hl7_message
+from integrations.hl7.listener import readable
 from integrations.hl7.message import unescape
 from portal.exams import media
 from portal.outbound import kinds
@@ -101,6 +102,11 @@ def test_a_signed_report_arrives_as_a_final_oru_that_parses_strictly(ehr, listen
     assert base64.b64decode(data) == media.absolute(report.file).read_bytes()
     ehr.refresh_from_db()
     assert ehr.last_success_at is not None and ehr.failing_since is None
+    shown = readable(received)
+    assert "Patient   North, Nora · ID MRN-77 · born 1970-03-04 · sex F" in shown
+    assert "Signed by Bob Reviewer" in shown
+    assert "Lung sliding (CE): Present" in shown
+    assert f"Diagnostic imaging study (ED): PDF, {report.size:,} bytes" in shown
 
 
 def test_delimiters_and_non_latin_text_round_trip_exactly(ehr, listener, northside, bob):
