@@ -183,11 +183,17 @@ def test_the_token_is_stored_encrypted_and_never_printed(
         (["add", "northside", "telepathy", "--host=h"], "invalid choice: 'telepathy'"),
         (["add", "northside", "probe", "--port=104"], "required: --host"),
         (["add", "northside", "probe", "--host=h"], "required: --port"),
-        (["add", "northside", "probe", "--host=h", "--port=http"], "'http' is not a whole"),
-        (["add", "northside", "probe", "--host=h", "--port=0"], "0 is not a port"),
-        (["add", "northside", "probe", "--host=h", "--port=70000"], "70000 is not a port"),
+        (["add", "northside", "probe", "--host=h", "--port=http"], "'http': Enter a whole number."),
+        (
+            ["add", "northside", "probe", "--host=h", "--port=0"],
+            "'0': Ensure this value is greater than or equal to 1.",
+        ),
+        (["add", "northside", "probe", "--host=h", "--port=70000"], "less than or equal to 65535"),
         (["add", "northside", "probe", "--host= ", "--port=1"], "--host: empty"),
-        (["add", "northside", "probe", "--host=h", "--port=1", "--base-url=ftp://x"], "http"),
+        (
+            ["add", "northside", "probe", "--host=h", "--port=1", "--base-url=ftp://x"],
+            "Enter an http:// or https:// address.",
+        ),
         (["add", "northside", "probe", "--host=h", "--port=1", "--send=pdf"], "say images"),
         (["add", "northside", "notes", "--host=h", "--send=images"], "cannot take the images"),
         (["add", "northside", "notes", "--host=h", "--token=x"], "unrecognized"),
@@ -222,3 +228,106 @@ def test_a_destination_of_a_kind_no_longer_installed(northside, probe_kinds):
     with pytest.raises(CommandError, match="no installed integration provides"):
         run("test", str(destination.pk))
     assert "Removed destination" in run("remove", str(destination.pk))
+
+
+# The real kinds, as the Contract's examples add them ------------------------------------
+
+
+def test_add_a_dicom_c_store_destination(northside):
+    out, d = add(
+        "northside",
+        "dicom",
+        "--host",
+        "pacs.example.org",
+        "--port",
+        "11112",
+        "--called-ae",
+        "MAINPACS",
+        "--calling-ae",
+        "POCUS",
+        "--tls",
+        "--name",
+        "Main PACS",
+    )
+    assert d.kind == "dicom" and d.send_images and d.send_report
+    assert d.options == {
+        "host": "pacs.example.org",
+        "port": 11112,
+        "called_ae": "MAINPACS",
+        "calling_ae": "POCUS",
+        "tls": True,
+    }
+    assert "MAINPACS@pacs.example.org:11112 (TLS)" in out
+    with pytest.raises(CommandError, match="required: --called-ae"):
+        run("add", "northside", "dicom", "--host", "pacs.example.org")
+    with pytest.raises(CommandError, match="at most 16 characters"):
+        run("add", "northside", "dicom", "--host=h", "--called-ae", "A" * 17)
+
+
+def test_add_a_dicomweb_destination_with_its_token(northside):
+    out, d = add(
+        "northside",
+        "dicomweb",
+        "--url",
+        "https://pacs.example.org/dicom-web",
+        "--token",
+        "sekrit-token",
+        "--send",
+        "images",
+    )
+    assert d.kind == "dicomweb" and d.options == {"url": "https://pacs.example.org/dicom-web"}
+    assert d.secret == "sekrit-token" and "sekrit-token" not in out
+    assert d.send_images and not d.send_report
+
+
+def test_add_an_hl7_destination(northside):
+    out, d = add(
+        "northside",
+        "hl7",
+        "--host",
+        "ehr.example.org",
+        "--port",
+        "2575",
+        "--receiving-app",
+        "EPIC",
+        "--receiving-facility",
+        "MAIN",
+        "--no-include-pdf",
+    )
+    assert d.kind == "hl7" and not d.send_images and d.send_report
+    assert d.options["host"] == "ehr.example.org" and d.options["port"] == 2575
+    assert (d.options["receiving_app"], d.options["receiving_facility"]) == ("EPIC", "MAIN")
+    assert d.options["include_pdf"] is False and d.options["tls"] is False
+    assert "ehr.example.org:2575 (EPIC/MAIN)" in out
+    with pytest.raises(CommandError, match="cannot take the images"):
+        run("add", "northside", "hl7", "--host=h", "--send", "images,report")
+
+
+def test_add_a_fhir_destination(northside, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("fhir-bearer\n")
+    out, d = add(
+        "northside", "fhir", "--url", "https://fhir.example.org/r4", "--token-file", str(token)
+    )
+    assert d.kind == "fhir" and d.options == {"url": "https://fhir.example.org/r4"}
+    assert d.secret == "fhir-bearer" and "fhir-bearer" not in out
+    assert not d.send_images and d.send_report
+
+
+def test_test_checks_a_real_receiver_and_fails_with_its_error(northside):
+    from integrations.hl7 import listener
+    from tests.services import closed_port
+
+    server = listener.serve("127.0.0.1", 0)
+    try:
+        _, ehr = add("northside", "hl7", "--host=127.0.0.1", f"--port={server.port}")
+        said = run("test", str(ehr.pk))
+        assert said.startswith(f"{ehr.name} (127.0.0.1:{server.port}): ")
+        assert len(server.received) == 1
+    finally:
+        server.stop()
+    _, pacs = add(
+        "northside", "dicom", "--host=127.0.0.1", f"--port={closed_port()}", "--called-ae=X"
+    )
+    with pytest.raises(CommandError, match="failed: "):
+        run("test", str(pacs.pk))

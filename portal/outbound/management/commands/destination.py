@@ -26,13 +26,13 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.core.validators import URLValidator
 from django.db import transaction
 
-from portal.outbound import kinds
+from portal.outbound import forms, kinds
 from portal.outbound.models import Destination
 from portal.tenants.models import Institution
 from portal.tenants.timezones import format_when, zone_of
+from portal.text import has_unstorable
 
 SENDS = {"images": kinds.IMAGES, "report": kinds.REPORT}
 # A kind's option is kept under this prefix in argparse's namespace, so an option named
@@ -50,40 +50,20 @@ def secret_variable(kind: kinds.Kind) -> str:
 
 
 def argument_type(option: kinds.Option):
-    """The argparse ``type`` of an option: its value, or an error that says what is wanted."""
+    """The argparse ``type`` of an option: its value, checked by the same field as the
+    destination page's form (a port from 1 to 65535, an http(s) address, a length)."""
+    field = forms.option_field(option)
 
-    def integer(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        # A port is a port whatever the protocol: 1 to 65535.
-        if (option.name == "port" or option.name.endswith("_port")) and not 0 < value < 65536:
-            raise argparse.ArgumentTypeError(f"{value} is not a port (1 to 65535)")
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{value} is negative")
-        return value
-
-    def url(text):
-        try:
-            URLValidator(schemes=["http", "https"])(text)
-        except ValidationError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not an http:// or https:// address"
-            ) from None
-        if len(text) > option.max_length:
-            raise argparse.ArgumentTypeError(f"longer than {option.max_length} characters")
-        return text
-
-    def plain(text):
-        text = text.strip()
-        if not text:
+    def clean(text):
+        if not text.strip():
             raise argparse.ArgumentTypeError("empty")
-        if len(text) > option.max_length:
-            raise argparse.ArgumentTypeError(f"longer than {option.max_length} characters")
-        return text
+        try:
+            value = field.clean(text)
+        except ValidationError as e:
+            raise argparse.ArgumentTypeError(f"{text!r}: {' '.join(e.messages)}") from None
+        return value.strip() if isinstance(value, str) else value
 
-    return {"int": integer, "url": url}.get(option.type, plain)
+    return clean
 
 
 def sends(text: str) -> set[str]:
@@ -242,7 +222,13 @@ class Command(BaseCommand):
                 raise CommandError(f"{path} is empty: its first line should be the secret.")
         elif given is None:
             given = os.environ.get(variable, "")
-        return given.strip()
+        given = given.strip()
+        if len(given) > forms.SECRET_LIMIT or has_unstorable(given):
+            raise CommandError(
+                f"That {kind.secret_label.lower()} cannot be right: over "
+                f"{forms.SECRET_LIMIT} characters, or holding one that cannot be stored."
+            )
+        return given
 
     # list, test, remove --------------------------------------------------------------
 
