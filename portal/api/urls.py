@@ -1,12 +1,16 @@
 from django.urls import include, path
 
-from portal.api import audit_log, exam_types, members, review, views
+from portal.api import audit_log, exam_types, members, outbound, review, views
 
 urlpatterns = [
     path("exams/", views.ExamList.as_view(), name="api-exam-list"),
     path("exams/<int:pk>/", views.ExamDetail.as_view(), name="api-exam-detail"),
     path("exams/<int:pk>/captures/", views.ExamCaptures.as_view(), name="api-exam-captures"),
     path("captures/<int:pk>/media", views.CaptureMedia.as_view(), name="api-capture-media"),
+    # Deliveries to the institution's PACS and EHR destinations (portal.api.outbound).
+    path(
+        "exams/<int:pk>/deliveries/", outbound.ExamDeliveries.as_view(), name="api-exam-deliveries"
+    ),
     # The review of an exam (portal.api.review): the exam page's staff actions.
     path("exams/<int:pk>/findings/", review.ExamFindings.as_view(), name="api-exam-findings"),
     path("exams/<int:pk>/sign/", review.ExamSign.as_view(), name="api-exam-sign"),
