@@ -119,9 +119,7 @@ def test_the_largest_allowed_findings_are_signed_without_waiting_for_their_pdf(
     assert drawings == [] and Report.objects.get().state == "generating"
     assert elapsed < 5  # a request, not a PDF (typically tens of milliseconds)
 
-    started = time.monotonic()
-    after_commit[0]()
-    assert time.monotonic() - started < 10  # the worker draws it in well under a second
+    after_commit[0]()  # the worker draws it (its speed is the benchmarks' business)
     report = Report.objects.get()
     assert (report.state, drawings) == ("pushed", [1])
     assert len(PdfReader(media.absolute(report.file)).pages) > 50
