@@ -299,25 +299,30 @@ def _series(exam, what: str, modality: str, description: str, instances: list[di
     }
 
 
+def _capture_instance(exam, capture, sop_class: str) -> dict:
+    return {
+        "uid": uids.capture_uid(exam, capture),
+        "sopClass": _sop_class(sop_class),
+        "number": capture.position + 1,  # the DICOM object's InstanceNumber
+    }
+
+
 def imaging_study_resource(exam, captures, reports) -> dict:
     images = [c for c in captures if c.is_image]
     clips = [c for c in captures if not c.is_image]
     series = []
     if images:
-        instances = [
-            {"uid": uids.capture_uid(exam, c), "sopClass": _sop_class(US_IMAGE)} for c in images
-        ]
+        instances = [_capture_instance(exam, c, US_IMAGE) for c in images]
         series.append(_series(exam, "image", "US", "Images", instances))
     if clips:
-        instances = [
-            {"uid": uids.capture_uid(exam, c), "sopClass": _sop_class(US_MULTIFRAME)} for c in clips
-        ]
+        instances = [_capture_instance(exam, c, US_MULTIFRAME) for c in clips]
         series.append(_series(exam, "clip", "US", "Clips", instances))
     if reports:
         instances = [
             {
                 "uid": uids.report_uid(exam, r.version),
                 "sopClass": _sop_class(ENCAPSULATED_PDF),
+                "number": r.version,  # the PDF object's InstanceNumber
                 "title": _text(r.name, NAME_LIMIT) or f"Report version {r.version}",
             }
             for r in reports

@@ -146,6 +146,7 @@ def test_the_study_carries_the_dicom_uids(login, exams):
                 "system": "urn:ietf:rfc:3986",
                 "code": "urn:oid:1.2.840.10008.5.1.4.1.1.3.1",
             },
+            "number": clip.position + 1,
         }
     ]
     report = series[uids.series_uid(exam, "report")]

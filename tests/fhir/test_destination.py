@@ -260,3 +260,29 @@ def test_describe_is_the_url_without_credentials(exams, server):
     assert target.address == server.url
     target.options["url"] = "https://user:pw@ehr.example.org/fhir/"
     assert destination.describe(target) == "https://ehr.example.org/fhir"
+
+
+def test_the_command_adds_and_tests_one(northside, server):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command(
+        "destination",
+        "add",
+        "northside",
+        "fhir",
+        "--url",
+        server.url,
+        "--token",
+        "static-token",
+        stdout=out,
+    )
+    pk = int(out.getvalue().strip().splitlines()[-1])
+    added = Destination.objects.get(pk=pk)
+    assert (added.kind, added.send_report, added.send_images) == ("fhir", True, False)
+    assert added.secret == "static-token" and "static-token" not in added.secret_encrypted
+    out = StringIO()
+    call_command("destination", "test", str(pk), stdout=out)
+    assert "FHIR 4.0.1 server answered in" in out.getvalue()
