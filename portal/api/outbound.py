@@ -26,7 +26,7 @@ class DeliveryPagination(CursorPagination):
     max_page_size = 500
 
 
-class DeliveryDestinationSerializer(serializers.Serializer):
+class OutboundDestinationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(help_text="What staff call it (“Main PACS”).")
     kind = serializers.CharField(help_text="The key of its kind: dicom, dicomweb, hl7, fhir…")
@@ -38,8 +38,8 @@ class CleanText(serializers.CharField):
         return clean_text(value or "", multiline=True)
 
 
-class DeliverySerializer(serializers.ModelSerializer):
-    destination = DeliveryDestinationSerializer()
+class OutboundDeliverySerializer(serializers.ModelSerializer):
+    destination = OutboundDestinationSerializer()
     capture_id = serializers.IntegerField(
         allow_null=True, help_text="The capture sent (images and clips); null otherwise."
     )
@@ -92,10 +92,10 @@ class DeliverySerializer(serializers.ModelSerializer):
     f"{DeliveryPagination.page_size} a page by default. Anyone who can see the exam; "
     "another institution's exam is a 404.",
     parameters=[INSTITUTION_HEADER],
-    responses=DeliverySerializer(many=True),
+    responses=OutboundDeliverySerializer(many=True),
 )
 class ExamDeliveries(InstitutionFromRequestMixin, generics.GenericAPIView):
-    serializer_class = DeliverySerializer
+    serializer_class = OutboundDeliverySerializer
     pagination_class = DeliveryPagination
     cursor_keys = [
         integer_key("destination_id", descending=False),
