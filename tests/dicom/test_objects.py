@@ -358,3 +358,113 @@ def test_a_research_file_that_is_not_dicom_is_a_permanent_failure(exam):
     with pytest.raises(DeliveryFailed) as failure:
         objects.build(transmission(exam, "research", source=relpath))
     assert failure.value.permanent
+
+
+# --- the study's attributes and the value rules ------------------------------------------
+
+
+def test_the_study_is_dated_in_the_institutions_zone_and_described_by_its_exam_type(exam, tmp_path):
+    from datetime import UTC, datetime
+
+    from portal.exams.models import Exam
+    from portal.worksheets.models import ExamType
+
+    exam.institution.time_zone = "America/Vancouver"
+    exam.institution.save()
+    kind = ExamType.objects.create(institution=exam.institution, code="ruq", name="RUQ / biliary")
+    Exam.objects.filter(pk=exam.pk).update(
+        exam_type=kind, first_submitted_at=datetime(2026, 1, 1, 3, 4, 5, tzinfo=UTC)
+    )
+    exam.refresh_from_db()
+    capture = add_stored_capture(exam, "image/jpeg", jpeg())
+
+    ds = objects.build(transmission(exam, "image", capture=capture))
+
+    assert (ds.StudyDate, ds.StudyTime, ds.TimezoneOffsetFromUTC) == (
+        "20251231",
+        "190405",
+        "-0800",
+    )
+    assert ds.StudyDescription == "RUQ / biliary"
+    assert errors_of(written(ds, tmp_path)) == []
+
+
+def test_an_animal_patient_is_named_owner_and_animal(exam):
+    patient = exam.patient
+    patient.animal_name, patient.owner_name = "Rex", "Smith"
+    patient.save()
+    capture = add_stored_capture(exam, "image/jpeg", jpeg())
+    assert objects.build(transmission(exam, "image", capture=capture)).PatientName == "Smith^Rex"
+
+
+@pytest.mark.parametrize(
+    ("words", "code"),
+    [
+        ("Male", "M"),
+        ("m", "M"),
+        (" FEMALE ", "F"),
+        ("woman", "F"),
+        ("other", "O"),
+        ("Non-binary", "O"),
+        ("", ""),
+        ("unknown", ""),
+        (None, ""),
+    ],
+)
+def test_sex_from_gender_words(words, code):
+    from integrations.dicom import values
+
+    assert values.sex(words) == code
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("Ada Lovelace", "Lovelace^Ada"),
+        ("Lovelace, Ada King", "Lovelace^Ada^King"),
+        ("Ada Byron King Lovelace", "Lovelace^Ada^Byron King"),
+        ("Plato", "Plato"),
+        ("  ", ""),
+        (None, ""),
+        ("a^b=c\\d", "a b c/d"),
+    ],
+)
+def test_person_names_from_a_line_of_text(line, name):
+    from integrations.dicom import values
+
+    assert values.person_name_of(line) == name
+
+
+def test_values_are_cut_to_their_vr_in_bytes_never_mid_character():
+    from integrations.dicom import values
+
+    assert values.text("é" * 40, "SH") == "é" * 8  # 16 bytes
+    assert values.text("x\x00y\u202ez\nw", "LO") == "x y z w"
+    name = values.person_name("Ж" * 50, "Ω" * 50, "m" * 10)
+    assert len(name.encode()) <= 64
+    family, given, middle = name.split("^")
+    assert family and given and middle == "m" * 10
+
+
+def test_the_h264_transfer_syntax_and_what_may_be_kept():
+    from fractions import Fraction
+
+    from integrations.dicom import video
+
+    def stream(width=640, height=480, rate=15, profile=100, level=30, constraints=0):
+        return video.Stream(
+            b"", width, height, 10, Fraction(rate), profile, level, constraints=constraints
+        )
+
+    assert video.fits(stream())
+    assert video.fits(stream(profile=77)) and video.fits(stream(profile=66, constraints=0x40))
+    assert not video.fits(stream(profile=66))  # Baseline with FMO/ASO is not High
+    assert not video.fits(stream(profile=244))  # High 4:4:4
+    assert not video.fits(stream(level=42))
+    assert not video.fits(stream(width=3840, height=2160))
+    assert not video.fits(stream(width=1920, height=1080, rate=60))
+    assert video.fits(stream(width=1280, height=720, rate=60))
+    assert stream().transfer_syntax == video.HIGH_41
+    assert stream(1280, 720, rate=50).transfer_syntax == video.HIGH_41_BD
+    assert stream(1920, 1080, rate=24).transfer_syntax == video.HIGH_41_BD
+    assert stream(1920, 1080, rate=30).transfer_syntax == video.HIGH_41
