@@ -98,10 +98,12 @@ def _demux(data: bytes) -> tuple[Stream, str]:
             if codec == "h264":
                 bsf = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video)
                 for packet in container.demux(video):
-                    for out in bsf.filter(packet if packet.size else None):
+                    if not packet.size:  # the demuxer's end-of-stream marker
+                        continue
+                    for out in bsf.filter(packet):
                         chunks.append(bytes(out))
                         frames += 1
-                for out in bsf.filter(None):
+                for out in bsf.filter(None):  # what the filter still holds
                     chunks.append(bytes(out))
                     frames += 1
             else:
