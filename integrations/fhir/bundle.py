@@ -575,11 +575,19 @@ def request_of(name: str, resource: dict, *, patient_search: str) -> dict:
 
 
 def _search_token(identifier: dict) -> str:
+    """``system|value`` as a search parameter: FHIR's escapes (a backslash before ``\\``,
+    ``|``, ``,`` and ``$``, so an MRN holding one still names one identifier), then
+    percent-encoded for the URL."""
     from urllib.parse import quote
 
-    value = quote(identifier["value"], safe=":.-")
+    def part(text: str, safe: str) -> str:
+        for special in ("\\", "|", ",", "$"):
+            text = text.replace(special, "\\" + special)
+        return quote(text, safe=safe)
+
+    value = part(identifier["value"], ":.-")
     if system := identifier.get("system"):
-        return f"{quote(system, safe=':/.-')}|{value}"
+        return f"{part(system, ':/.-')}|{value}"
     return value
 
 

@@ -286,3 +286,36 @@ def test_the_command_adds_and_tests_one(northside, server):
     out = StringIO()
     call_command("destination", "test", str(pk), stdout=out)
     assert "FHIR 4.0.1 server answered in" in out.getvalue()
+
+
+def test_with_an_mrn_system_the_patient_is_matched_by_its_mrn(exams, users, server, northside):
+    from portal.exams.models import Patient
+    from tests.factories import make_exam
+
+    exam = exams["north"]
+    fhir_destination(exam.institution, server, mrn_system="urn:oid:1.2.840.99.1")
+    again = make_exam(northside, users["bob"], patient_name="Nora North")
+    Patient.objects.filter(exam__in=[exam, again]).update(identifier="MRN|7,1")
+    sign(exam, users["bob"])
+    sign(again, users["bob"])
+    assert send_due(exam) == ["sent"] and send_due(again) == ["sent"]
+    (patient,) = server.of_type("Patient")  # one patient, two studies and reports
+    assert len(server.of_type("ImagingStudy")) == 2
+    assert len(server.of_type("DiagnosticReport")) == 2
+    assert patient["identifier"][0]["system"] == "urn:oid:1.2.840.99.1"
+    first = json.loads(next(r for r in server.requests if r["method"] == "POST")["body"])
+    assert first["entry"][0]["request"]["ifNoneExist"] == (
+        "identifier=urn:oid:1.2.840.99.1|MRN%5C%7C7%5C%2C1"
+    )
+
+
+def test_without_an_mrn_system_each_exams_patient_is_its_own(exams, users, server, northside):
+    from tests.factories import make_exam
+
+    exam = exams["north"]
+    fhir_destination(exam.institution, server)
+    again = make_exam(northside, users["bob"], patient_name="Nora North")
+    sign(exam, users["bob"])
+    sign(again, users["bob"])
+    assert send_due(exam) == ["sent"] and send_due(again) == ["sent"]
+    assert len(server.of_type("Patient")) == 2
