@@ -34,6 +34,7 @@ print(json.dumps({
     "request": logging.getLogger("django.request").getEffectiveLevel(),
     "q": logging.getLogger("django-q").getEffectiveLevel(),
     "dicom": logging.getLogger("pynetdicom.association").getEffectiveLevel(),
+    "pdf": logging.getLogger("weasyprint.progress").getEffectiveLevel(),
     "security": logging.getLogger("django.security.csrf").getEffectiveLevel(),
     "portal": logging.getLogger("portal.reports.tasks").getEffectiveLevel(),
 }))
@@ -59,6 +60,7 @@ def test_the_demo_is_quiet_but_keeps_warnings_and_errors(tmp_path):
     assert levels["server"] == levels["request"] == 40  # requests and 404s: errors only
     assert levels["q"] == 30  # no "Enqueued"/"Processed"
     assert levels["dicom"] == 30  # no association lines for each object sent to the PACS
+    assert levels["pdf"] == 30  # no WeasyPrint steps
     assert levels["security"] <= 30 and levels["portal"] <= 30  # warnings still shown
 
 

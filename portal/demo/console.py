@@ -25,6 +25,8 @@ QUIET_LEVELS = {
     "django-q": "WARNING",  # "Enqueued …", "Processed …", the cluster's start and stop
     # Five lines per object sent to the demo's PACS (association, C-STORE, release).
     "pynetdicom": "WARNING",
+    # "Step 2 - Fetching and parsing CSS" for each stylesheet a process loads.
+    "weasyprint": "WARNING",
 }
 
 

@@ -18,7 +18,7 @@ SANDBOX_MEDIA_PORT = 8101
 # How long each process may take to stop by itself before its group is terminated.
 STOP_GRACE = {"worker": 3.0, "web": 2.0, "sandbox": 2.0, "pacs": 3.0}
 # What the HL7 listener prints of each message: enough to see the result arrive.
-HL7_LINES = 14
+HL7_LINES = 20
 HL7_LINE_LENGTH = 150
 
 
