@@ -19,6 +19,7 @@ class) mean the PACS stored the object: it counts as sent, the warning kept in t
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import time
@@ -114,7 +115,17 @@ class _Target:
 
     def associate(self, ae: AE):
         connected = []
-        handlers = [(evt.EVT_CONN_OPEN, lambda event: connected.append(True))]
+
+        def opened(event):
+            connected.append(True)
+            # pynetdicom writes each PDU in pieces; with Nagle's algorithm on, every
+            # small write after the first waits for the peer's delayed ACK (~40 ms on
+            # Linux), which doubled the time of a C-STORE on loopback.
+            with contextlib.suppress(AttributeError, OSError):
+                raw = event.assoc.dul.socket.socket
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        handlers = [(evt.EVT_CONN_OPEN, opened)]
         assoc = ae.associate(
             self.host,
             self.port,
