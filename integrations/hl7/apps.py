@@ -35,27 +35,27 @@ class Hl7Config(AppConfig):
                     kinds.Option(
                         "receiving_app",
                         "Receiving application",
-                        max_length=180,
+                        max_length=20,
                         help="MSH-5, as the EHR's interface expects it.",
                     ),
                     kinds.Option(
                         "receiving_facility",
                         "Receiving facility",
-                        max_length=180,
+                        max_length=20,
                         help="MSH-6, as the EHR's interface expects it.",
                     ),
                     kinds.Option(
                         "sending_app",
                         "Sending application",
                         default="CLARIUSPORTAL",
-                        max_length=180,
+                        max_length=20,
                         help="MSH-3: how the EHR knows the portal.",
                     ),
                     kinds.Option(
                         "sending_facility",
                         "Sending facility",
-                        max_length=180,
-                        help="MSH-4; the institution's name when empty.",
+                        max_length=20,
+                        help="MSH-4; the institution's name (its first 20 characters) when empty.",
                     ),
                     kinds.Option(
                         "tls",

@@ -34,8 +34,14 @@ from portal.worksheets.engine import Worksheet
 VERSION = "2.5.1"
 DEFAULT_SENDING_APP = "CLARIUSPORTAL"
 CONTROL_ID_LENGTH = 20  # MSH-10 is at most 20 characters in 2.5.1
-# ST values (short text answers) are at most 199 characters; longer text goes as FT.
+# The 2.5.1 lengths, which hl7apy's strict check holds values to (escaped, as sent): a
+# string component (ST: names, identifiers, code texts, short answers) 199 characters;
+# a namespace (IS: the application and facility of HD, an EI's namespace) 20; text
+# (FT, TX) 65,536. A longer value is cut at the limit (never inside an escape sequence);
+# a text answer that does not fit an ST goes as FT.
 ST_LIMIT = 199
+IS_LIMIT = 20
+TEXT_LIMIT = 65536
 
 # Report sections, coded as the HL7 CDA diagnostic imaging report codes them (LOINC).
 INDICATION = ("18785-6", "Reason for study", "LN")
@@ -52,22 +58,28 @@ _ESCAPES = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\
 _UNESCAPES = {"E": "\\", "F": "|", "S": "^", "T": "&", "R": "~", ".br": "\n"}
 # Control characters other than the line break have no place in a value (a CR would end
 # the segment); they are dropped.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class MessageInvalid(ValueError):
     """hl7apy rejected the message we made (a bug here, never the receiver's fault)."""
 
 
-def escape(value, *, line_breaks: bool = False) -> str:
+def escape(value, *, line_breaks: bool = False, limit: int = ST_LIMIT) -> str:
     """``value`` as HL7 text: each delimiter as its escape sequence (``\\`` first, so an
     escape sequence a person typed arrives as typed). With ``line_breaks`` (FT), each
-    line break is ``\\.br\\``; otherwise line breaks become spaces."""
+    line break is ``\\.br\\``; otherwise line breaks become spaces. At most ``limit``
+    characters as sent."""
     text = "" if value is None else str(value)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(_ESCAPES.get(ch, ch) for ch in text)
-    text = text.replace("\n", "\\.br\\" if line_breaks else " ")
-    return _CONTROL.sub("", text)
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    out, size = [], 0
+    for ch in text:
+        piece = ("\\.br\\" if line_breaks else " ") if ch == "\n" else _ESCAPES.get(ch, ch)
+        if size + len(piece) > limit:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
 
 
 def unescape(value: str) -> str:
@@ -161,10 +173,10 @@ def msh(
     return _segment(
         "MSH",
         ENCODING,
-        escape(sending_app),
-        escape(sending_facility),
-        escape(receiving_app),
-        escape(receiving_facility),
+        escape(sending_app, limit=IS_LIMIT),
+        escape(sending_facility, limit=IS_LIMIT),
+        escape(receiving_app, limit=IS_LIMIT),
+        escape(receiving_facility, limit=IS_LIMIT),
         when,
         "",
         message_type,
@@ -186,7 +198,9 @@ def pid(patient, *, fallback_id: str, assigning_authority: str) -> str:
     if patient is not None and patient.identifier:
         identifier = "^".join([escape(patient.identifier), "", "", "", "MR"])
     else:
-        identifier = "^".join([escape(fallback_id), "", "", escape(assigning_authority), "PI"])
+        identifier = "^".join(
+            [escape(fallback_id), "", "", escape(assigning_authority, limit=IS_LIMIT), "PI"]
+        )
     if patient is None:
         return _segment("PID", "1", "", identifier, "", "")
     if patient.is_animal:
@@ -229,8 +243,9 @@ def build(transmission, *, include_pdf: bool = True) -> str:
     accession = escape((patient.extra or {}).get("accession_number", "") if patient else "")
     # The accession number names the order on both sides when there is one; without it
     # the exam's UUID is the filler's (our) number for it.
-    placer = f"{accession}^{escape(sending_app)}" if accession else ""
-    filler = f"{accession or escape(exam.exam_uuid)}^{escape(sending_app)}"
+    namespace = escape(sending_app, limit=IS_LIMIT)
+    placer = f"{accession}^{namespace}" if accession else ""
+    filler = f"{accession or escape(exam.exam_uuid)}^{namespace}"
     exam_type = exam.exam_type
     service = (
         _ce(exam_type.code, exam_type.name, "L")
@@ -303,7 +318,7 @@ def _observations(transmission, findings, status, observed, include_pdf) -> list
                     _obx(
                         "FT",
                         _ce(*code),
-                        escape(text, line_breaks=True),
+                        escape(text, line_breaks=True, limit=TEXT_LIMIT),
                         status=status,
                         observed=observed,
                     )
@@ -317,7 +332,7 @@ def _observations(transmission, findings, status, observed, include_pdf) -> list
                 _obx(
                     "FT",
                     _ce(*ADDENDUM),
-                    escape(addendum.text.strip(), line_breaks=True),
+                    escape(addendum.text.strip(), line_breaks=True, limit=TEXT_LIMIT),
                     sub_id=str(addendum.number),
                     status=status,
                     observed=ts(addendum.signed_at, transmission.exam.institution.time_zone),
@@ -368,10 +383,11 @@ def _answers(findings, status, observed) -> list[list[str]]:
                 (_ce("Y", "Yes", "HL70136") if value else _ce("N", "No", "HL70136")),
             )
         elif field.type == "text" and isinstance(value, str):
-            if "\n" in value or len(value) > ST_LIMIT:
-                value_type, text = "FT", escape(value, line_breaks=True)
+            short = escape(value, limit=TEXT_LIMIT)
+            if "\n" in value or len(short) > ST_LIMIT:
+                value_type, text = "FT", escape(value, line_breaks=True, limit=TEXT_LIMIT)
             else:
-                value_type, text = "ST", escape(value)
+                value_type, text = "ST", short
         else:
             continue  # an answer that does not fit its field's type: not sent as data
         rows.append(
@@ -380,36 +396,48 @@ def _answers(findings, status, observed) -> list[list[str]]:
     return rows
 
 
-# The data of an encapsulated PDF (ED.5, the last component of OBX-5).
-_ENCAPSULATED = re.compile(r"(\|ED\|[^|\r]*\|[^|\r]*\|[^|\r]*\^Base64\^)([^|\r]*)")
-PLACEHOLDER = "UERG"  # "PDF" in Base64: stands in for the data while hl7apy checks
+PLACEHOLDER = "UERG"  # stands in for long values while hl7apy checks the rest
+LONG_TYPES = ("FT", "TX", "ED")
 
 
 def check(text: str):
     """hl7apy's strict parse of ``text`` as a 2.5.1 ORU^R01; the parsed message.
 
-    The one thing checked by hand is the Base64 data of an encapsulated PDF: the 2.5.1
-    tables give ED.5 at most 65,536 characters, which a report PDF of a few images
-    exceeds (later versions drop the limit, and interface engines do not enforce it), so
-    hl7apy checks the segment with a stand-in and the data is checked to be Base64 here.
-    The parsed message holds the stand-in."""
-
-    def stand_in(match):
-        try:
-            base64.b64decode(match.group(2), validate=True)
-        except ValueError as e:
-            raise MessageInvalid(f"the encapsulated PDF is not Base64: {e}") from e
-        return match.group(1) + PLACEHOLDER
-
+    hl7apy cannot type OBX-5 by OBX-2 (it holds every value to an ST's 199 characters),
+    so the value of a text (FT, TX) or encapsulated (ED) observation is checked here
+    (text at most 65,536 characters; the PDF's data Base64) and a stand-in takes its
+    place for hl7apy. A PDF's Base64 is longer than the 65,536 characters the 2.5.1
+    tables give ED.5; later versions drop the limit and interface engines do not hold
+    to it. The parsed message holds the stand-ins."""
+    segments = text.split(SEGMENT_END)
+    for n, segment in enumerate(segments):
+        fields = segment.split("|")
+        if fields[0] != "OBX" or len(fields) < 6 or fields[2] not in LONG_TYPES:
+            continue
+        value = fields[5]
+        if fields[2] == "ED":
+            parts = value.split("^")
+            if len(parts) != 5 or parts[3] != "Base64":
+                raise MessageInvalid(f"OBX {fields[1]}: an ED value is ^AP^PDF^Base64^data")
+            try:
+                base64.b64decode(parts[4], validate=True)
+            except ValueError as e:
+                raise MessageInvalid(f"OBX {fields[1]}: the data is not Base64: {e}") from e
+            fields[5] = "^".join([*parts[:4], PLACEHOLDER])
+        else:
+            if len(value) > TEXT_LIMIT:
+                raise MessageInvalid(f"OBX {fields[1]}: text over {TEXT_LIMIT} characters")
+            fields[5] = PLACEHOLDER
+        segments[n] = "|".join(fields)
     try:
         message = parse_message(
-            _ENCAPSULATED.sub(stand_in, text),
+            SEGMENT_END.join(segments),
             validation_level=VALIDATION_LEVEL.STRICT,
             find_groups=True,
             force_validation=True,
         )
     except Exception as e:  # noqa: BLE001 - hl7apy raises many kinds; all mean "not valid"
-        raise MessageInvalid(f"{type(e).__name__}: {e}") from e
+        raise MessageInvalid(f"{type(e).__name__}: {str(e)[:300]}") from e
     if message.name != "ORU_R01" or message.version != VERSION:
         raise MessageInvalid(f"parsed as {message.name} {message.version}")
     return message

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.hl7 import message as hl7_message
+from integrations.hl7 import mllp
 from integrations.hl7.listener import readable
 from integrations.hl7.message import unescape
 from portal.exams import media
@@ -139,6 +140,22 @@ def test_delimiters_and_non_latin_text_round_trip_exactly(ehr, listener, northsi
     assert unescape(xpn.xpn_1.to_er7()) == HOSTILE
 
 
+def test_long_findings_go_whole_and_long_names_are_cut_to_the_standard(
+    ehr, listener, northside, bob
+):
+    long_name = "Ω|" * 100  # 200 characters, 300 once escaped
+    exam = signed_exam(northside, bob, last_name=long_name)
+    findings_text = ("A long paragraph with | and ^ and Ωμέγα. " * 120).strip()
+    report = quickly_built(sign(exam, bob, build=False, findings=findings_text))
+    row = deliver(report)
+
+    assert row.state == Transmission.State.SENT, row.last_error
+    received = listener.received[-1]
+    assert unescape(obx(received, hl7_message.FINDINGS[0])[0][5]) == findings_text
+    family = received.field("PID", 5).split("^")[0]
+    assert len(family) <= 199 and long_name.startswith(unescape(family))
+
+
 def test_preliminary_then_final_after_attestation(ehr, listener, northside, bob, alice):
     northside.hold_trainee_reports = False
     northside.save(update_fields=["hold_trainee_reports"])
@@ -260,7 +277,10 @@ def test_an_error_ack_is_retried_and_the_next_aa_delivers(ehr, listener, northsi
     assert ehr.failing_since is None
 
 
-def test_a_listener_that_never_acknowledges_leaves_the_row_pending(ehr, listener, northside, bob):
+def test_a_listener_that_never_acknowledges_leaves_the_row_pending(
+    ehr, listener, northside, bob, monkeypatch
+):
+    monkeypatch.setattr(mllp, "TIMEOUT_SECONDS", 1.0)
     listener.answers = ["none"]
     report = quickly_built(sign(signed_exam(northside, bob), bob, build=False))
     (row,) = transmissions(report)
@@ -268,9 +288,11 @@ def test_a_listener_that_never_acknowledges_leaves_the_row_pending(ehr, listener
     row.refresh_from_db()
     assert row.state == Transmission.State.PENDING
     assert "no acknowledgement within 1 s" in row.last_error
+    assert listener.arrived.wait(10)
     assert len(listener.received) == 1  # it did arrive; only the ACK is missing
 
     listener.release.set()
+    monkeypatch.setattr(mllp, "TIMEOUT_SECONDS", 10.0)
     Transmission.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
     send_transmission(row.pk)
     row.refresh_from_db()
