@@ -111,6 +111,10 @@ class Command(BaseCommand):
                 arguments["required"] = option.required and option.default is None
                 arguments["default"] = option.default
                 arguments["metavar"] = option.name.upper()
+                if option.default is not None:
+                    arguments["help"] = (
+                        f"{arguments['help'].rstrip('.')}; default {option.default}."
+                    )
             parser.add_argument(option.flag, **arguments)
         if kind.secret_label:
             parser.add_argument(
