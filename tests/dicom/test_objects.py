@@ -174,6 +174,24 @@ def test_hostile_and_long_patient_values_make_a_valid_object(exam, tmp_path):
         assert "\x00" not in str(value) and "\x1b" not in str(value)
 
 
+def test_hostile_values_make_a_valid_clip_and_report(exam, tmp_path, mp4):
+    patient = exam.patient
+    patient.first_name, patient.last_name = "José|^~\\&", "Ωmega" * 30
+    patient.extra = {"accession_number": "\x00" + "7" * 30, "referring_physician": "李 " * 40}
+    patient.save()
+    clip_row = transmission(exam, "clip", capture=add_stored_capture(exam, "video/mp4", mp4))
+    version = stored_report(exam)
+    version.name = "Report " + "ü" * 300
+    report_row = transmission(exam, "report", report=version, result_status="P")
+
+    for name, row in (("clip.dcm", clip_row), ("report.dcm", report_row)):
+        path = written(objects.build(row), tmp_path, name)
+        assert errors_of(path) == [], name
+        back = dcmread(path)
+        assert back.AccessionNumber == "7" * 16
+        assert str(back.PatientName).split("^")[1] == "José| ~/&"
+
+
 # --- clips -------------------------------------------------------------------------------
 
 
