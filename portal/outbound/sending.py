@@ -43,7 +43,11 @@ def send(transmission: Transmission) -> str:
             transmission, f"no destination kind {destination.kind!r} is installed", permanent=True
         )
     if not destination.is_active:
-        return _failed(transmission, "the destination is switched off", permanent=True)
+        # Switched off by a person: the row ends, but the receiver is not failing (no
+        # failing spell, so no alert when it is switched on again).
+        return _failed(
+            transmission, "the destination is switched off", permanent=True, receiver=False
+        )
     try:
         answer = kind.send(transmission)
     except kinds.DeliveryFailed as e:
@@ -71,12 +75,16 @@ def send(transmission: Transmission) -> str:
     return "sent"
 
 
-def _failed(transmission: Transmission, error: str, *, permanent: bool) -> str:
+def _failed(
+    transmission: Transmission, error: str, *, permanent: bool, receiver: bool = True
+) -> str:
     outcome, fields = work.fail_or_give_up(
         transmission, clean_text(error, multiline=True), permanent=permanent
     )
     with transaction.atomic():
         transmission.save(update_fields=[*fields, "uid"])
+        if not receiver:
+            return outcome
         Destination.objects.filter(
             pk=transmission.destination_id, failing_since__isnull=True
         ).update(failing_since=timezone.now())
