@@ -174,9 +174,12 @@ class Command(BaseCommand):
         except ImportError:  # an installation without the HL7 integration
             return None
         self.print_lock = threading.Lock()
-        self.listener = listener.serve(
-            hospital.HOST, port_or_free(hospital.HL7_PORT), on_message=self.print_hl7
-        )
+        try:
+            self.listener = listener.serve(
+                hospital.HOST, port_or_free(hospital.HL7_PORT), on_message=self.print_hl7
+            )
+        except OSError:  # taken since it was found free: any free port will do
+            self.listener = listener.serve(hospital.HOST, 0, on_message=self.print_hl7)
         return self.listener.port
 
     def print_hl7(self, received):
