@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import uuid
 from collections.abc import Callable
@@ -64,7 +65,14 @@ class Received:
 
 
 class Listener:
-    def __init__(self, host: str, port: int, on_message: Callable | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        on_message: Callable | None = None,
+        *,
+        tls: tuple[str, str] | None = None,
+    ):
         self.received: list[Received] = []
         self.answers: list[str] = []
         self.on_message = on_message
@@ -92,6 +100,14 @@ class Listener:
         # stop() waits for the connections in hand, so an ACK being written is finished.
         self.server.daemon_threads = False
         self.server.block_on_close = True
+        if tls is not None:
+            # MLLP inside TLS: (certificate file, key file). The handshake happens on
+            # the connection's own thread, at its first read.
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.host = host
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -218,9 +234,16 @@ def ack(message: str, code: str, text: str = "") -> str:
     return "\r".join(segments) + "\r"
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, on_message: Callable | None = None) -> Listener:
-    """Start a listener on ``host:port`` (0: a free port, read ``.port``)."""
-    return Listener(host, port, on_message)
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_message: Callable | None = None,
+    *,
+    tls: tuple[str, str] | None = None,
+) -> Listener:
+    """Start a listener on ``host:port`` (0: a free port, read ``.port``); ``tls``:
+    (certificate file, key file) to listen with TLS."""
+    return Listener(host, port, on_message, tls=tls)
 
 
 STATUS_WORDS = {"P": "preliminary", "F": "final", "C": "corrected"}

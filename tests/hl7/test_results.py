@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from integrations.hl7 import message as hl7_message
 from integrations.hl7 import mllp
-from integrations.hl7.listener import readable
+from integrations.hl7.listener import readable, serve
 from integrations.hl7.message import unescape
 from portal.exams import media
 from portal.outbound import kinds
@@ -20,7 +20,7 @@ from portal.reports.review import add_addendum, attest_findings
 from portal.tenants.models import Membership
 from portal.worksheets.models import ExamType, WorksheetTemplate
 from tests.factories import make_exam
-from tests.hl7.conftest import deliver, quickly_built, transmissions
+from tests.hl7.conftest import deliver, quickly_built, self_signed, transmissions
 from tests.reports.conftest import sign
 
 HOSTILE = "O'Brien|Smith^Jr~II\\E\\&Co Ωμέγα 李 عربي"
@@ -338,3 +338,30 @@ def test_a_report_for_another_institution_is_not_sent_here(ehr, listener, souths
     exam = make_exam(southside, charlie)
     assert not Transmission.objects.filter(exam=exam).exists()
     assert listener.received == []
+
+
+def test_tls_checks_the_receivers_certificate(ehr, northside, bob, tmp_path, monkeypatch):
+    cert, key = self_signed(tmp_path)
+    server = serve("127.0.0.1", 0, tls=(cert, key))
+    try:
+        ehr.options = {**ehr.options, "host": "localhost", "port": server.port, "tls": True}
+        ehr.save(update_fields=["options"])
+        report = quickly_built(sign(signed_exam(northside, bob), bob, build=False))
+        (row,) = transmissions(report)
+        # Not signed by a certificate authority the system trusts: refused, retried.
+        send_transmission(row.pk)
+        row.refresh_from_db()
+        assert row.state == Transmission.State.PENDING
+        assert "TLS with localhost:" in row.last_error and "CERTIFICATE" in row.last_error.upper()
+        assert server.received == []
+
+        # Trusted (as an institution's CA would be, in the system's store): delivered.
+        monkeypatch.setenv("SSL_CERT_FILE", cert)
+        Transmission.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        send_transmission(row.pk)
+        row.refresh_from_db()
+        assert row.state == Transmission.State.SENT, row.last_error
+        (received,) = server.received
+        assert received.answer == "AA" and received.control_id == row.uid
+    finally:
+        server.stop()
