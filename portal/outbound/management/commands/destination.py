@@ -57,6 +57,8 @@ def argument_type(option: kinds.Option):
     def clean(text):
         if not text.strip():
             raise argparse.ArgumentTypeError("empty")
+        if has_unstorable(text):
+            raise argparse.ArgumentTypeError("holds a character that cannot be stored")
         try:
             value = field.clean(text)
         except ValidationError as e:
@@ -64,6 +66,16 @@ def argument_type(option: kinds.Option):
         return value.strip() if isinstance(value, str) else value
 
     return clean
+
+
+def destination_name(text: str) -> str:
+    text = text.strip()
+    limit = Destination._meta.get_field("name").max_length
+    if not text or len(text) > limit or has_unstorable(text):
+        raise argparse.ArgumentTypeError(
+            f"a name of 1 to {limit} characters, each one that can be stored"
+        )
+    return text
 
 
 def sends(text: str) -> set[str]:
@@ -131,7 +143,11 @@ class Command(BaseCommand):
                 metavar="PATH",
                 help=f"a file whose first line is the {kind.secret_label.lower()}",
             )
-        parser.add_argument("--name", help="what staff call it (default: the kind and address)")
+        parser.add_argument(
+            "--name",
+            type=destination_name,
+            help="what staff call it (default: the kind and address)",
+        )
         parser.add_argument(
             "--send",
             type=sends,
@@ -196,9 +212,7 @@ class Command(BaseCommand):
             destination.secret = self.secret(
                 entry, options.get("secret"), options.get("secret_file")
             )
-        destination.name = (name or "").strip()[:100] or f"{entry.label} {destination.address}"[
-            :100
-        ]
+        destination.name = name or f"{entry.label} {destination.address}"[:100]
         with transaction.atomic():
             destination.save()
         what = " and ".join(w for w in ("images", "report") if w in send)
