@@ -7,8 +7,17 @@ class DicomConfig(AppConfig):
     verbose_name = "PACS by DICOM (C-STORE, STOW-RS)"
 
     def ready(self):
+        import logging
+
         from integrations.dicom import cstore, stow
         from portal.outbound import kinds
+
+        # pynetdicom logs each association's every step at INFO (five lines per object
+        # sent); the outcome is on the transmission's row. Its warnings and errors stay,
+        # and a LOGGING entry for "pynetdicom" still decides when there is one.
+        pynetdicom_log = logging.getLogger("pynetdicom")
+        if pynetdicom_log.level == logging.NOTSET:
+            pynetdicom_log.setLevel(logging.WARNING)
 
         kinds.register(
             kinds.Kind(
