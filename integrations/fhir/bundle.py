@@ -209,18 +209,25 @@ def _captures(exam) -> list[Capture]:
 
 # -- resources ----------------------------------------------------------------------------
 
-GENDERS = {
-    "m": "male",
-    "male": "male",
-    "man": "male",
-    "f": "female",
-    "female": "female",
-    "woman": "female",
-    "o": "other",
-    "other": "other",
-    "u": "unknown",
-    "unknown": "unknown",
-}
+# As the DICOM objects' PatientSex reads the same words (integrations/dicom/values.py):
+# the PACS and the EHR say the same thing; other words are "other", as DICOM's O.
+MALE = {"m", "male", "man", "boy"}
+FEMALE = {"f", "female", "woman", "girl"}
+UNKNOWN = {"u", "unknown", "not specified", "unspecified"}
+
+
+def gender_of(text) -> str:
+    """FHIR administrative gender from what Clarius sent; ``""`` when nothing was."""
+    word = " ".join(_text(text, 50).lower().split())
+    if not word:
+        return ""
+    if word in UNKNOWN:
+        return "unknown"
+    if word in MALE:
+        return "male"
+    if word in FEMALE:
+        return "female"
+    return "other"
 
 
 def patient_resource(exam, *, mrn_system: str = "") -> dict:
@@ -260,7 +267,7 @@ def patient_resource(exam, *, mrn_system: str = "") -> dict:
             name["text"] = text
         if len(name) > 1:
             resource["name"] = [name]
-    if gender := GENDERS.get(_text(patient.gender, 50).lower()):
+    if gender := gender_of(patient.gender):
         resource["gender"] = gender
     if patient.date_of_birth is not None:
         resource["birthDate"] = patient.date_of_birth.isoformat()

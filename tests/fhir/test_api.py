@@ -343,3 +343,21 @@ def test_hostile_patient_data_never_breaks_it(login, exams, users, text):
     patient = one(data, "Patient")
     shown = str(patient)
     assert "\x00" not in shown and "\u202e" not in shown and "\x1b" not in shown
+
+
+@pytest.mark.parametrize(
+    ("sent", "gender"),
+    [
+        ("M", "male"),
+        ("Female", "female"),
+        (" girl ", "female"),
+        ("unknown", "unknown"),
+        ("X", "other"),
+        ("", None),
+    ],
+)
+def test_gender_is_read_as_the_dicom_objects_read_it(exams, sent, gender):
+    exam = exams["north"]
+    exam.patient.gender = sent
+    exam.patient.save()
+    assert bundle.patient_resource(exam).get("gender") == gender
