@@ -192,7 +192,7 @@ def test_a_signed_exam_is_final_with_the_pdf_and_the_answers(login, exams):
             assert o["valueCodeableConcept"]["coding"][0]["code"] == value
 
 
-def test_full_urls_are_stable_per_exam(login, exams):
+def test_full_urls_are_stable_per_exam(login, exams, quick_pdf):
     exam = exams["north"]
     sign(exam, exam.operator)
     client = login("bob")
@@ -277,7 +277,7 @@ def test_an_addendum_makes_it_amended(login, exams, users):
     assert base64.b64decode(form["data"]) == media.absolute(report.file).read_bytes()
 
 
-def test_a_replacing_version_is_amended(exams, users):
+def test_a_replacing_version_is_amended(exams, users, quick_pdf):
     exam = exams["north"]
     first = sign(exam, users["bob"])
     exam.refresh_from_db()
@@ -289,7 +289,7 @@ def test_a_replacing_version_is_amended(exams, users):
     assert exam.review_state != Exam.ReviewState.PRELIMINARY
 
 
-def test_a_report_whose_file_is_gone_has_no_presented_form(login, exams, users):
+def test_a_report_whose_file_is_gone_has_no_presented_form(login, exams, users, quick_pdf):
     exam = exams["north"]
     report = sign(exam, users["bob"])
     media.absolute(report.file).unlink()
@@ -325,7 +325,7 @@ def store(exam, text):
 
 
 @pytest.mark.parametrize("text", HOSTILE)
-def test_hostile_patient_data_never_breaks_it(login, exams, users, text):
+def test_hostile_patient_data_never_breaks_it(login, exams, users, text, quick_pdf):
     exam = exams["north"]
     stored = text
     sign(exam, users["bob"])

@@ -31,6 +31,11 @@ def server():
 
 
 @pytest.fixture(autouse=True)
+def pdfs(quick_pdf):
+    """What is sent is about the Bundle, not the PDF's drawing (tests/fhir/conftest.py)."""
+
+
+@pytest.fixture(autouse=True)
 def no_cached_tokens():
     destination._tokens.clear()
     yield
