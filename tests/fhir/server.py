@@ -9,7 +9,8 @@ token endpoint for the client-credentials grant (HTTP Basic client authenticatio
 
 Every request must carry a bearer token the server issued (or ``static_token``);
 ``answers`` queues what the next transaction gets instead (a status, optionally with an
-OperationOutcome's text), ``revoke()`` makes the tokens issued so far invalid.
+OperationOutcome's text, or ``"hang"``: no answer for ``hang_seconds``); ``revoke()``
+makes the tokens issued so far invalid.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class FhirServer:
         self.stored: dict[tuple[str, str], dict] = {}  # (type, identifier) -> resource
         self.versions: dict[tuple[str, str], int] = {}
         self.lock = threading.Lock()
+        self.hang_seconds = 5.0
+        self.release = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,7 +69,10 @@ class FhirServer:
                     return self._send(404, outcome("no such endpoint", "not-found"))
                 if not server.authorised(self.headers.get("Authorization", "")):
                     return self._send(401, outcome("invalid or expired token", "login"))
-                if server.answers:
+                if server.answers and server.answers[0] == "hang":
+                    server.answers.pop(0)
+                    server.release.wait(server.hang_seconds)  # the client gives up first
+                elif server.answers:
                     answer = server.answers.pop(0)
                     status, text = answer if isinstance(answer, tuple) else (answer, "")
                     if status >= 300:
@@ -126,6 +132,7 @@ class FhirServer:
         self.thread.start()
 
     def close(self):
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 

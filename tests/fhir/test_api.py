@@ -361,3 +361,13 @@ def test_gender_is_read_as_the_dicom_objects_read_it(exams, sent, gender):
     exam.patient.gender = sent
     exam.patient.save()
     assert bundle.patient_resource(exam).get("gender") == gender
+
+
+def test_a_reading_held_for_attestation_has_no_report_yet(login, exams, users):
+    exam = exams["north"]
+    assert exam.institution.hold_trainee_reports
+    make_trainee(users["bob"], exam.institution)
+    assert sign_findings(draft(exam, users["bob"]), users["bob"]) is None
+    data = login("alice").get(url(exam)).json()
+    bundle.validate(data)
+    assert [e["resource"]["resourceType"] for e in data["entry"]] == ["Patient", "ImagingStudy"]

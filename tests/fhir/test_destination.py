@@ -324,3 +324,17 @@ def test_without_an_mrn_system_each_exams_patient_is_its_own(exams, users, serve
     sign(again, users["bob"])
     assert send_due(exam) == ["sent"] and send_due(again) == ["sent"]
     assert len(server.of_type("Patient")) == 2
+
+
+def test_no_answer_in_time_is_retried_and_then_sent(exams, users, server, monkeypatch):
+    monkeypatch.setattr(destination, "READ_TIMEOUT", 0.5)
+    exam = exams["north"]
+    fhir_destination(exam.institution, server)
+    server.answers = ["hang"]
+    sign(exam, users["bob"])
+    assert send_due(exam) == ["retry"]
+    row = Transmission.objects.get(exam=exam)
+    assert "no answer in time" in row.last_error
+    server.release.set()
+    assert send_due(exam) == ["sent"]
+    assert len(server.of_type("DiagnosticReport")) == 1
