@@ -41,12 +41,17 @@ class Command(BaseCommand):
             help="Show every request and task (as --verbosity 2 does).",
         )
 
+    def execute(self, *args, **options):
+        # Quiet before the system checks, whose URL imports load WeasyPrint (which logs
+        # each stylesheet it parses at INFO).
+        if not (options.get("verbose") or options.get("verbosity", 1) >= 2):
+            console.quiet_this_process()
+        return super().execute(*args, **options)
+
     def handle(self, *args, addr, verbose=False, **options):
         if not settings.DEBUG:
             raise CommandError("run_demo is for development: set DJANGO_DEBUG=1.")
         verbose = verbose or options.get("verbosity", 1) >= 2
-        if not verbose:
-            console.quiet_this_process()
         api = urlsplit(settings.CLARIUS_API_URL)
         env = console.child_env(verbose)
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
