@@ -4,6 +4,7 @@ API; and how the sender treats what a DICOMweb server may answer (a real HTTP se
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 class Server:
     """A DICOMweb server that answers what the test says and records each request."""
 
-    def __init__(self, status=200, location=""):
+    def __init__(self, status=200, location="", body=b"{}"):
         self.requests: list[dict] = []
         server = self
 
@@ -39,7 +40,7 @@ class Server:
                 self.send_response(server.status)
                 if server.location:
                     self.send_header("Location", server.location)
-                reply = b"Service Unavailable" if server.status >= 500 else b"{}"
+                reply = b"Service Unavailable" if server.status >= 500 else server.body
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 with contextlib.suppress(OSError):
@@ -48,7 +49,7 @@ class Server:
 
             do_GET = do_POST = answer
 
-        self.status, self.location = status, location
+        self.status, self.location, self.body = status, location, body
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.http.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}/dicom-web"
@@ -127,6 +128,32 @@ def test_http_errors_name_the_status(northside, trio, media_root, servers, statu
     exam, _ = signed_exam(northside, bob, images=1, clips=0)
     assert send_due(exam) == [outcome, outcome]
     for row in Transmission.objects.filter(exam=exam, destination=destination):
+        assert words in row.last_error
+
+
+def failed_sop(reason: int) -> bytes:
+    """A STOW-RS answer (PS3.18 10.5.3) whose FailedSOPSequence holds every instance."""
+    item = {"00081197": {"vr": "US", "Value": [reason]}}
+    return json.dumps({"00081198": {"vr": "SQ", "Value": [item]}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "outcome", "words"),
+    [
+        (409, 0xA900, "failed", "failure reason 0xA900 (Data Set Does Not Match SOP Class)"),
+        (202, 0xA700, "retry", "failure reason 0xA700 (Refused: Out of Resources)"),
+        (409, 0x0122, "failed", "failure reason 0x0122 (Refused: SOP Class Not Supported)"),
+    ],
+)
+def test_instances_the_server_did_not_store(
+    northside, trio, media_root, servers, status, reason, outcome, words
+):
+    _, bob, _ = trio
+    destination = dicomweb_destination(northside, servers(status=status, body=failed_sop(reason)))
+    exam, _ = signed_exam(northside, bob, images=1, clips=0)
+    assert send_due(exam) == [outcome, outcome]
+    for row in Transmission.objects.filter(exam=exam, destination=destination):
+        assert f"did not store the object (HTTP {status})" in row.last_error
         assert words in row.last_error
 
 
