@@ -21,7 +21,7 @@ P, F, C = "P", "F", "C"
 def reports_only(receiver):
     """A kind that carries reports only (an EHR), registered for the test."""
     kind = kinds.Kind(
-        key="outbound-tests-reports",
+        key="outbound-reports",
         label="Report receiver",
         carries=kinds.REPORT,
         send=receiver.send,
