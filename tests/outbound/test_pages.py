@@ -395,3 +395,31 @@ def test_a_destination_of_a_kind_no_longer_installed_still_shows(client, trio, n
     assert page.status_code == 200 and "Test connection" not in page.content.decode()
     assert client.get(reverse("destination-edit", args=[gone.pk])).status_code == 302
     assert client.post(reverse("destination-test", args=[gone.pk])).status_code == 302
+
+
+def test_every_registered_kind_has_an_add_form(client, trio, receiver):
+    """Whatever the integrations register: its form renders, and an empty one is refused."""
+    from portal.outbound import kinds
+
+    as_user(client, trio[0])
+    listing = client.get(reverse("destination-list")).content.decode()
+    for kind in kinds.registered():
+        assert f"Add {kind.label}" in listing
+        url = reverse("destination-add", args=[kind.key])
+        page = client.get(url)
+        assert page.status_code == 200, kind.key
+        no_inline_code(page.content.decode())
+        assert client.post(url, {"name": ""}).status_code == 400
+    assert not Destination.objects.exists()
+
+
+def test_a_switched_off_destination_is_not_resent(client, trio, north_pacs, northside):
+    planning.plan_exam(make_exam(northside, captures=1))
+    Destination.objects.filter(pk=north_pacs.pk).update(is_active=False)
+    as_user(client, trio[0])
+    row = Transmission.objects.get()
+    response = client.post(
+        reverse("destination-resend", args=[north_pacs.pk]), {"transmission": row.pk}, follow=True
+    )
+    assert "switch it on to send again" in response.content.decode()
+    assert "Resend" not in response.content.decode().split("Delivery log")[1]
