@@ -423,3 +423,22 @@ def test_a_switched_off_destination_is_not_resent(client, trio, north_pacs, nort
     )
     assert "switch it on to send again" in response.content.decode()
     assert "Resend" not in response.content.decode().split("Delivery log")[1]
+
+
+def test_every_registered_kind_saves_from_its_form(client, trio, receiver):
+    """Each kind's required options filled with a plausible value of their type: saved."""
+    from portal.outbound import kinds
+
+    plausible = {"text": "PACS1", "int": "104", "url": "https://pacs.example.org/api"}
+    as_user(client, trio[0])
+    for kind in kinds.registered():
+        data = {"name": f"{kind.label} one", "is_active": "on"}
+        data |= {"send_images": "on", "send_report": "on"}
+        for option in kind.options:
+            if option.required and option.type != "bool":
+                data[f"option_{option.name}"] = plausible[option.type]
+        response = client.post(reverse("destination-add", args=[kind.key]), data)
+        assert response.status_code == 302, (kind.key, response.content.decode()[-2000:])
+        saved = Destination.objects.get(kind=kind.key)
+        assert client.get(reverse("destination-detail", args=[saved.pk])).status_code == 200
+        assert client.get(reverse("destination-edit", args=[saved.pk])).status_code == 200
