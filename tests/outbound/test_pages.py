@@ -75,6 +75,8 @@ def test_an_admin_adds_a_destination_of_a_registered_kind(client, trio, receiver
     assert d.send_images and d.send_report and d.is_active
     event = AuditEvent.objects.get(action=Action.ADD_DESTINATION)
     assert event.object_id == str(d.pk) and "s3cret" not in str(event.detail)
+    log = client.get(reverse("audit-log")).content.decode()
+    assert "Added a PACS or EHR destination" in log and f"Destination {d.pk}" in log
 
     for url in (reverse("destination-list"), reverse("destination-detail", args=[d.pk])):
         html = client.get(url).content.decode()
@@ -143,6 +145,7 @@ def test_the_secret_is_kept_replaced_or_cleared(client, trio, north_pacs):
         {"option_port": "65536"},
         {"option_port": "-1"},
         {"option_port": "9" * 400},
+        {"option_port": "9" * 5000},
         {"option_port": "1e99"},
         {"option_port": "12\x00"},
         {"option_url": "javascript:alert(1)"},
