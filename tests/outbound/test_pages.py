@@ -445,3 +445,30 @@ def test_every_registered_kind_saves_from_its_form(client, trio, receiver):
         saved = Destination.objects.get(kind=kind.key)
         assert client.get(reverse("destination-detail", args=[saved.pk])).status_code == 200
         assert client.get(reverse("destination-edit", args=[saved.pk])).status_code == 200
+
+
+def test_the_pages_cost_the_same_queries_for_more_rows(client, trio, northside, receiver):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    as_user(client, trio[0])
+    first = make_destination(northside, name="First")
+    planning.plan_exam(make_exam(northside, captures=1))
+    urls = [reverse("destination-list"), reverse("destination-detail", args=[first.pk])]
+    client.get(urls[0])
+
+    def counts():
+        result = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            result.append(len(queries))
+        return result
+
+    few = counts()
+    for n in range(4):
+        make_destination(northside, name=f"More {n}")
+    for _ in range(3):
+        planning.plan_exam(make_exam(northside, captures=4))
+    assert Transmission.objects.filter(destination=first).count() == 13
+    assert counts() == few
