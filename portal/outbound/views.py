@@ -74,7 +74,7 @@ def destination_list(request):
 @admin_required
 def destination_add(request, kind):
     entry = _kind(kind)
-    form = DestinationForm(request.POST or None, kind=entry)
+    form = DestinationForm(request.POST if request.method == "POST" else None, kind=entry)
     if request.method == "POST" and form.is_valid():
         destination = Destination(
             institution=request.institution, kind=entry.key, created_by=request.user
@@ -111,7 +111,9 @@ def destination_edit(request, pk):
             "its settings cannot be edited.",
         )
         return redirect("destination-detail", pk=destination.pk)
-    form = DestinationForm(request.POST or None, kind=entry, instance=destination)
+    form = DestinationForm(
+        request.POST if request.method == "POST" else None, kind=entry, instance=destination
+    )
     if request.method == "POST" and form.is_valid():
         changed = form.apply(destination)
         if changed:
