@@ -44,6 +44,7 @@ class DicomConfig(AppConfig):
                         required=True,
                         max_length=16,
                         help="The PACS's own AE title, as its administrators gave it.",
+                        check=cstore.check_ae_title,
                     ),
                     kinds.Option(
                         "calling_ae",
@@ -51,6 +52,7 @@ class DicomConfig(AppConfig):
                         default=cstore.DEFAULT_CALLING_AE,
                         max_length=16,
                         help="The portal's AE title, as the PACS knows it.",
+                        check=cstore.check_ae_title,
                     ),
                     kinds.Option(
                         "tls",
@@ -62,6 +64,7 @@ class DicomConfig(AppConfig):
                 ),
                 help="Sends each image, clip and report to a PACS by DICOM C-STORE; "
                 "the test is a C-ECHO.",
+                help_template="dicom/destination_help.html",
             )
         )
         kinds.register(
@@ -79,11 +82,13 @@ class DicomConfig(AppConfig):
                         type="url",
                         required=True,
                         help="The service's base address, e.g. https://pacs.example.org/dicom-web",
+                        check=stow.check_url,
                     ),
                 ),
                 secret_label="Bearer token",
                 secret_flag="--token",
                 help="Sends each image, clip and report to a PACS by DICOMweb STOW-RS; "
                 "the test is a QIDO-RS search.",
+                help_template="dicom/destination_help.html",
             )
         )

@@ -75,5 +75,6 @@ class Hl7Config(AppConfig):
                 ),
                 help="Sends each report version to an EHR as an HL7 v2.5.1 ORU^R01 result "
                 "over MLLP; the test is a round trip with a test message.",
+                help_template="hl7/destination_help.html",
             )
         )

@@ -38,8 +38,10 @@ def _is_port(option: kinds.Option) -> bool:
 
 
 def option_field(option: kinds.Option) -> forms.Field:
-    """The form field of one kind option."""
+    """The form field of one kind option, with the kind's own check of its value."""
     common = {"label": option.label, "help_text": option.help}
+    if option.check is not None:
+        common["validators"] = [_checked_by(option.check)]
     has_default = option.default is not None
     if option.type == "bool":
         return forms.BooleanField(required=False, initial=bool(option.default), **common)
@@ -57,7 +59,7 @@ def option_field(option: kinds.Option) -> forms.Field:
             required=option.required and not has_default,
             max_length=option.max_length,
             assume_scheme="https",
-            validators=[URLValidator(schemes=["http", "https"])],
+            validators=[URLValidator(schemes=["http", "https"]), *common.pop("validators", [])],
             initial=option.default,
             error_messages={"invalid": "Enter an http:// or https:// address."},
             **common,
@@ -68,6 +70,18 @@ def option_field(option: kinds.Option) -> forms.Field:
         initial=option.default,
         **common,
     )
+
+
+def _checked_by(check):
+    def validate(value):
+        if value in (None, ""):
+            return
+        try:
+            check(value)
+        except ValueError as e:
+            raise ValidationError(str(e)) from None
+
+    return validate
 
 
 class DestinationForm(forms.Form):

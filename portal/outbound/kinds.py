@@ -31,7 +31,7 @@ class Option:
     """One setting of a kind, stored in ``Destination.options`` under ``name``.
 
     ``type``: ``text``, ``int``, ``bool`` or ``url``. The command line takes it as
-    ``--<name with dashes>``.
+    ``--<name with dashes>``; ``check`` is the protocol's own rule for the value.
     """
 
     name: str
@@ -41,6 +41,11 @@ class Option:
     default: object = None
     help: str = ""
     max_length: int = 200
+    # The protocol's own rule for a value (an AE title's repertoire, a URL without
+    # credentials): returns the value or raises ValueError with the words to show. The
+    # page's form and the command both apply it, so a bad value is refused when typed,
+    # not when the first exam is sent.
+    check: Callable[[object], object] | None = None
 
     @property
     def flag(self) -> str:
