@@ -178,13 +178,24 @@ def store(dataset, destination) -> str:
     headers = _headers(
         destination, **{"Content-Type": content_type, "Accept": "application/dicom+json"}
     )
+    response = _request(
+        "POST", f"{base}/studies", where, data=body, headers=headers, read_timeout=READ_TIMEOUT
+    )
+    if response.status_code not in (200, 202, 409):
+        raise _http_problem(response, where)
+    return _parse(response, str(getattr(dataset, "SOPInstanceUID", "")), where)
+
+
+def _request(method: str, url: str, where: str, *, read_timeout: float, **kwargs):
+    """One request to the configured server only: redirects are never followed (the
+    token goes nowhere else); no answer is a DeliveryFailed in words."""
     try:
-        response = requests.post(
-            f"{base}/studies",
-            data=body,
-            headers=headers,
-            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+        return requests.request(
+            method,
+            url,
+            timeout=(CONNECT_TIMEOUT, read_timeout),
             allow_redirects=False,
+            **kwargs,
         )
     except requests.Timeout:
         raise DeliveryFailed(f"The DICOMweb server at {where} did not answer in time.") from None
@@ -192,9 +203,6 @@ def store(dataset, destination) -> str:
         raise DeliveryFailed(
             f"Could not connect to the DICOMweb server at {where}: {_connection_words(e)}."
         ) from None
-    if response.status_code not in (200, 202, 409):
-        raise _http_problem(response, where)
-    return _parse(response, str(getattr(dataset, "SOPInstanceUID", "")), where)
 
 
 def _connection_words(error: requests.ConnectionError) -> str:
@@ -221,20 +229,14 @@ def check(destination) -> str:
     base = _base(destination)
     where = describe(destination)
     started = time.monotonic()
-    try:
-        response = requests.get(
-            f"{base}/studies",
-            params={"limit": 1},
-            headers=_headers(destination, Accept="application/dicom+json"),
-            timeout=(CONNECT_TIMEOUT, TEST_TIMEOUT),
-            allow_redirects=False,
-        )
-    except requests.Timeout:
-        raise DeliveryFailed(f"The DICOMweb server at {where} did not answer in time.") from None
-    except requests.ConnectionError as e:
-        raise DeliveryFailed(
-            f"Could not connect to the DICOMweb server at {where}: {_connection_words(e)}."
-        ) from None
+    response = _request(
+        "GET",
+        f"{base}/studies",
+        where,
+        params={"limit": 1},
+        headers=_headers(destination, Accept="application/dicom+json"),
+        read_timeout=TEST_TIMEOUT,
+    )
     took = (time.monotonic() - started) * 1000
     if response.status_code not in (200, 204):
         raise _http_problem(response, where)

@@ -4,16 +4,10 @@ class the receiver does not take, and TLS (a trusted and an untrusted certificat
 
 from __future__ import annotations
 
-import datetime
 import io
-import ipaddress
 import ssl
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from PIL import Image
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE, evt
@@ -25,6 +19,7 @@ from portal.outbound.kinds import DeliveryFailed
 from portal.outbound.models import Destination, Transmission
 from tests.dicom.conftest import send_due
 from tests.factories import add_stored_capture, make_exam
+from tests.tls import self_signed
 
 pytestmark = pytest.mark.django_db
 
@@ -124,40 +119,8 @@ def test_a_sop_class_the_receiver_does_not_take_fails(northside, trio, media_roo
     assert listener.received == []
 
 
-def certificate(folder):
-    """A self-signed certificate for 127.0.0.1: its key and certificate files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test PACS")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_file, cert_file = folder / "key.pem", folder / "cert.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return key_file, cert_file
-
-
 def test_tls(northside, trio, media_root, listen, tmp_path, monkeypatch):
-    key_file, cert_file = certificate(tmp_path)
+    cert_file, key_file = self_signed(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     listener = listen(tls=context)

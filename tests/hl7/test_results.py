@@ -20,8 +20,9 @@ from portal.reports.review import add_addendum, attest_findings
 from portal.tenants.models import Membership
 from portal.worksheets.models import ExamType, WorksheetTemplate
 from tests.factories import make_exam
-from tests.hl7.conftest import deliver, quickly_built, self_signed, transmissions
+from tests.hl7.conftest import deliver, quickly_built, transmissions
 from tests.reports.conftest import sign
+from tests.tls import self_signed
 
 HOSTILE = "O'Brien|Smith^Jr~II\\E\\&Co Ωμέγα 李 عربي"
 
