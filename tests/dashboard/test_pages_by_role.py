@@ -5,7 +5,13 @@ from django.urls import reverse
 
 from tests.dashboard.conftest import in_southside
 
-ADMIN_PAGES = ["member-list", "audit-log", "audit-log-csv", "clarius-institution-links"]
+ADMIN_PAGES = [
+    "member-list",
+    "audit-log",
+    "audit-log-csv",
+    "clarius-institution-links",
+    "destination-list",
+]
 EVERYONE = ["home", "worklist", "clarius-my-links"]
 
 # (who, page) -> status. alice is Northside's admin, and a clinician in Southside.
@@ -39,7 +45,7 @@ def test_the_navigation_offers_what_the_role_may_open(client, trio, who):
     nav = nav.split("</nav>")[0]
     for name in ["home", "worklist", "clarius-my-links"]:
         assert f'href="{reverse(name)}"' in nav
-    for name in ["member-list", "clarius-institution-links", "audit-log"]:
+    for name in ["member-list", "clarius-institution-links", "audit-log", "destination-list"]:
         assert (f'href="{reverse(name)}"' in nav) == (ROLES[who] == "admin"), name
     assert 'href="/admin/"' not in nav
     assert 'aria-current="page">Dashboard' in nav
