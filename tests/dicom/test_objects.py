@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from PIL import Image
 from pydicom import dcmread
 
@@ -141,11 +142,16 @@ def test_building_twice_gives_the_same_uids(exam):
     )
 
 
+# A NUL where the database can hold one (SQLite; PostgreSQL refuses it, and the portal
+# removes it from outside text before it is stored, portal/text.py).
+NUL = "\x00" if connection.vendor == "sqlite" else ""
+
+
 def test_hostile_and_long_patient_values_make_a_valid_object(exam, tmp_path):
     patient = exam.patient
     patient.first_name = "Zoë|^~\\&"
-    patient.last_name = "山田" + "x" * 200
-    patient.middle_name = "Ёж\x00\x1b[31m"
+    patient.last_name = "山田" + "x" * 190  # the column holds 200
+    patient.middle_name = f"Ёж{NUL}\x1b[31m"
     patient.identifier = "ID\\" + "9" * 100
     patient.gender = "non-binary"
     patient.extra = {
@@ -177,7 +183,7 @@ def test_hostile_and_long_patient_values_make_a_valid_object(exam, tmp_path):
 def test_hostile_values_make_a_valid_clip_and_report(exam, tmp_path, mp4):
     patient = exam.patient
     patient.first_name, patient.last_name = "José|^~\\&", "Ωmega" * 30
-    patient.extra = {"accession_number": "\x00" + "7" * 30, "referring_physician": "李 " * 40}
+    patient.extra = {"accession_number": NUL + "7" * 30, "referring_physician": "李 " * 40}
     patient.save()
     clip_row = transmission(exam, "clip", capture=add_stored_capture(exam, "video/mp4", mp4))
     version = stored_report(exam)

@@ -42,7 +42,9 @@ def encoded(names, data) -> str:
 @given(data=st.data())
 def test_hostile_destination_forms(client, trio, north_pacs, data):
     as_user(client, trio[0])
-    before = Destination.objects.count()
+    # Examples share the test's database: each starts with north_pacs alone, whatever
+    # the last one (a failing one too) left behind.
+    Destination.objects.exclude(pk=north_pacs.pk).delete()
     for url in (
         reverse("destination-add", args=[KEY]),
         reverse("destination-edit", args=[north_pacs.pk]),
@@ -54,8 +56,8 @@ def test_hostile_destination_forms(client, trio, north_pacs, data):
         assert response.status_code in (302, 400), (url, body[:300], response.status_code)
     for d in Destination.objects.all():
         assert not has_unstorable(d.name) and not has_unstorable(str(d.options))
-    Destination.objects.exclude(pk=north_pacs.pk).delete()
-    assert Destination.objects.count() == before
+    # The add made at most one; the edit changed north_pacs and made none.
+    assert Destination.objects.count() <= 2 and Destination.objects.filter(pk=north_pacs.pk)
 
 
 @given(data=st.data())
