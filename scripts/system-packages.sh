@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The Debian packages the portal needs from the system: Pango (WeasyPrint draws the report
-# PDF with it), the fonts that cover every script a patient's name may be in, and the PACS
-# tools the demo and the tests run. Installs
-# the missing ones when run as root with apt-get; otherwise prints the command to run.
-# `make install` runs it; .ci/run and the Dockerfile install the same list.
+# PDF with it) and the fonts that cover every script a patient's name may be in
+# (`packages`: .ci/run and the Dockerfile install the same list); and the PACS tools the
+# demo and the tests run, never shipped in the image (`tools`). Installs the missing ones
+# when run as root with apt-get; otherwise prints the command to run. `make install` runs it.
 set -euo pipefail
 
 packages=(
@@ -12,15 +12,15 @@ packages=(
     fonts-droid-fallback             # Chinese, Japanese, Korean (small)
     fonts-lohit-deva                 # Devanagari
     fonts-noto-color-emoji           # emoji
-    # Outbound to the hospital, for the demo and the tests: Orthanc as the PACS (with its
-    # DICOMweb plugin), dcmtk's storescu (the benchmark's baseline) and dicom3tools'
-    # dciodvfy (checks every DICOM object the portal makes).
-    orthanc orthanc-dicomweb dcmtk dicom3tools
 )
+# Outbound to the hospital, for the demo and the tests: Orthanc as the PACS (with its
+# DICOMweb plugin), dcmtk's storescu (the benchmark's baseline) and dicom3tools' dciodvfy
+# (checks every DICOM object the portal makes).
+tools=(orthanc orthanc-dicomweb dcmtk dicom3tools)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
-    for package in "${packages[@]}"; do
+    for package in "${packages[@]}" "${tools[@]}"; do
         status="$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)"
         [ "$status" = "install ok installed" ] || missing+=("$package")
     done
@@ -38,6 +38,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-    echo "system-packages: missing ${missing[*]}; the report PDF needs them. Run:" >&2
+    echo "system-packages: missing ${missing[*]}; the report PDF (and the demo's and the" \
+        "tests' PACS tools) need them. Run:" >&2
     echo "  sudo apt-get install --no-install-recommends ${missing[*]}" >&2
 fi
