@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from portal.exams.models import sex_of
+
 # C0 and C1 controls (NUL included), DEL, and the bidi overrides that reorder text.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SPACES = re.compile(r"\s+")
@@ -79,20 +81,10 @@ def person_name_of(full_name) -> str:
     return person_name(words[-1], words[0], " ".join(words[1:-1]))
 
 
-_MALE = {"m", "male", "man", "boy"}
-_FEMALE = {"f", "female", "woman", "girl"}
-
-
 def sex(gender) -> str:
-    """PatientSex (M, F, O) from the words Clarius and people use; empty when unknown."""
-    word = _SPACES.sub(" ", str(gender or "")).strip().lower()
-    if not word or word in {"unknown", "u", "not specified", "unspecified"}:
-        return ""
-    if word in _MALE:
-        return "M"
-    if word in _FEMALE:
-        return "F"
-    return "O"
+    """PatientSex (M, F, O) by the portal's one rule (``portal.exams.models.sex_of``);
+    empty when unknown."""
+    return {"male": "M", "female": "F", "other": "O"}.get(sex_of(gender), "")
 
 
 def da(value: date | datetime | None) -> str:

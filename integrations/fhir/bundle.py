@@ -38,7 +38,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from portal.exams.captures import shown
-from portal.exams.models import Capture, Exam
+from portal.exams.models import Capture, Exam, sex_of
 from portal.outbound import uids
 from portal.tenants.timezones import zone_of
 from portal.text import clean_text
@@ -209,25 +209,11 @@ def _captures(exam) -> list[Capture]:
 
 # -- resources ----------------------------------------------------------------------------
 
-# As the DICOM objects' PatientSex reads the same words (integrations/dicom/values.py):
-# the PACS and the EHR say the same thing; other words are "other", as DICOM's O.
-MALE = {"m", "male", "man", "boy"}
-FEMALE = {"f", "female", "woman", "girl"}
-UNKNOWN = {"u", "unknown", "not specified", "unspecified"}
-
 
 def gender_of(text) -> str:
-    """FHIR administrative gender from what Clarius sent; ``""`` when nothing was."""
-    word = " ".join(_text(text, 50).lower().split())
-    if not word:
-        return ""
-    if word in UNKNOWN:
-        return "unknown"
-    if word in MALE:
-        return "male"
-    if word in FEMALE:
-        return "female"
-    return "other"
+    """FHIR administrative gender by the portal's one rule (``portal.exams.models.sex_of``,
+    which the DICOM PatientSex and the HL7 PID-8 read too); ``""`` when nothing was sent."""
+    return sex_of(text)
 
 
 def patient_resource(exam, *, mrn_system: str = "") -> dict:

@@ -29,6 +29,7 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
 from portal.exams import media
+from portal.exams.models import sex_of
 from portal.worksheets.engine import Worksheet
 
 VERSION = "2.5.1"
@@ -108,15 +109,8 @@ def ts(value: datetime | date | None, zone: str = "UTC") -> str:
 
 
 def sex(gender: str) -> str:
-    """HL7 table 0001 from what Clarius sent (free text)."""
-    word = (gender or "").strip().lower()
-    if word in ("f", "female", "woman"):
-        return "F"
-    if word in ("m", "male", "man"):
-        return "M"
-    if word in ("o", "other", "x", "non-binary", "nonbinary"):
-        return "O"
-    return "U"
+    """HL7 table 0001 by the portal's one rule (``portal.exams.models.sex_of``)."""
+    return {"male": "M", "female": "F", "other": "O"}.get(sex_of(gender), "U")
 
 
 def control_id(transmission) -> str:

@@ -106,6 +106,28 @@ class Exam(TenantOwned):
         return f"Exam {self.exam_uuid}"
 
 
+# What the free-text gender Clarius sends means, for the systems that need a code (the
+# PACS, the EHR by HL7 and by FHIR): one rule, so they all file the patient alike.
+MALE_WORDS = frozenset({"m", "male", "man", "boy"})
+FEMALE_WORDS = frozenset({"f", "female", "woman", "girl"})
+UNKNOWN_WORDS = frozenset({"u", "unknown", "not specified", "unspecified"})
+
+
+def sex_of(gender) -> str:
+    """``male``, ``female``, ``other``, ``unknown`` or ``""`` (nothing was sent) from the
+    words Clarius and people use; any other word is ``other``."""
+    word = " ".join(str(gender or "").lower().split())
+    if not word:
+        return ""
+    if word in UNKNOWN_WORDS:
+        return "unknown"
+    if word in MALE_WORDS:
+        return "male"
+    if word in FEMALE_WORDS:
+        return "female"
+    return "other"
+
+
 class Patient(TenantOwned):
     """The patient of an exam as Clarius last sent it; every field may be missing."""
 
