@@ -17,6 +17,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from portal import events
+from portal.exams.captures import shown
 from portal.exams.models import Capture, Exam
 from portal.outbound import kinds
 from portal.outbound.models import Destination, Transmission
@@ -35,7 +36,7 @@ def destinations_for(institution_id: int, *whats: str):
 
 
 def what_of(capture: Capture) -> str:
-    return What.IMAGE if (capture.content_type or "").startswith("image/") else What.CLIP
+    return What.IMAGE if capture.is_image else What.CLIP
 
 
 def plan_exam(exam: Exam) -> list[Transmission]:
@@ -47,9 +48,8 @@ def plan_exam(exam: Exam) -> list[Transmission]:
                 takers[what].append(destination)
     if not any(takers.values()):
         return []  # most institutions: one query, nothing more
-    captures = exam.captures.filter(state=Capture.State.DONE, duplicate_of__isnull=True).order_by(
-        "position", "pk"
-    )
+    # What the exam page and the FHIR ImagingStudy show: stored, without resubmitted copies.
+    captures = shown(exam.captures.filter(state=Capture.State.DONE)).order_by("position", "pk")
     rows = []
     for capture in captures:
         what = what_of(capture)
