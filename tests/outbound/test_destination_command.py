@@ -179,7 +179,7 @@ def test_the_token_is_stored_encrypted_and_never_printed(
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
-        (["add", "nowhere", "probe", "--host=h", "--port=1"], "slug 'nowhere'"),
+        (["add", "nowhere", "probe", "--host=h", "--port=1"], 'slug "nowhere"'),
         (["add", "northside", "telepathy", "--host=h"], "invalid choice: 'telepathy'"),
         (["add", "northside", "probe", "--port=104"], "required: --host"),
         (["add", "northside", "probe", "--host=h"], "required: --port"),

@@ -13,7 +13,7 @@ from integrations.webhooks import endpoints
 from integrations.webhooks.models import Endpoint
 from portal.encryption import SecretUnreadable, reencrypt_all
 from portal.events import EVENT_TYPES
-from portal.tenants.models import Institution
+from portal.tenants.commands import institution_by_slug
 
 
 class Command(BaseCommand):
@@ -37,14 +37,8 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         return getattr(self, f"handle_{action}")(**options)
 
-    def institution(self, slug):
-        try:
-            return Institution.objects.get(slug=slug)
-        except Institution.DoesNotExist:
-            raise CommandError(f"No institution has the slug {slug!r}.") from None
-
     def handle_add(self, institution, url, events, description, **options):
-        institution = self.institution(institution)
+        institution = institution_by_slug(institution)
         try:
             endpoint, secret = endpoints.create(
                 institution, url, events.split(","), description=description
@@ -58,7 +52,7 @@ class Command(BaseCommand):
         self.stdout.write(secret)
 
     def handle_list(self, institution, **options):
-        institution = self.institution(institution)
+        institution = institution_by_slug(institution)
         rows = Endpoint.objects.for_institution(institution)
         if not rows:
             self.stdout.write(f"{institution.slug} has no webhook endpoints.")

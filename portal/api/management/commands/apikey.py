@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from portal.accounts.addresses import normalise_email
 from portal.api import keys
 from portal.api.models import ApiKey
-from portal.tenants.models import Institution, Membership
+from portal.tenants.commands import institution_by_slug
+from portal.tenants.models import Membership
 
 
 class Command(BaseCommand):
@@ -30,14 +31,8 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         getattr(self, f"handle_{action}")(**options)
 
-    def institution(self, slug):
-        institution = Institution.objects.filter(slug=slug).first()
-        if institution is None:
-            raise CommandError(f"No institution with the slug {slug!r}.")
-        return institution
-
     def handle_create(self, slug, email, name, scope, expires, **options):
-        institution = self.institution(slug)
+        institution = institution_by_slug(slug)
         membership = (
             Membership.objects.for_institution(institution)
             .select_related("user", "institution")
@@ -67,7 +62,7 @@ class Command(BaseCommand):
         self.stdout.write(text)
 
     def handle_list(self, slug, **options):
-        institution = self.institution(slug)
+        institution = institution_by_slug(slug)
         rows = ApiKey.objects.for_institution(institution).select_related("user", "membership")
         for key in rows:
             last = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"

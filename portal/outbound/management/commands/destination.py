@@ -30,7 +30,7 @@ from django.db import transaction
 
 from portal.outbound import forms, kinds
 from portal.outbound.models import Destination
-from portal.tenants.models import Institution
+from portal.tenants.commands import institution_by_slug
 from portal.tenants.timezones import format_when, zone_of
 from portal.text import has_unstorable
 
@@ -160,12 +160,6 @@ class Command(BaseCommand):
 
     # Finding things ------------------------------------------------------------------
 
-    def institution(self, slug):
-        try:
-            return Institution.objects.get(slug=slug)
-        except Institution.DoesNotExist:
-            raise CommandError(f"No institution has the slug {slug!r}.") from None
-
     def destination(self, pk) -> Destination:
         found = (
             Destination.objects.filter(pk=pk).select_related("institution").first()
@@ -188,7 +182,7 @@ class Command(BaseCommand):
     # add -----------------------------------------------------------------------------
 
     def handle_add(self, institution, kind, name, send, **options):
-        institution = self.institution(institution)
+        institution = institution_by_slug(institution)
         entry = kinds.get(kind)  # argparse only lets registered kinds through
         cannot = sorted(word for word in send if not SENDS[word] & entry.carries)
         if cannot:
@@ -251,7 +245,7 @@ class Command(BaseCommand):
     # list, test, remove --------------------------------------------------------------
 
     def handle_list(self, institution, **options):
-        institution = self.institution(institution)
+        institution = institution_by_slug(institution)
         rows = Destination.objects.for_institution(institution)
         if not rows:
             self.stdout.write(f"{institution.slug} has no destinations.")

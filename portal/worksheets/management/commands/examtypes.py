@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db.models import Max
 
+from portal.tenants.commands import institution_by_slug
 from portal.tenants.models import Institution
 from portal.worksheets.defaults import DEFAULTS, install
 from portal.worksheets.models import ExamType
@@ -87,10 +88,3 @@ class Command(BaseCommand):
         for row in rows:
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
             self.stdout.write("  ".join(cells).rstrip())
-
-
-def institution_by_slug(slug: str) -> Institution:
-    try:
-        return Institution.objects.get(slug=slug)
-    except Institution.DoesNotExist:
-        raise CommandError(f'No institution with the slug "{slug}".') from None
