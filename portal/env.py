@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -152,3 +152,55 @@ def parse_redis_url(name: str, value: str) -> str:
 def _mask_url(value: str) -> str:
     """The URL with any password replaced, safe for error messages and logs."""
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value)
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_STORAGE_OPTIONS = {"endpoint", "region", "addressing"}
+
+
+def parse_storage_url(name: str, value: str) -> dict:
+    """``s3://bucket[/prefix]?endpoint=https://host:port&region=eu-west-1&addressing=path``
+    as the options of django-storages' S3 backend. ``endpoint`` is left out for AWS
+    itself; ``addressing`` is ``path`` (most self-hosted servers) or ``virtual``.
+    Credentials never go in the URL (it is printed in errors): they come from
+    ``PORTAL_STORAGE_ACCESS_KEY_ID`` and ``PORTAL_STORAGE_SECRET_ACCESS_KEY``."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme != "s3":
+        raise ImproperlyConfigured(
+            f"{name}: expected s3://bucket?endpoint=...&region=..., got {_mask_url(value)!r}"
+        )
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise ImproperlyConfigured(
+            f"{name}: credentials do not belong in the URL; set "
+            "PORTAL_STORAGE_ACCESS_KEY_ID and PORTAL_STORAGE_SECRET_ACCESS_KEY"
+        )
+    bucket = parts.netloc
+    if not _BUCKET.match(bucket):
+        raise ImproperlyConfigured(f"{name}: {bucket!r} is not a valid bucket name")
+    try:
+        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: malformed options in {value!r}") from None
+    unknown = set(query) - _STORAGE_OPTIONS
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{name}: unknown option(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(_STORAGE_OPTIONS))}"
+        )
+    options = {k: v[-1].strip() for k, v in query.items()}
+    prefix = parts.path.strip("/")
+    if ".." in prefix.split("/"):
+        raise ImproperlyConfigured(f"{name}: the prefix may not contain '..'")
+    config = {"bucket_name": bucket, "location": prefix, "signature_version": "s3v4"}
+    endpoint = options.get("endpoint")
+    if endpoint:
+        config["endpoint_url"] = parse_http_url(f"{name} endpoint", endpoint, origin_only=True)
+    config["region_name"] = options.get("region") or "us-east-1"
+    addressing = options.get("addressing") or ("path" if endpoint else "virtual")
+    if addressing not in ("path", "virtual"):
+        raise ImproperlyConfigured(
+            f"{name}: addressing must be 'path' or 'virtual', got {addressing!r}"
+        )
+    config["addressing_style"] = addressing
+    return config

@@ -21,6 +21,7 @@ from portal.env import (
     parse_http_url,
     parse_origins,
     parse_redis_url,
+    parse_storage_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -197,8 +198,34 @@ MEDIA_ROOT = PORTAL_MEDIA_ROOT
 # X-Accel-Redirect, or X-Sendfile for Apache/lighttpd. Unset: Django streams them.
 PORTAL_MEDIA_ACCEL_REDIRECT = env_str("PORTAL_MEDIA_ACCEL_REDIRECT") or ""
 PORTAL_MEDIA_SENDFILE = env_bool("PORTAL_MEDIA_SENDFILE", False)
+# S3-compatible object storage for every stored file (media, reports, exports, DICOM
+# objects) when PORTAL_STORAGE_URL is set (format: portal.env.parse_storage_url);
+# otherwise local files under PORTAL_MEDIA_ROOT. Presigned URLs last
+# PORTAL_STORAGE_URL_SECONDS. PORTAL_SCRATCH_DIR: this node's own folder for temporary
+# copies (previews, tools that need a path); unset, the system's temp folder.
+PORTAL_STORAGE_URL = env_str("PORTAL_STORAGE_URL") or ""
+PORTAL_STORAGE_URL_SECONDS = env_int("PORTAL_STORAGE_URL_SECONDS", 60, minimum=1)
+PORTAL_SCRATCH_DIR = env_str("PORTAL_SCRATCH_DIR") or ""
+if PORTAL_STORAGE_URL:
+    _storage_options = parse_storage_url("PORTAL_STORAGE_URL", PORTAL_STORAGE_URL)
+    _storage_options.update(
+        access_key=env_str("PORTAL_STORAGE_ACCESS_KEY_ID") or None,
+        secret_key=env_str("PORTAL_STORAGE_SECRET_ACCESS_KEY") or None,
+        querystring_expire=PORTAL_STORAGE_URL_SECONDS,
+        # Objects are private and named by the portal: no ACL, no renaming on clash.
+        default_acl=None,
+        file_overwrite=True,
+    )
+    if bool(_storage_options["access_key"]) != bool(_storage_options["secret_key"]):
+        raise ImproperlyConfigured(
+            "PORTAL_STORAGE_ACCESS_KEY_ID and PORTAL_STORAGE_SECRET_ACCESS_KEY: set both "
+            "(or neither, to use the machine's own AWS credentials)"
+        )
+    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _storage_options}
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
