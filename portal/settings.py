@@ -328,6 +328,10 @@ Q_CLUSTER = {
     "poll": 0.5,
     "label": "Background tasks",
 }
+# An exam's captures are downloaded by the task that fetched its data, this many at once
+# per exam and at most this many at once in one worker process.
+PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = env_int("PORTAL_CAPTURE_DOWNLOADS_PER_EXAM", 4, minimum=1)
+PORTAL_CAPTURE_DOWNLOADS_PER_WORKER = env_int("PORTAL_CAPTURE_DOWNLOADS_PER_WORKER", 8, minimum=1)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

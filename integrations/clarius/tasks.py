@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from integrations.clarius import clients
 from integrations.clarius.api.errors import ClariusError, MediaTooLarge, NotFound, OriginRefused
-from integrations.clarius.ingestion import linking
+from integrations.clarius.ingestion import linking, media_fetch
 from integrations.clarius.ingestion.ingest import ingest_exam_data, refresh_captures
 from integrations.clarius.models import (
     ClariusLink,
@@ -30,7 +30,6 @@ from portal.exams.models import Capture
 from portal.exams.status import update_exam_status
 from portal.text import clean_text
 from portal.work.queueing import enqueue
-from portal.work.registry import nudge_pk
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +83,10 @@ def fetch_receipt(receipt_id: int) -> str:
         )
     receipt.state = NotificationReceipt.State.FETCHED
     receipt.fetched_at = timezone.now()
-    with transaction.atomic():
-        receipt.save(update_fields=["state", "fetched_at", *work.finish(receipt)])
-        for capture_id in due:
-            nudge_pk(Capture, capture_id)
+    receipt.save(update_fields=["state", "fetched_at", *work.finish(receipt)])
+    # Its captures are downloaded here, a few at once, not queued one task each: one trip
+    # through the broker per exam, not per capture (ingestion/media_fetch.py).
+    media_fetch.download_captures(due)
     return "fetched"
 
 
