@@ -17,17 +17,24 @@ leaves no object at the final name, only a staged part that the next attempt or
 from __future__ import annotations
 
 import hashlib
+import logging
+import mimetypes
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
 
 CHUNK = 1024 * 1024
+
+logger = logging.getLogger(__name__)
 
 
 class StorageError(Exception):
@@ -72,8 +79,14 @@ def local_file(name: str) -> Path:
 # Reading ------------------------------------------------------------------------------
 
 
+# Local storage is read at PORTAL_MEDIA_ROOT directly (the root writes go to), so one
+# setting says where files are even when MEDIA_ROOT was left elsewhere.
+
+
 def open_read(name: str):
     """A binary file object for a stored file (seekable on local storage); close it."""
+    if is_local():
+        return local_file(name).open("rb")
     return backend().open(check_name(name), "rb")
 
 
@@ -83,10 +96,16 @@ def read_bytes(name: str) -> bytes:
 
 
 def exists(name: str) -> bool:
-    return bool(name) and backend().exists(check_name(name))
+    if not name:
+        return False
+    if is_local():
+        return local_file(name).is_file()
+    return backend().exists(check_name(name))
 
 
 def size(name: str) -> int:
+    if is_local():
+        return local_file(name).stat().st_size
     return backend().size(check_name(name))
 
 
@@ -176,10 +195,106 @@ def writer(name: str, *, expected_sha256: str | None = None):
     w.commit()
 
 
+# An S3 multipart upload's part: at most one is held in memory per writer. S3 wants
+# parts of at least 5 MiB (except the last) and at most 10,000 of them: 8 MiB parts
+# reach 78 GiB, far beyond any capture.
+PART = 8 * 1024 * 1024
+
+
+class S3Writer:
+    """A stored file being written to S3: a multipart upload, invisible until completed,
+    its SHA-256 computed as it streams and checked before completion. A file smaller
+    than one part is a single ``put_object`` at commit."""
+
+    def __init__(self, name: str, expected_sha256: str | None = None):
+        self.name = check_name(name)
+        self.expected_sha256 = expected_sha256
+        self.storage = backend()
+        self.client = self.storage.connection.meta.client
+        self.bucket = self.storage.bucket_name
+        self.key = s3_key(name)
+        self.content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict] = []
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.hash.update(chunk)
+        self.size += len(chunk)
+        self.buffer += chunk
+        while len(self.buffer) >= PART:
+            self._upload_part(bytes(self.buffer[:PART]))
+            del self.buffer[:PART]
+
+    @property
+    def sha256(self) -> str:
+        return self.hash.hexdigest()
+
+    def _upload_part(self, data: bytes) -> None:
+        if self.upload_id is None:
+            started = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self.content_type
+            )
+            self.upload_id = started["UploadId"]
+        number = len(self.parts) + 1
+        answer = self.client.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data
+        )
+        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def commit(self) -> None:
+        if self.expected_sha256 and self.sha256 != self.expected_sha256:
+            self.abort()
+            raise ChecksumMismatch(
+                f"{self.name}: wrote SHA-256 {self.sha256}, expected {self.expected_sha256}"
+            )
+        try:
+            if self.upload_id is None:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    Body=bytes(self.buffer),
+                    ContentType=self.content_type,
+                )
+            else:
+                if self.buffer:
+                    self._upload_part(bytes(self.buffer))
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    UploadId=self.upload_id,
+                    MultipartUpload={"Parts": self.parts},
+                )
+        except BaseException:
+            self.abort()
+            raise
+        self.buffer = bytearray()
+
+    def abort(self) -> None:
+        self.buffer = bytearray()
+        if self.upload_id is not None:
+            upload_id, self.upload_id = self.upload_id, None
+            try:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=upload_id
+                )
+            except Exception:  # noqa: BLE001 - sweep_partials removes what this leaves
+                logger.warning("could not abort the upload of %s; the sweep will", self.name)
+
+
+def s3_key(name: str) -> str:
+    """The object key of a stored file in the bucket (under the URL's prefix, if any)."""
+    from storages.utils import clean_name
+
+    return backend()._normalize_name(clean_name(check_name(name)))
+
+
 def _open_writer(name: str, expected_sha256: str | None):
     if is_local():
         return LocalWriter(name, expected_sha256)
-    raise StorageError("this storage backend has no streaming writer")
+    return S3Writer(name, expected_sha256)
 
 
 def save_file(name: str, source: Path, *, expected_sha256: str | None = None) -> str:
@@ -198,14 +313,99 @@ def save_bytes(name: str, data: bytes) -> str:
 
 def delete(name: str) -> None:
     """Remove a stored file; a missing one is not an error."""
-    if name:
+    if not name:
+        return
+    if is_local():
+        local_file(name).unlink(missing_ok=True)
+    else:
         backend().delete(check_name(name))
 
 
-def presigned_url(name: str, *, filename: str | None = None) -> str | None:
+def presigned_url(
+    name: str, *, filename: str | None = None, disposition: str = "inline"
+) -> str | None:
     """A URL the store itself serves ``name`` from, valid for
-    ``PORTAL_STORAGE_URL_SECONDS``; ``None`` when the storage serves no URLs (local)."""
-    return None
+    ``PORTAL_STORAGE_URL_SECONDS``; ``None`` when the storage serves no URLs (local).
+    With ``filename``, the store answers with that name in Content-Disposition."""
+    if is_local():
+        return None
+    storage = backend()
+    params = {"Bucket": storage.bucket_name, "Key": s3_key(name)}
+    if filename:
+        params["ResponseContentDisposition"] = content_disposition(filename, disposition)
+    return storage.connection.meta.client.generate_presigned_url(
+        "get_object", Params=params, ExpiresIn=settings.PORTAL_STORAGE_URL_SECONDS
+    )
+
+
+def content_disposition(filename: str, disposition: str = "inline") -> str:
+    """``inline; filename="..."; filename*=UTF-8''...`` with a plain-ASCII fallback."""
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+# Sweeping -----------------------------------------------------------------------------
+
+# A staged write older than this belongs to a worker that died: no download or upload
+# of the portal's takes an hour.
+PARTIAL_AGE = timedelta(hours=1)
+SWEEP_MINUTES = 30
+
+
+def sweep_partials() -> int:
+    """Remove what dead writers left behind: S3 multipart uploads, local ``.part`` files
+    and this node's scratch copies older than an hour. Returns how many were removed."""
+    removed = 0
+    cutoff = time.time() - PARTIAL_AGE.total_seconds()
+    if is_local():
+        root = local_root()
+        if root.is_dir():
+            for part in root.rglob(".*.part"):
+                removed += _unlink_if_older(part, cutoff)
+    else:
+        removed += _abort_old_uploads(cutoff)
+    folder = getattr(settings, "PORTAL_SCRATCH_DIR", "")
+    if folder and os.path.isdir(folder):
+        for entry in Path(folder).glob("portal-*"):
+            removed += _unlink_if_older(entry, cutoff)
+    if removed:
+        logger.info("storage sweep: removed %d abandoned partial writes", removed)
+    return removed
+
+
+def _unlink_if_older(path: Path, cutoff: float) -> int:
+    try:
+        if path.stat().st_mtime >= cutoff:
+            return 0
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        return 0
+    return 1
+
+
+def _abort_old_uploads(cutoff: float) -> int:
+    storage = backend()
+    client = storage.connection.meta.client
+    prefix = storage.location.strip("/")
+    removed = 0
+    args = {"Bucket": storage.bucket_name}
+    if prefix:
+        args["Prefix"] = prefix + "/"
+    while True:
+        page = client.list_multipart_uploads(**args)
+        for upload in page.get("Uploads", []):
+            if upload["Initiated"].timestamp() < cutoff:
+                client.abort_multipart_upload(
+                    Bucket=storage.bucket_name, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                removed += 1
+        if not page.get("IsTruncated"):
+            return removed
+        args["KeyMarker"] = page.get("NextKeyMarker", "")
+        args["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
 
 
 def _fsync_directory(directory: Path) -> None:
