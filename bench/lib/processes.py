@@ -192,5 +192,7 @@ def start_gunicorn(
         except OSError:
             return False
 
-    child.wait_ready(healthy, 30, "gunicorn to answer /healthz", "gunicorn exited")
+    # A worker answers once it has loaded every view (portal/wsgi.py): on a busy machine
+    # several workers importing the portal at once take a while.
+    child.wait_ready(healthy, 120, "gunicorn to answer /healthz", "gunicorn exited")
     return child, base
