@@ -16,6 +16,7 @@ leaves no object at the final name, only a staged part that the next attempt or
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 import mimetypes
@@ -319,6 +320,49 @@ def delete(name: str) -> None:
         local_file(name).unlink(missing_ok=True)
     else:
         backend().delete(check_name(name))
+
+
+def abort_partials(prefix: str) -> int:
+    """Remove the staged writes (``.part`` files, S3 multipart uploads) of stored files
+    whose names start with ``prefix`` (e.g. ``<folder>/003.``): what a killed worker left
+    for a row the caller now holds. Returns how many were removed."""
+    directory, _, start = check_name(prefix).rpartition("/")
+    if is_local():
+        folder = local_file(directory) if directory else local_root()
+        removed = 0
+        for part in folder.glob(f".{glob.escape(start)}*.part"):
+            part.unlink(missing_ok=True)
+            removed += 1
+        return removed
+    storage = backend()
+    client = storage.connection.meta.client
+    answer = client.list_multipart_uploads(Bucket=storage.bucket_name, Prefix=s3_key(prefix))
+    for upload in answer.get("Uploads", []):
+        client.abort_multipart_upload(
+            Bucket=storage.bucket_name, Key=upload["Key"], UploadId=upload["UploadId"]
+        )
+    return len(answer.get("Uploads", []))
+
+
+def discard(prefix: str) -> None:
+    """Remove every stored file whose name starts with ``prefix`` and their staged
+    writes: what an unfinished attempt left for one row (``<folder>/003.``)."""
+    abort_partials(prefix)
+    directory, _, start = check_name(prefix).rpartition("/")
+    if is_local():
+        folder = local_file(directory) if directory else local_root()
+        for path in folder.glob(f"{glob.escape(start)}*"):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+        return
+    storage = backend()
+    client = storage.connection.meta.client
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=storage.bucket_name, Prefix=s3_key(prefix)
+    )
+    for page in pages:
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=storage.bucket_name, Key=item["Key"])
 
 
 def presigned_url(

@@ -9,7 +9,7 @@ The sweeper re-enqueues whatever is due, so a lost queue message only delays wor
 from __future__ import annotations
 
 import logging
-from contextlib import closing
+from contextlib import ExitStack, closing
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,8 +22,8 @@ from integrations.clarius.models import (
     ClariusLink,
     NotificationReceipt,
 )
-from integrations.clarius.staging import download, drop, keep, part_files, stage
-from portal import work
+from integrations.clarius.staging import clear, download
+from portal import storage, work
 from portal.exams import media
 from portal.exams.captures import record_downloaded
 from portal.exams.models import Capture
@@ -132,41 +132,49 @@ def download_capture(capture_id: int) -> str:
 
 
 def fetch_capture(capture: Capture) -> str:
-    staging = stage(media.capture_dir(capture), f"{capture.position:03d}")
-    try:
-        with closing(clients.service_client()) as client:
-            result = download(client, capture.source_url, staging)
-    except ClariusError as e:
-        # An expired or refused link is fixed by a fresh one from the exam data; a file
-        # over the cap or a link off the allowed origins will not get better.
-        permanent = isinstance(e, (MediaTooLarge, OriginRefused))
-        return capture_failed(capture, str(e), permanent=permanent, fresh_links=not permanent)
-    kind = result.sniffed_type
-    if kind not in media.ALLOWED_TYPES:
-        drop(result)
-        return capture_failed(
-            capture,
-            f"refused media of type {kind or 'unknown'} "
-            f"(declared {result.content_type or 'nothing'})",
-            permanent=True,
-        )
-    relpath = media.capture_relpath(capture, kind)
-    final = keep(result, relpath)
-    thumb_rel = media.thumbnail_relpath(capture)
-    # The media passed the size cap and its signature is one we keep, so it is what
-    # Clarius holds for this capture: a preview that cannot be made (damaged or hostile
-    # bytes, a codec the decoder lacks) does not fail it. The capture is kept and served
-    # as received, the exam can become ready, and the reason is shown on the capture.
-    try:
-        size, preview_error = media.make_preview(final, kind, media.absolute(thumb_rel)), ""
-    except media.PreviewFailed as e:
-        size, preview_error = None, clean_text(f"no preview could be made: {e}", multiline=True)
+    folder, stem = media.capture_dir(capture), f"{capture.position:03d}"
+    clear(folder, stem)
+
+    def name_for(kind, declared):
+        # Only media we keep is stored; anything else is refused from its first bytes.
+        return media.capture_relpath(capture, kind) if kind in media.ALLOWED_TYPES else None
+
+    with ExitStack() as stack:
+        try:
+            with closing(clients.service_client()) as client:
+                result = stack.enter_context(
+                    download(client, capture.source_url, name_for, local_copy=True)
+                )
+        except ClariusError as e:
+            # An expired or refused link is fixed by a fresh one from the exam data; a
+            # file over the cap or a link off the allowed origins will not get better.
+            permanent = isinstance(e, (MediaTooLarge, OriginRefused))
+            return capture_failed(capture, str(e), permanent=permanent, fresh_links=not permanent)
+        kind = result.sniffed_type
+        if result.name is None:
+            return capture_failed(
+                capture,
+                f"refused media of type {kind or 'unknown'} "
+                f"(declared {result.content_type or 'nothing'})",
+                permanent=True,
+            )
+        thumb_rel = media.thumbnail_relpath(capture)
+        # The media passed the size cap and its signature is one we keep, so it is what
+        # Clarius holds for this capture: a preview that cannot be made (damaged or
+        # hostile bytes, a codec the decoder lacks) does not fail it. The capture is kept
+        # and served as received, the exam can become ready, and the reason is shown on
+        # the capture.
+        try:
+            size, preview_error = media.make_preview(result.copy, kind, thumb_rel), ""
+        except media.PreviewFailed as e:
+            size, preview_error = None, clean_text(f"no preview could be made: {e}", multiline=True)
+        frame_rate = media.clip_frame_rate(result.copy) if kind == "video/mp4" else None
     capture.state = Capture.State.DONE
-    capture.file, capture.content_type = relpath, kind
+    capture.file, capture.content_type = result.name, kind
     capture.size, capture.sha256 = result.size, result.sha256
     capture.thumbnail = thumb_rel if size else ""
     capture.width, capture.height = size if size else (None, None)
-    capture.frame_rate = media.clip_frame_rate(final) if kind == "video/mp4" else None
+    capture.frame_rate = frame_rate
     capture.downloaded_at = timezone.now()
     work.finish(capture)
     capture.last_error = preview_error[: work.ERROR_LIMIT]
@@ -180,13 +188,10 @@ def fetch_capture(capture: Capture) -> str:
 
 def discard_capture_files(capture: Capture) -> None:
     """Remove whatever an unfinished attempt left for this capture (partial download,
-    staged or moved file, thumbnail): a capture that is not done has no file."""
+    stored file, thumbnail): a capture that is not done has no file."""
     try:
-        directory = media.media_root() / media.capture_dir(capture)
-        staging = directory / f"{capture.position:03d}.download"
-        for path in [*directory.glob(f"{capture.position:03d}.*"), *part_files(staging)]:
-            path.unlink(missing_ok=True)
-    except OSError:
+        storage.discard(f"{media.capture_dir(capture)}/{capture.position:03d}.")
+    except Exception:  # noqa: BLE001 - the sweep of partial writes catches what is left
         logger.exception("could not remove the files of capture %s", capture.pk)
 
 

@@ -48,7 +48,9 @@ from integrations.clarius.api.download import (
     CHUNK_SIZE,
     DEFAULT_MAX_BYTES,
     DownloadedMedia,
+    StoredMedia,
     save_stream,
+    store_stream,
 )
 from integrations.clarius.api.errors import (
     BadRequest,
@@ -250,6 +252,28 @@ class _ClariusClient:
             Path(destination),
             max_bytes=self.max_media_bytes if max_bytes is None else max_bytes,
             chunk_size=chunk_size,
+        )
+
+    def store_media(
+        self,
+        url: str,
+        name_for,
+        *,
+        max_bytes: int | None = None,
+        chunk_size: int = CHUNK_SIZE,
+        copy_to: Path | None = None,
+    ) -> StoredMedia:
+        """Stream a media link straight into the portal's storage (``store_stream``):
+        same origin guard and cap as ``download_media``; ``name_for(sniffed, declared)``
+        names the stored file from the first bytes, or refuses the body with ``None``.
+        Nothing is stored at the name unless the whole body arrived."""
+        response = self.transport.open_media(url, max_redirects=self.max_redirects)
+        return store_stream(
+            response,
+            name_for,
+            max_bytes=self.max_media_bytes if max_bytes is None else max_bytes,
+            chunk_size=chunk_size,
+            copy_to=copy_to,
         )
 
 

@@ -1,5 +1,9 @@
 """Streaming a media response to a file: bounded memory, size cap, checksum, atomic move.
 
+:func:`store_stream` streams into the portal's storage (local files or S3, all or
+nothing, see ``portal.storage``), naming the stored file from the first bytes;
+:func:`save_stream` writes to a local path (benchmarks and tools).
+
 :func:`save_stream` writes a response body chunk by chunk (64 KiB) to a temporary file
 in the destination directory, hashing (SHA-256) and counting as it goes, then fsyncs and
 ``os.replace``-s it into place; the directory is fsynced too so the rename survives a
@@ -16,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -124,6 +130,123 @@ def save_stream(
         content_type=declared_content_type(response.headers.get("Content-Type")),
         sniffed_type=sniff_media_type(head),
     )
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """A media body streamed into the portal's storage (``portal.storage``).
+
+    ``name`` is the stored file's name, or ``None`` when ``name_for`` refused the body
+    from its first bytes (nothing was stored). ``copy`` is a local copy of the bytes
+    when one was asked for (for decoders that need a path), else ``None``."""
+
+    name: str | None
+    size: int
+    sha256: str
+    content_type: str | None
+    sniffed_type: str | None
+    copy: Path | None = None
+
+
+def store_stream(
+    response: requests.Response,
+    name_for: Callable[[str | None, str | None], str | None],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    chunk_size: int = CHUNK_SIZE,
+    copy_to: Path | None = None,
+) -> StoredMedia:
+    """Stream ``response``'s body into the portal's storage; always closes ``response``.
+
+    The first bytes are read before anything is written: ``name_for(sniffed_type,
+    declared_type)`` names the stored file from them (its suffix follows the kind), or
+    returns ``None`` to refuse the body, which is then not downloaded further. The rest
+    streams through ``portal.storage.writer`` (a multipart upload on S3, a ``.part``
+    file locally), hashed as it goes: on ``MediaTooLarge``, ``TransportError`` or any
+    other error nothing appears at the name. With ``copy_to`` the bytes are also written
+    to that local file (removed again on failure).
+    """
+    from portal import storage
+
+    url = redact_url(response.url or "")
+    declared = declared_content_type(response.headers.get("Content-Type"))
+    copy = None
+    try:
+        announced = content_length(response)
+        if announced is not None and announced > max_bytes:
+            raise MediaTooLarge(
+                f"GET {url}: Content-Length {announced} is over the {max_bytes}-byte cap",
+                status=response.status_code,
+            )
+        counter = _Counter(response, url, max_bytes, chunk_size)
+        head_chunks = []
+        head = b""
+        for chunk in counter:
+            head_chunks.append(chunk)
+            head += chunk[: SNIFF_BYTES - len(head)]
+            if len(head) >= SNIFF_BYTES:
+                break
+        sniffed = sniff_media_type(head)
+        name = name_for(sniffed, declared)
+        if name is None:
+            return StoredMedia(None, counter.size, "", declared, sniffed)
+        try:
+            copy = copy_to.open("wb") if copy_to is not None else None
+            with storage.writer(name) as w:
+                for chunk in itertools.chain(head_chunks, counter):
+                    w.write(chunk)
+                    if copy is not None:
+                        copy.write(chunk)
+                counter.check_complete()
+            if copy is not None:
+                copy.close()
+        except BaseException:
+            if copy is not None:
+                copy.close()
+                copy_to.unlink(missing_ok=True)
+            raise
+    finally:
+        response.close()
+    return StoredMedia(name, w.size, w.sha256, declared, sniffed, copy_to)
+
+
+class _Counter:
+    """The body's chunks, counted against the cap, with transport errors mapped."""
+
+    def __init__(self, response, url, max_bytes, chunk_size):
+        self.response, self.url, self.max_bytes = response, url, max_bytes
+        self.chunks = response.iter_content(chunk_size)
+        self.size = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self.chunks)
+        except StopIteration:
+            raise
+        except requests.exceptions.RequestException as e:
+            timed_out = "timed out" in str(e).lower()
+            reason = "timed out" if timed_out else "broke off"
+            raise TransportError(
+                f"GET {self.url}: download {reason} after {self.size} bytes "
+                f"({type(e).__name__})",
+                timeout=timed_out,
+            ) from None
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise MediaTooLarge(
+                f"GET {self.url}: more than the {self.max_bytes}-byte cap",
+                status=self.response.status_code,
+            )
+        return chunk
+
+    def check_complete(self) -> None:
+        announced = content_length(self.response)
+        if announced is not None and self.size < announced:
+            # urllib3 normally raises on a short body; this catches a proxy that does not.
+            raise TransportError(f"GET {self.url}: body ended at {self.size} of {announced} bytes")
 
 
 def _copy(

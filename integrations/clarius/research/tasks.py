@@ -10,7 +10,7 @@ is due.
 from __future__ import annotations
 
 import logging
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
@@ -21,8 +21,8 @@ from integrations.clarius.api.errors import ClariusError, MediaTooLarge, OriginR
 from integrations.clarius.models import DicomExport, RawDataFile
 from integrations.clarius.research import onward
 from integrations.clarius.research import service as research
-from integrations.clarius.staging import download, drop, keep, stage
-from portal import work
+from integrations.clarius.staging import clear, download
+from portal import storage, work
 from portal.text import clean_text
 from portal.work.registry import nudge_at
 
@@ -37,27 +37,33 @@ def run_dicom_export(export_id: int) -> str:
     if export is None:
         return "not due"
     export = DicomExport.objects.select_related("exam").get(pk=export.pk)
-    staging = stage(research.research_dir(export.exam), f"dicom-{export.pk}")
-    try:
-        with closing(research.client_for(export.requested_by)) as client:
-            answer = client.export_dicom(str(export.exam.exam_uuid), **export.parameters)
-            result = download(client, answer.download_url, staging)
-    except research.NotConnected:
-        return failed(export, "The research account that asked was disconnected.", True)
-    except ClariusError as e:
-        permanent = e.permanent or isinstance(e, MediaTooLarge | OriginRefused)
-        return failed(export, research.explain(e), permanent)
-    kind = result.sniffed_type
-    if kind not in DICOM_TYPES:
-        drop(result)
-        return failed(export, f"Clarius' link returned {kind or 'an unknown type'}, not DICOM.")
-    relpath = f"{research.research_dir(export.exam)}/dicom-{export.pk}{DICOM_TYPES[kind]}"
-    final = keep(result, relpath)
-    try:
-        tags = research.dicom_tags(final, kind)
-    except ValueError as e:
-        final.unlink(missing_ok=True)
-        return failed(export, f"Clarius' file is {e}.")
+    folder, stem = research.research_dir(export.exam), f"dicom-{export.pk}"
+    clear(folder, stem)
+
+    def name_for(kind, declared):
+        return f"{folder}/{stem}{DICOM_TYPES[kind]}" if kind in DICOM_TYPES else None
+
+    with ExitStack() as stack:
+        try:
+            with closing(research.client_for(export.requested_by)) as client:
+                answer = client.export_dicom(str(export.exam.exam_uuid), **export.parameters)
+                result = stack.enter_context(
+                    download(client, answer.download_url, name_for, local_copy=True)
+                )
+        except research.NotConnected:
+            return failed(export, "The research account that asked was disconnected.", True)
+        except ClariusError as e:
+            permanent = e.permanent or isinstance(e, MediaTooLarge | OriginRefused)
+            return failed(export, research.explain(e), permanent)
+        kind = result.sniffed_type
+        if result.name is None:
+            return failed(export, f"Clarius' link returned {kind or 'an unknown type'}, not DICOM.")
+        relpath = result.name
+        try:
+            tags = research.dicom_tags(result.copy, kind)
+        except ValueError as e:
+            storage.delete(relpath)
+            return failed(export, f"Clarius' file is {e}.")
     export.state, export.file, export.content_type = DicomExport.State.DONE, relpath, kind
     export.size, export.sha256, export.tags = result.size, result.sha256, tags
     export.finished_at = timezone.now()
@@ -84,7 +90,8 @@ def download_raw_data(file_id: int) -> str:
     if row is None:
         return "not due"
     row = RawDataFile.objects.select_related("exam").get(pk=row.pk)
-    staging = stage(research.research_dir(row.exam), f"raw-{row.capture_uuid}")
+    folder, stem = research.research_dir(row.exam), f"raw-{row.capture_uuid}"
+    clear(folder, stem)
     try:
         # Links last 7 days, but the listing is the only place to get one: ask for it now.
         with closing(research.client_for(row.requested_by)) as client:
@@ -94,18 +101,15 @@ def download_raw_data(file_id: int) -> str:
             )
             if not link:
                 return failed(row, "Clarius lists no raw data for this capture.")
-            result = download(client, link, staging)
+            suffix = PurePosixPath(urlsplit(link).path).suffix.lower()
+            relpath = f"{folder}/{stem}{suffix if suffix in RAW_SUFFIXES else '.bin'}"
+            with download(client, link, lambda kind, declared: relpath) as result:
+                pass
     except research.NotConnected:
         return failed(row, "The research account that asked was disconnected.")
     except ClariusError as e:
         permanent = e.permanent or isinstance(e, MediaTooLarge | OriginRefused)
         return failed(row, research.explain(e), permanent)
-    suffix = PurePosixPath(urlsplit(link).path).suffix.lower()
-    relpath = (
-        f"{research.research_dir(row.exam)}/raw-{row.capture_uuid}"
-        f"{suffix if suffix in RAW_SUFFIXES else '.bin'}"
-    )
-    keep(result, relpath)
     row.state, row.file = RawDataFile.State.DONE, relpath
     row.size, row.sha256, row.downloaded_at = result.size, result.sha256, timezone.now()
     work.finish(row)
