@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "portal.notifications",
     "portal.qa",
     "portal.outbound",
+    "portal.metrics",
     "portal.demo",
     "integrations.clarius",
     "integrations.webhooks",
@@ -84,7 +85,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request, the probes' included, carries its id.
+    "portal.metrics.logs.RequestIdMiddleware",
+    # django-prometheus: the request counters and latencies around everything below.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "portal.health.ProbeMiddleware",
+    # /metrics, for the scraper's token, before host validation and the HTTPS redirect.
+    "portal.metrics.endpoint.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Early, so every page made below (lockout, CSRF failure, errors) carries the policy.
@@ -101,6 +108,7 @@ MIDDLEWARE = [
     # After the user, institutions and messages are known: idle and absolute timeouts.
     "portal.usersessions.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes requires: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -432,16 +440,34 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# /metrics (portal/metrics): a scraper sends `Authorization: Bearer <token>`. Unset, it
+# answers 404, unless PORTAL_METRICS_ALLOW_LOCAL=1 lets loopback read it without one.
+PORTAL_METRICS_TOKEN = env_str("PORTAL_METRICS_TOKEN") or ""
+if PORTAL_METRICS_TOKEN and len(PORTAL_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("PORTAL_METRICS_TOKEN: use at least 16 characters")
+PORTAL_METRICS_ALLOW_LOCAL = env_bool("PORTAL_METRICS_ALLOW_LOCAL", False)
+
+# Logs: plain lines, or with DJANGO_LOG_FORMAT=json one JSON object per line with the
+# request id (portal/metrics/logs.py); secrets and query strings masked either way.
+DJANGO_LOG_FORMAT = (env_str("DJANGO_LOG_FORMAT") or "plain").strip().lower()
+if DJANGO_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("DJANGO_LOG_FORMAT: plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"mask_secrets": {"()": "portal.log_masking.MaskSecretsFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "portal.metrics.logs.JsonFormatter"},
+    },
+    "filters": {
+        "mask_secrets": {"()": "portal.log_masking.MaskSecretsFilter"},
+        "request_id": {"()": "portal.metrics.logs.RequestIdFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["mask_secrets"],
+            "formatter": DJANGO_LOG_FORMAT,
+            "filters": ["request_id", "mask_secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL") or "INFO"},
@@ -451,3 +477,6 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+if DJANGO_LOG_FORMAT == "json":
+    # django-q2 gives its logger a plain handler of its own unless it has one already.
+    LOGGING["loggers"]["django-q"] = {"handlers": ["console"], "level": "INFO", "propagate": False}

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from portal import csp, health
 from portal.accounts.views import PortalLoginView, PortalPasswordResetView, profile
 from portal.api import schema
+from portal.metrics import endpoint as metrics_endpoint
 
 admin.site.site_header = "Clarius portal administration"
 admin.site.site_title = "Clarius portal admin"
@@ -52,4 +53,6 @@ urlpatterns = [
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Answered by portal.metrics.endpoint.MetricsMiddleware first; named here for reverse().
+    path("metrics", metrics_endpoint.metrics, name="metrics"),
 ]

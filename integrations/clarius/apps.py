@@ -71,6 +71,14 @@ class ClariusConfig(AppConfig):
         # exams failing to arrive for a day.
         notification_alerts.register("clarius:exams-unlinked", alerts.exams_waiting_for_a_link)
         notification_alerts.register("clarius:ingestion-failing", alerts.ingestion_failing)
+        # What /metrics reads (portal.metrics): notifications and ingest lag, and the
+        # research files kept in storage.
+        from integrations.clarius import metrics
+        from portal.metrics import registry as metrics_registry
+
+        metrics_registry.register_source("clarius", metrics.collect)
+        metrics_registry.register_stored_files(DicomExport, "research_dicom")
+        metrics_registry.register_stored_files(RawDataFile, "research_raw_data")
 
         # A new or retired secret takes effect at once in this process (others: SECRET_TTL).
         for signal in (post_save, post_delete):

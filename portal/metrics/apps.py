@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class MetricsConfig(AppConfig):
+    name = "portal.metrics"
+    label = "metrics"
+    verbose_name = "Metrics and logs"
+
+    def ready(self):
+        from portal.exams.models import Capture
+        from portal.metrics import logs, registry
+        from portal.reports.models import Report
+
+        # Stored files the core keeps; integrations register theirs in their own ready().
+        # A duplicate capture shares its original's file, so it is not counted again.
+        registry.register_stored_files(Capture, "captures", duplicate_of__isnull=True)
+        registry.register_stored_files(Report, "reports")
+        logs.connect_task_signals()
