@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils.http import urlencode
@@ -131,6 +131,33 @@ def total_words(exams) -> str:
     n = exams.order_by().values("pk")[: COUNT_CAP + 1].count()
     if n > COUNT_CAP:
         return f"more than {COUNT_CAP:,} exams"
+    return f"{n:,} exam{'' if n == 1 else 's'}"
+
+
+# The filters the tallies (``ExamTally``) are kept by: a total with only these is read.
+TALLIED = {"review_state", "status", "reviewer", "operator"}
+
+
+def listing_total(request, listing: Listing) -> str:
+    """The worklist's total: read from the tallies when its filters are theirs (a few
+    dozen rows whatever the institution's size), else counted up to ``COUNT_CAP``."""
+    filters = {k: v for k, v in listing.filters.items() if k not in ("sort", "size")}
+    if not set(filters) <= TALLIED:
+        return total_words(listing.exams)
+    rows = queries.tallies(request)
+    for name in ("review_state", "status"):
+        if name in filters:
+            rows = rows.filter(**{name: filters[name]})
+    if "operator" in filters:
+        rows = rows.filter(operator_id=filters["operator"])
+    reviewer = filters.get("reviewer")
+    if reviewer == "none":
+        rows = rows.filter(reviewer_id=0)
+    elif reviewer == "me":
+        rows = rows.filter(reviewer_id=request.user.pk)
+    elif reviewer:
+        rows = rows.filter(reviewer_id=reviewer)
+    n = rows.aggregate(n=Coalesce(Sum("n"), 0))["n"]
     return f"{n:,} exam{'' if n == 1 else 's'}"
 
 

@@ -9,25 +9,22 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django.db.models import (
-    Case,
     Count,
     DurationField,
     ExpressionWrapper,
     F,
-    FilteredRelation,
     IntegerField,
     Q,
     Subquery,
-    Value,
-    When,
+    Sum,
 )
-from django.db.models.functions import Coalesce, Concat, Lower, Trim, TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from portal.dashboard.median import Median
 from portal.dashboard.paging import SortKey
 from portal.exams.access import visible_exams
-from portal.exams.models import Exam, Patient
+from portal.exams.models import Exam, ExamHour, ExamTally
 from portal.tenants import linked_accounts
 from portal.tenants.models import Membership
 from portal.tenants.scoping import scoped_to_request
@@ -42,21 +39,33 @@ def is_clinician(request) -> bool:
     return request.membership is not None and request.membership.role == Membership.Role.CLINICIAN
 
 
+def tallies(request):
+    """The visible exams' ``ExamTally`` rows (maintained by the database, see
+    ``portal.exams.tallies``): a few dozen rows per institution whatever its size. Same
+    rule as ``visible_exams``: the institution's, a clinician's own."""
+    rows = ExamTally.objects.filter(institution_id=request.institution.pk, n__gt=0)
+    if is_clinician(request):
+        rows = rows.filter(operator_id=request.user.pk)
+    return rows
+
+
+def _sum(**where):
+    return Coalesce(Sum("n", filter=Q(**where)), 0)
+
+
 def exam_counts(request) -> dict:
-    """The counts on the dashboard's cards, in one query."""
-    return visible_exams(request).aggregate(
-        new=Count("pk", filter=Q(review_state=ReviewState.NEW)),
-        in_review=Count("pk", filter=Q(review_state=ReviewState.IN_REVIEW)),
-        preliminary=Count("pk", filter=Q(review_state=ReviewState.PRELIMINARY)),
-        signed=Count("pk", filter=Q(review_state=ReviewState.SIGNED)),
-        reported=Count("pk", filter=Q(review_state=ReviewState.REPORTED)),
-        ingestion_failures=Count("pk", filter=Q(status=Exam.Status.INCOMPLETE)),
-        receiving=Count("pk", filter=Q(status=Exam.Status.RECEIVING)),
-        assigned_to_me=Count(
-            "pk",
-            filter=Q(
-                reviewer=request.user, review_state__in=[ReviewState.NEW, ReviewState.IN_REVIEW]
-            ),
+    """The counts on the dashboard's cards, in one query of the tallies."""
+    return tallies(request).aggregate(
+        new=_sum(review_state=ReviewState.NEW),
+        in_review=_sum(review_state=ReviewState.IN_REVIEW),
+        preliminary=_sum(review_state=ReviewState.PRELIMINARY),
+        signed=_sum(review_state=ReviewState.SIGNED),
+        reported=_sum(review_state=ReviewState.REPORTED),
+        ingestion_failures=_sum(status=Exam.Status.INCOMPLETE),
+        receiving=_sum(status=Exam.Status.RECEIVING),
+        assigned_to_me=_sum(
+            reviewer_id=request.user.pk,
+            review_state__in=[ReviewState.NEW, ReviewState.IN_REVIEW],
         ),
     )
 
@@ -73,16 +82,19 @@ def start_of_day(day):
 
 
 def exams_per_day(request, days: list) -> list[tuple]:
-    """``(day, number of exams first submitted that day)`` for each of ``days``."""
-    rows = (
-        visible_exams(request)
-        .filter(first_submitted_at__gte=start_of_day(days[0]))
-        .annotate(day=TruncDate("first_submitted_at"))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .order_by("day")
-    )
-    counts = {row["day"]: row["n"] for row in rows}
+    """``(day, number of exams first submitted that day)`` for each of ``days``, from the
+    hourly tallies (``ExamHour``: at most 24 rows a day, whatever the number of exams)."""
+    operator = request.user.pk if is_clinician(request) else 0
+    rows = ExamHour.objects.filter(
+        institution_id=request.institution.pk,
+        operator_id=operator,
+        hour__gte=start_of_day(days[0]),
+        n__gt=0,
+    ).values_list("hour", "n")
+    counts = {}
+    for hour, n in rows:
+        day = timezone.localtime(hour).date()
+        counts[day] = counts.get(day, 0) + n
     return [(day, counts.get(day, 0)) for day in days]
 
 
@@ -151,56 +163,39 @@ def members_with_link_state(request) -> list:
 
 # --- Worklist -------------------------------------------------------------------------
 
-# The order of the review workflow, for sorting by state.
-STATE_RANK = Case(
-    *[When(review_state=state, then=Value(rank)) for rank, state in enumerate(ReviewState)],
-    default=Value(len(ReviewState)),
-    output_field=IntegerField(),
-)
-
-
-def patient_key(institution):
-    """Sort key of the patient: humans by "last first", animals by their name.
-
-    The join it sorts on is narrowed to the institution's patients by a constant, so the
-    database reads them through the patient table's institution index rather than
-    hashing the whole table; an exam without a patient sorts as "".
-    """
-    own = FilteredRelation("patient", condition=Q(patient__institution=institution))
-    parts = ["own_patient__last_name", "own_patient__first_name", "own_patient__animal_name"]
-    fields = [Coalesce(part, Value("")) for part in parts]
-    key = Lower(Trim(Concat(fields[0], Value(" "), fields[1], Value(" "), fields[2])))
-    return {"own_patient": own, "patient_key": key}
-
-
 _submitted = Exam._meta.get_field("last_submitted_at")
 _id = Exam._meta.get_field("id")
-_rank = IntegerField()
-_text = Patient._meta.get_field("last_name")
+_rank = Exam._meta.get_field("state_rank").output_field
+_patient = Exam._meta.get_field("patient_sort")
 
-# sort parameter -> (annotations for an institution, keys). Every order ends with -id,
-# so ties are stable.
+# sort parameter -> its keys, the last the unique id. Each order is one of the exam
+# table's indexes (institution, keys...) read forwards or backwards, so a page is an
+# index range however many exams the institution holds: the id goes the way of the key
+# before it (its ties in the index's order). The sort keys are stored columns
+# (``Exam.state_rank``, ``Exam.patient_sort``: humans by "last first", animals by name).
 SORTS = {
-    "-submitted": (lambda institution: {}, [SortKey("last_submitted_at", True, _submitted)]),
-    "submitted": (lambda institution: {}, [SortKey("last_submitted_at", False, _submitted)]),
-    "patient": (patient_key, [SortKey("patient_key", False, _text)]),
-    "-patient": (patient_key, [SortKey("patient_key", True, _text)]),
-    "state": (
-        lambda institution: {"state_rank": STATE_RANK},
-        [SortKey("state_rank", False, _rank), SortKey("last_submitted_at", True, _submitted)],
-    ),
-    "-state": (
-        lambda institution: {"state_rank": STATE_RANK},
-        [SortKey("state_rank", True, _rank), SortKey("last_submitted_at", True, _submitted)],
-    ),
+    "-submitted": [SortKey("last_submitted_at", True, _submitted), SortKey("id", True, _id)],
+    "submitted": [SortKey("last_submitted_at", False, _submitted), SortKey("id", False, _id)],
+    "patient": [SortKey("patient_sort", False, _patient), SortKey("id", False, _id)],
+    "-patient": [SortKey("patient_sort", True, _patient), SortKey("id", True, _id)],
+    "state": [
+        SortKey("state_rank", False, _rank),
+        SortKey("last_submitted_at", True, _submitted),
+        SortKey("id", True, _id),
+    ],
+    "-state": [
+        SortKey("state_rank", True, _rank),
+        SortKey("last_submitted_at", True, _submitted),
+        SortKey("id", True, _id),
+    ],
 }
 DEFAULT_SORT = "-submitted"
 
 
-def worklist_order(sort: str, institution):
-    """The annotations and keyset keys of a sort (the default for an unknown one)."""
-    annotations, keys = SORTS.get(sort, SORTS[DEFAULT_SORT])
-    return annotations(institution), [*keys, SortKey("id", True, _id)]
+def worklist_order(sort: str, institution=None):
+    """The annotations (none: every key is a column) and keyset keys of a sort (the
+    default for an unknown one)."""
+    return {}, list(SORTS.get(sort, SORTS[DEFAULT_SORT]))
 
 
 def patient_search(text: str) -> Q:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from portal.dashboard.listing import capture_count, listing_from, remember, total_words
+from portal.dashboard.listing import capture_count, listing_from, listing_total, remember
 from portal.dashboard.listing import forget as forget_filters
 from portal.dashboard.paging import BadCursor, paginate
 from portal.dashboard.queries import is_clinician
@@ -65,7 +65,7 @@ def worklist(request):
         "sort_words": listing.sort_words,
         "sort_links": sort_links(request.GET, listing.sort),
         "page_links": page_links(request.GET, page),
-        "total": total_words(listing.exams),
+        "total": listing_total(request, listing),
         "from_query": listing.query,
         "can_review": reviewer,
         "can_assign_others": reviewer and is_admin(request),

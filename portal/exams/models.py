@@ -71,6 +71,21 @@ class Exam(TenantOwned):
     last_submitted_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Sort keys the worklist orders by, stored so that each order is an index range
+    # (institution, key, id) whatever the size of the institution.
+    # The review workflow's order (new first), computed by the database from review_state.
+    state_rank = models.GeneratedField(
+        expression=models.Case(
+            *[models.When(review_state=state, then=rank) for rank, state in enumerate(ReviewState)],
+            default=len(ReviewState),
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
+    # The patient's "last first animal" name in lower case ("" without a patient). Kept by
+    # database triggers on the patient and exam tables (migration 0013), never by Python:
+    # a save of a stale exam instance cannot undo it.
+    patient_sort = models.CharField(max_length=610, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-last_submitted_at", "-id"]
@@ -100,10 +115,79 @@ class Exam(TenantOwned):
                 fields=["institution", "exam_type", "-last_submitted_at", "-id"],
                 name="exams_exam_inst_type",
             ),
+            # The worklist's orders (portal.dashboard.queries.SORTS): each read forwards
+            # or backwards; "-state" keeps newest first within a state, so it has its own.
+            models.Index(
+                fields=["institution", "patient_sort", "id"], name="exams_exam_inst_patient"
+            ),
+            models.Index(
+                fields=["institution", "state_rank", "-last_submitted_at", "-id"],
+                name="exams_exam_inst_state_up",
+            ),
+            models.Index(
+                fields=["institution", "-state_rank", "-last_submitted_at", "-id"],
+                name="exams_exam_inst_state_down",
+            ),
+            # The dashboard's turnaround: signatures of the last 30 days.
+            models.Index(fields=["institution", "signed_at"], name="exams_exam_inst_signed"),
         ]
 
     def __str__(self):
         return f"Exam {self.exam_uuid}"
+
+
+class ExamTally(models.Model):
+    """How many exams an institution holds per operator, reviewer, review state and status.
+
+    Maintained by database triggers on ``exams_exam`` (migration 0013) in the same
+    transaction as every insert, update and delete, however made (the ORM, ``update()``,
+    a cascade, raw SQL), so the dashboard's cards and the worklist's totals read a few
+    dozen rows instead of counting an institution's exams. ``0`` stands for no operator
+    or no reviewer. Plain ids rather than foreign keys: a row outlives nothing it names,
+    it only reaches zero. Never written by Python.
+    """
+
+    institution_id = models.BigIntegerField()
+    operator_id = models.BigIntegerField()
+    reviewer_id = models.BigIntegerField()
+    review_state = models.CharField(max_length=20)
+    status = models.CharField(max_length=20)
+    n = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution_id", "operator_id", "reviewer_id", "review_state", "status"],
+                name="exams_examtally_key",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.n} exams {self.review_state}/{self.status} in {self.institution_id}"
+
+
+class ExamHour(models.Model):
+    """Exams first submitted per institution and hour (UTC), for the dashboard's chart.
+
+    Kept like ``ExamTally`` by triggers. ``operator_id`` 0 is the whole institution; an
+    exam with an operator also counts in its operator's row (a clinician's own figures).
+    Hours, not days: a day in the portal's time zone is 24 of them (whole-hour offsets).
+    """
+
+    institution_id = models.BigIntegerField()
+    operator_id = models.BigIntegerField()
+    hour = models.DateTimeField()
+    n = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution_id", "operator_id", "hour"], name="exams_examhour_key"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.n} exams at {self.hour:%Y-%m-%d %H}h in {self.institution_id}"
 
 
 # What the free-text gender Clarius sends means, for the systems that need a code (the
@@ -318,3 +402,7 @@ class AuditEvent(TenantOwned):
 
     def __str__(self):
         return f"{self.user} {self.get_action_display()} {self.object_type} {self.object_id}"
+
+
+# The triggers' post_migrate check (connected on import, as the models load).
+from portal.exams import tallies  # noqa: E402, F401

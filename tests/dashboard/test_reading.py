@@ -89,12 +89,31 @@ def test_the_worklist_shows_captures_age_waiting_and_the_total(client, trio, nor
 
 
 def test_the_total_is_capped_where_counting_would_be_slow(client, trio, northside, monkeypatch):
+    """A search or a date range is counted, up to the cap."""
     monkeypatch.setattr(listing, "COUNT_CAP", 3)
     for _ in range(5):
         exam(northside, trio[0])
     client.force_login(trio[1])
-    assert client.get(URL).context["total"] == "more than 3 exams"
-    assert client.get(URL, {"size": 10}).context["total"] == "more than 3 exams"
+    assert client.get(URL, {"q": "pat"}).context["total"] == "more than 3 exams"
+    assert client.get(URL, {"q": "pat", "size": 10}).context["total"] == "more than 3 exams"
+
+
+def test_a_total_by_state_reviewer_or_clinician_is_read_from_the_tallies_exactly(
+    client, trio, northside, monkeypatch
+):
+    """The tallies answer whatever the number: no cap, and the same figure as a count."""
+    monkeypatch.setattr(listing, "COUNT_CAP", 3)
+    alice, bob, _ = trio
+    for _ in range(5):
+        exam(northside, alice)
+    exam(northside, alice, review_state=Exam.ReviewState.IN_REVIEW, reviewer=bob)
+    client.force_login(bob)
+    assert client.get(URL).context["total"] == "6 exams"
+    assert client.get(URL, {"review_state": "new"}).context["total"] == "5 exams"
+    assert client.get(URL, {"reviewer": "me"}).context["total"] == "1 exam"
+    assert client.get(URL, {"reviewer": "none", "operator": alice.pk}).context["total"] == (
+        "5 exams"
+    )
 
 
 def test_filters_offer_only_the_members_of_the_right_role(client, trio, northside):

@@ -221,8 +221,9 @@ def test_an_empty_cursor_is_the_first_page(client, trio, northside):
     ("sort", "expected"),
     [
         ("-submitted", ["c", "b2", "b1", "a"]),
-        ("submitted", ["a", "b2", "b1", "c"]),  # the tie on time is broken by -id
-        ("patient", ["a", "c", "b2", "b1"]),  # Adams, Rex (animal), Young, Young
+        # A tie is broken by the id in the direction of the sort (an index read backwards).
+        ("submitted", ["a", "b1", "b2", "c"]),
+        ("patient", ["a", "c", "b1", "b2"]),  # Adams, Rex (animal), Young, Young
         ("-patient", ["b2", "b1", "c", "a"]),
         ("state", ["c", "b2", "b1", "a"]),  # new, in review (newest first), reported
         ("-state", ["a", "b2", "b1", "c"]),
