@@ -172,3 +172,51 @@ def test_the_sweep_is_a_schedule():
         "portal.storage.sweep_partials",
         store.SWEEP_MINUTES,
     )
+
+
+WRITER = """
+import sys, time, django
+django.setup()
+from portal import storage
+
+with storage.writer(sys.argv[1]) as w:
+    for i in range(64):
+        w.write(b"x" * 1024 * 1024)
+        if i == 20:
+            print("half-way", flush=True)
+            time.sleep(60)
+"""
+
+
+def test_a_writer_killed_half_way_leaves_no_stored_file(storage, settings, tmp_path, request):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.subprocesses import ROOT
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    env["PORTAL_MEDIA_ROOT"] = str(settings.PORTAL_MEDIA_ROOT)
+    if storage is not None:
+        server, bucket = request.getfixturevalue("s3_server"), storage[1]
+        env.update(
+            PORTAL_STORAGE_URL=server.storage_url(bucket),
+            PORTAL_STORAGE_ACCESS_KEY_ID=server.access_key,
+            PORTAL_STORAGE_SECRET_ACCESS_KEY=server.secret_key,
+        )
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, NAME], env=env, cwd=ROOT, stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout.readline() == b"half-way\n"
+        assert len(parts_left(storage, tmp_path)) == 1  # staged: a .part or an upload
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    assert not store.exists(NAME)
+    # The next attempt clears what the dead one staged, and completes.
+    assert store.abort_partials("1/exam/request/001.") == 1
+    store.save_bytes(NAME, b"whole")
+    assert store.read_bytes(NAME) == b"whole"
+    assert parts_left(storage, tmp_path) == []
