@@ -63,6 +63,7 @@ def make_exam(media_root: Path):
     from django.utils import timezone
 
     from clarius_sandbox import imaging, video
+    from portal import storage
     from portal.exams import media
     from portal.exams.models import Capture, Exam, Patient, Submission
     from portal.tenants.models import Institution
@@ -115,9 +116,7 @@ def make_exam(media_root: Path):
             frame_rate=None if size else video.FPS,
         )
         capture.file = media.capture_relpath(capture, content_type)
-        path = media.absolute(capture.file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        storage.save_bytes(capture.file, data)
         capture.save()
     return institution, exam
 

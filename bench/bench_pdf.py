@@ -69,6 +69,7 @@ def seed_exam(institution, reviewer):
     from django.utils import timezone
     from PIL import Image, ImageDraw
 
+    from portal import storage
     from portal.exams import media
     from portal.exams.models import Capture, Patient
     from portal.reports.models import Findings
@@ -105,15 +106,13 @@ def seed_exam(institution, reviewer):
             height=480,
         )
         capture.file = media.capture_relpath(capture, "image/jpeg")
-        path = media.absolute(capture.file)
-        path.parent.mkdir(parents=True, exist_ok=True)
         picture = Image.new("L", (640, 480), 10)
         draw = ImageDraw.Draw(picture)
         for ring in range(12):  # an ultrasound-like fan of grey arcs, not a flat colour
             draw.arc((40 + ring * 9, 40 + ring * 7, 600 - ring * 9, 900), 210, 330, 60 + ring * 15)
         buffer = io.BytesIO()
         picture.convert("RGB").save(buffer, "JPEG", quality=85)
-        path.write_bytes(buffer.getvalue())
+        storage.save_bytes(capture.file, buffer.getvalue())
         capture.size = len(buffer.getvalue())
         capture.save()
     sheet = Worksheet(template.definition)

@@ -5,6 +5,7 @@ import uuid
 
 from django.utils import timezone
 
+from portal import storage
 from portal.exams import media
 from portal.exams.models import Capture, Exam, Patient, Submission
 
@@ -54,9 +55,7 @@ def make_exam(institution, operator=None, *, patient_name="Pat Example", capture
             sha256=hashlib.sha256(PNG).hexdigest(),
         )
         capture.file = media.capture_relpath(capture, "image/png")
-        path = media.absolute(capture.file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(PNG)
+        storage.save_bytes(capture.file, PNG)
         capture.save()
     return exam
 
@@ -79,7 +78,7 @@ def mark_delivered(report):
 
 
 def add_stored_capture(exam, content_type: str, data: bytes, **fields) -> Capture:
-    """A downloaded capture of the exam's submission, its file in the media root as the
+    """A downloaded capture of the exam's submission, its file stored as the
     ingestion stores one (next position; ``fields`` such as width, height, frame_rate)."""
     capture = Capture(
         institution=exam.institution,
@@ -92,7 +91,6 @@ def add_stored_capture(exam, content_type: str, data: bytes, **fields) -> Captur
         **fields,
     )
     capture.file = media.capture_relpath(capture, content_type)
-    media.absolute(capture.file).parent.mkdir(parents=True, exist_ok=True)
-    media.absolute(capture.file).write_bytes(data)
+    storage.save_bytes(capture.file, data)
     capture.save()
     return capture

@@ -37,7 +37,7 @@ from pydicom.uid import (
 )
 
 from integrations.dicom import values
-from portal.exams import media
+from portal import storage
 from portal.outbound import uids
 from portal.outbound.kinds import DeliveryFailed
 
@@ -145,8 +145,8 @@ def finish(ds: Dataset, sop_class: str, sop_instance: str, transfer_syntax: str)
 
 def _read(relpath: str, what: str) -> bytes:
     try:
-        return media.absolute(relpath).read_bytes()
-    except (OSError, ValueError) as e:
+        return storage.read_bytes(relpath)
+    except (OSError, ValueError, storage.StorageError) as e:
         raise DeliveryFailed(
             f"The {what} file is missing from the portal's storage ({e}).", permanent=True
         ) from e
@@ -371,9 +371,9 @@ def research(relpath: str) -> Dataset:
     from pydicom.errors import InvalidDicomError
 
     try:
-        with media.absolute(relpath).open("rb") as f:
+        with storage.open_read(relpath) as f:
             ds = dcmread(f)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, storage.StorageError) as e:
         raise DeliveryFailed(
             f"The research DICOM file is missing from the portal's storage ({e}).",
             permanent=True,

@@ -482,11 +482,11 @@ def diagnostic_report_resource(
 
 def read_pdf(report) -> bytes | None:
     """The version's PDF, or ``None`` when its file is not there."""
-    from portal.exams import media
+    from portal import storage
 
     try:
-        return media.absolute(report.file).read_bytes()
-    except (OSError, ValueError):
+        return storage.read_bytes(report.file)
+    except (OSError, ValueError, storage.StorageError):
         return None
 
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
-from portal.exams import media
+from portal import storage
 from portal.exams.models import sex_of
 from portal.worksheets.engine import Worksheet
 
@@ -333,7 +333,7 @@ def _observations(transmission, findings, status, observed, include_pdf) -> list
                 )
             )
     if include_pdf and report is not None and report.file:
-        data = base64.b64encode(media.absolute(report.file).read_bytes()).decode("ascii")
+        data = base64.b64encode(storage.read_bytes(report.file)).decode("ascii")
         # ED: source application ^ type of data ^ subtype ^ encoding ^ data
         rows.append(
             _obx("ED", _ce(*PDF), f"^AP^PDF^Base64^{data}", status=status, observed=observed)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
-from portal.exams import media
+from portal import storage
 from portal.exams.models import Capture, Exam
 from portal.exams.status import update_exam_status
 
@@ -118,6 +118,6 @@ def _original_of(capture: Capture) -> Capture | None:
 def _remove(relpaths: set[str]) -> None:
     for relpath in relpaths:
         try:
-            media.absolute(relpath).unlink(missing_ok=True)
-        except (OSError, ValueError):
+            storage.delete(relpath)
+        except Exception:  # noqa: BLE001 - a leftover copy is logged, never a failed ingest
             logger.exception("could not remove the duplicate file %s", relpath)

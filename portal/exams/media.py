@@ -1,16 +1,19 @@
-"""Where exam media lives on disk, which kinds we keep, and their previews.
+"""How exam media is named, which kinds we keep, and their previews.
 
-Media is private: files sit under ``PORTAL_MEDIA_ROOT``, outside anything served
-publicly, and only reach a browser through an authorised, audited view.
+Media is private: stored files (``portal.storage``) outside anything served publicly,
+which only reach a browser through an authorised, audited view.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from pathlib import Path
 
 from django.conf import settings
+
+from portal import storage
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +58,30 @@ class PreviewFailed(Exception):
     """The media is kept, but no thumbnail or poster frame could be made of it."""
 
 
-def make_preview(source: Path, content_type: str, dest: Path) -> tuple[int, int] | None:
-    """A JPEG thumbnail (images) or poster frame (clips); the media's size, or ``None``
-    for a kind that has no preview (DICOM).
+def make_preview(source: Path, content_type: str, thumbnail) -> tuple[int, int] | None:
+    """Store a JPEG thumbnail (images) or poster frame (clips) of the local file
+    ``source`` as the stored file named ``thumbnail``; the media's size, or ``None`` for
+    a kind that has no preview (DICOM).
 
     Raises ``PreviewFailed`` when the media cannot be decoded (hostile or damaged bytes
     behind a valid signature, a codec PyAV lacks, an image too large to decode): the
-    caller keeps the media and records why it has no preview. No temporary file is left.
+    caller keeps the media and records why it has no preview. Nothing is stored then.
     """
-    tmp = dest.with_suffix(".tmp")
+    made = preview_jpeg(source, content_type)
+    if made is None:
+        return None
+    jpeg, size = made
+    if isinstance(thumbnail, os.PathLike):
+        # A local path (the download task's older call): written whole or not at all.
+        _write_local(Path(thumbnail), jpeg)
+    else:
+        storage.save_bytes(thumbnail, jpeg)
+    return size
+
+
+def preview_jpeg(source: Path, content_type: str) -> tuple[bytes, tuple[int, int]] | None:
+    """The preview's JPEG bytes and the media's size, ``None`` for a kind with no
+    preview; ``PreviewFailed`` when the media cannot be decoded."""
     try:
         image = _first_frame(source, content_type)
         if image is None:
@@ -71,13 +89,21 @@ def make_preview(source: Path, content_type: str, dest: Path) -> tuple[int, int]
         size = image.size
         image = image.convert("RGB")
         image.thumbnail(THUMBNAIL_SIZE)
-        image.save(tmp, "JPEG", quality=85)
-        os.replace(tmp, dest)
-        return size
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85)
+        return out.getvalue(), size
     except Exception as e:  # noqa: BLE001 - any decoder error means "no preview", nothing more
         logger.warning("could not make a preview of %s: %s", source.name, e)
-        tmp.unlink(missing_ok=True)
         raise PreviewFailed(f"{type(e).__name__}: {e}") from e
+
+
+def _write_local(dest: Path, data: bytes) -> None:
+    tmp = dest.with_suffix(".tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def clip_frame_rate(source: Path) -> float | None:

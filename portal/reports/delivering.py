@@ -13,12 +13,13 @@ versions, so a delivery waiting out its backoff is sent when its time comes.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
-from portal import events, work
+from portal import events, storage, work
 from portal.exams.models import Exam
 from portal.reports import destinations
 from portal.reports.models import Delivery, Report
@@ -29,25 +30,43 @@ logger = logging.getLogger(__name__)
 
 def deliver_due(report: Report) -> list[str]:
     """Send each due delivery of a claimed version; the outcomes, in a word each."""
-    path = _media_path(report)
-    outcomes = []
     due = work.due(report.deliveries.filter(state=Delivery.State.PENDING)).order_by("pk")
-    for pk in list(due.values_list("pk", flat=True)):
-        delivery = work.claim(Delivery, pk, state=Delivery.State.PENDING)
-        if delivery is not None:
-            delivery.report = report
-            outcomes.append(deliver(delivery, path))
+    pks = list(due.values_list("pk", flat=True))
+    if not pks:
+        return []
+    with _pdf_path(report) as path:
+        outcomes = []
+        for pk in pks:
+            delivery = work.claim(Delivery, pk, state=Delivery.State.PENDING)
+            if delivery is not None:
+                delivery.report = report
+                outcomes.append(deliver(delivery, path))
     return outcomes
 
 
-def deliver(delivery: Delivery, path: Path) -> str:
+@contextmanager
+def _pdf_path(report: Report):
+    """The version's PDF as a file on this machine for the destinations (a temporary copy
+    when the storage is remote), or ``None`` when it is not in the storage."""
+    try:
+        present = storage.exists(report.file)
+    except ValueError:
+        present = False
+    if not present:
+        yield None
+        return
+    with storage.local_path(report.file) as path:
+        yield path
+
+
+def deliver(delivery: Delivery, path: Path | None) -> str:
     """Send one claimed delivery and record its outcome."""
     destination = destinations.get(delivery.destination)
     if destination is None:
         return mark_failed(
             delivery, f"no destination {delivery.destination!r} is installed", permanent=True
         )
-    if not path.is_file():
+    if path is None or not path.is_file():
         # No retry brings a lost file back; an admin can see why and issue a new version.
         return mark_failed(
             delivery, f"the report file {delivery.report.file} is missing", permanent=True
@@ -127,9 +146,3 @@ def _errors(report: Report, deliveries: list[Delivery]) -> str:
     return "\n".join(f"{d.destination_label}: {d.last_error}" for d in deliveries)[
         : work.ERROR_LIMIT
     ]
-
-
-def _media_path(report: Report) -> Path:
-    from portal.exams import media
-
-    return media.absolute(report.file)

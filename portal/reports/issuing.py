@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,7 @@ from django.db import transaction
 from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 
-from portal import work
-from portal.exams import media
+from portal import storage, work
 from portal.exams.models import Exam
 from portal.reports import destinations
 from portal.reports.limits import REPORT_NAME_LIMIT
@@ -103,8 +103,8 @@ def issue_generated_report(exam, user, name: str) -> Report:
 def issue_uploaded_report(exam, user, name: str, upload) -> Report:
     """A new version from a PDF made elsewhere (a Django ``UploadedFile``), due for its push.
 
-    The file is copied beside its final place first and moved there in the transaction
-    that makes the row; if anything fails, neither the row nor the file is left.
+    The file is copied to scratch space first and stored under its final name in the
+    transaction that makes the row; if anything fails, neither the row nor the file is left.
     """
     name = clean_report_name(name)
     check_uploaded_pdf(upload)
@@ -112,7 +112,7 @@ def issue_uploaded_report(exam, user, name: str, upload) -> Report:
     try:
         return _new_version(exam, user, name, Report.Source.UPLOADED, staged)
     finally:
-        staged.path.unlink(missing_ok=True)  # moved already, unless something failed
+        staged.path.unlink(missing_ok=True)  # the scratch copy; the stored one stays
 
 
 def check_uploaded_pdf(upload) -> None:
@@ -135,21 +135,20 @@ class Staged:
 
 
 def _stage(exam, upload) -> Staged:
-    folder = media.absolute(f"{exam.institution_id}/{exam.exam_uuid}/reports")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f".upload-{secrets.token_hex(8)}.tmp"
+    """The upload copied to this node's scratch space, measured and hashed on the way (the
+    size the client declared may be a lie); stored under its final name only with its row."""
+    fd, name = tempfile.mkstemp(prefix="report-upload-", suffix=".pdf", dir=storage.scratch_dir())
+    path = Path(name)
     digest, size = hashlib.sha256(), 0
     try:
         upload.seek(0)
-        with open(path, "wb") as out:
+        with os.fdopen(fd, "wb") as out:
             for chunk in upload.chunks(COPY_CHUNK):
                 size += len(chunk)
-                if size > MAX_UPLOAD_BYTES:  # the size the client declared may be a lie
+                if size > MAX_UPLOAD_BYTES:
                     raise ReportRefused(f"A report may be at most {MAX_UPLOAD_BYTES} bytes.")
                 digest.update(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -179,8 +178,9 @@ def _new_version(exam, user, name: str, source: str, staged: Staged | None = Non
                 created_by=user,
             )
             if staged is not None:
-                placed = media.absolute(report.file)
-                os.replace(staged.path, placed)
+                # Committed whole with the checksum it was uploaded with, or not at all.
+                placed = report.file
+                storage.save_file(placed, staged.path, expected_sha256=staged.sha256)
                 report.size, report.sha256 = staged.size, staged.sha256
                 report.state = Report.State.PENDING
             work.schedule_now(report)
@@ -190,7 +190,7 @@ def _new_version(exam, user, name: str, source: str, staged: Staged | None = Non
             nudge(report)
     except BaseException:
         if placed is not None:
-            placed.unlink(missing_ok=True)  # its row was never committed
+            storage.delete(placed)  # its row was never committed
         raise
     return report
 
@@ -203,16 +203,19 @@ def build_pdf(report: Report) -> dict:
     from portal.reports.pdf import render_report  # WeasyPrint: only the worker needs it
 
     exam = Exam.objects.select_related("institution", "operator").get(pk=report.exam_id)
-    path = media.absolute(report.file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    render_report(
-        path,
-        exam=exam,
-        submission=report.submission,
-        version=report.version,
-        addenda=report.addenda_included,
-    )
-    return _fingerprint(path)
+    # Drawn on this node's scratch disk, then stored whole (or not at all) under its name.
+    with tempfile.TemporaryDirectory(prefix="report-", dir=storage.scratch_dir()) as folder:
+        path = Path(folder) / "report.pdf"
+        render_report(
+            path,
+            exam=exam,
+            submission=report.submission,
+            version=report.version,
+            addenda=report.addenda_included,
+        )
+        size = path.stat().st_size
+        sha256 = storage.save_file(report.file, path)
+    return {"size": size, "sha256": sha256}
 
 
 def mark_built(report: Report, fingerprint: dict) -> bool:
@@ -237,14 +240,6 @@ def mark_build_failed(report: Report, error: str) -> str:
     outcome, fields = work.fail_or_give_up(report, f"making the PDF failed: {error}")
     report.save(update_fields=fields)
     return outcome
-
-
-def _fingerprint(path: Path) -> dict:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(COPY_CHUNK), b""):
-            digest.update(chunk)
-    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
 def retry_report(report: Report) -> bool:

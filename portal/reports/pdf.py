@@ -27,6 +27,8 @@ gets break opportunities (``breakable``) so it costs no more than its length.
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import re
 import unicodedata
@@ -40,7 +42,7 @@ from PIL import Image as PILImage
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
-from portal.exams import media
+from portal import storage
 from portal.exams.captures import DEFAULT_KEY_IMAGES, stills
 from portal.exams.labels import field_label
 from portal.exams.models import Patient
@@ -108,7 +110,7 @@ def isolated(text: str) -> str:
 @dataclass(frozen=True)
 class KeyImage:
     number: int  # as the exam page's gallery numbers it
-    url: str  # a file: URL the fetcher lets through
+    url: str  # a data: URL of the picture (the fetcher lets data: through)
     caption: Text
 
 
@@ -394,24 +396,29 @@ def _key_images(exam, findings, numbers) -> list[KeyImage]:
     for capture in captures.iterator():
         if len(out) == DEFAULT_KEY_IMAGES and not chosen:
             break
-        path = _readable(capture)
-        if path is None:
+        url = _readable(capture)
+        if url is None:
             continue
         caption = clean_text(chosen.get(str(capture.pk)) or "", max_length=300) if chosen else ""
-        out.append(KeyImage(numbers.get(capture.pk, 0), path.as_uri(), Text(breakable(caption))))
+        out.append(KeyImage(numbers.get(capture.pk, 0), url, Text(breakable(caption))))
     return out
 
 
-def _readable(capture) -> Path | None:
-    """The picture's file (its thumbnail when there is one) if it decodes, else ``None``."""
+def _readable(capture) -> str | None:
+    """The picture (its thumbnail when there is one) as a ``data:`` URL if it decodes,
+    else ``None``. Read through the storage, so the worker needs no shared disk."""
     try:
-        path = media.absolute(capture.thumbnail or capture.file)
-        with PILImage.open(path) as picture:
+        data = storage.read_bytes(capture.thumbnail or capture.file)
+        with PILImage.open(io.BytesIO(data)) as picture:
             picture.load()  # decode it all now: a broken file must not break the build
-            if picture.format not in {"JPEG", "PNG", "GIF", "WEBP"}:
+            if picture.format not in DRAWN_FORMATS:
                 raise ValueError(f"not drawn in a report: {picture.format}")
+            kind = DRAWN_FORMATS[picture.format]
     except Exception:
         # A missing or unreadable picture leaves a gap, never an unsignable report.
         logger.warning("key image of capture %s is unreadable; left out", capture.pk)
         return None
-    return path
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+DRAWN_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}

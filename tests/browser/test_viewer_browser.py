@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from clarius_sandbox import imaging
 from clarius_sandbox.video import encode_clip
-from portal.exams import media
+from portal import storage
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_login_browser import log_in
 from tests.factories import add_stored_capture, make_exam
@@ -364,7 +364,7 @@ def test_full_screen_and_on_a_phone_a_swipe_changes_the_capture(
 def test_a_capture_that_cannot_be_loaded_says_so(page, live_server, bob, exam, axe):
     add_jpeg_captures(exam, 1)
     broken = exam.captures.order_by("-position").first()
-    media.absolute(broken.file).unlink()
+    storage.local_file(broken.file).unlink()
     open_exam(page, live_server, exam)
     page.click('.gallery a[data-kind="image"] >> nth=2')
     error = page.locator('#capture-viewer [data-viewer="error"]')

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from portal.exams import media
+from portal import storage
 from portal.exams.models import Exam
 from portal.reports import tasks
 from portal.reports.models import Findings, Report
@@ -69,7 +69,7 @@ def received_pdf(sandbox, request, report):
     """The PDF the sandbox received for ``report`` (by checksum), as text and a reader."""
     held = {r["sha256"] for r in sandbox_reports(sandbox, request.request_uuid)}
     assert report.sha256 in held
-    path = media.absolute(report.file)
+    path = storage.local_file(report.file)
     reader = PdfReader(path)
     return " ".join(page.extract_text() for page in reader.pages), path
 

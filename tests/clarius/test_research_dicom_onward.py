@@ -12,7 +12,7 @@ from integrations.clarius.models import DicomExport
 from integrations.clarius.research import onward
 from integrations.clarius.research import service as research
 from integrations.dicom import objects
-from portal.exams import media
+from portal import storage
 from portal.outbound import kinds
 from portal.outbound.models import Destination, Transmission
 from tests.clarius.test_research_dicom import export, scan  # noqa: F401 (fixtures)
@@ -67,7 +67,7 @@ def test_a_finished_export_is_planned_and_sent_as_received(
 
     (row,) = Transmission.objects.filter(exam=exam)
     assert (row.destination, row.what, row.source) == (pacs, "research", done.file)
-    original = dcmread(media.absolute(done.file))
+    original = dcmread(storage.local_file(done.file))
     from portal.outbound.sending import send_transmission
 
     send_transmission(row.pk)
@@ -107,8 +107,7 @@ def test_each_dicom_file_of_an_archive_is_planned(northside, bob, pacs, settings
         archive.writestr("sub/IM0002.dcm", files[1])
         archive.writestr("sub/IM0003", files[2])
     relpath = f"{research.research_dir(exam)}/dicom-9.zip"
-    media.absolute(relpath).parent.mkdir(parents=True)
-    media.absolute(relpath).write_bytes(buffer.getvalue())
+    storage.save_bytes(relpath, buffer.getvalue())
     export_row = DicomExport.objects.create(
         institution=northside,
         exam=exam,
@@ -122,7 +121,7 @@ def test_each_dicom_file_of_an_archive_is_planned(northside, bob, pacs, settings
     sources = sorted(Transmission.objects.filter(exam=exam).values_list("source", flat=True))
     folder = relpath.removesuffix(".zip")
     assert sources == [f"{folder}/0001.dcm", f"{folder}/0002.dcm", f"{folder}/0003.dcm"]
-    assert [media.absolute(s).read_bytes() for s in sources] == files
+    assert [storage.read_bytes(s) for s in sources] == files
     assert not (tmp_path / "escape").exists()
     # Planning again (a retried task) adds nothing.
     onward.plan(export_row)
@@ -133,8 +132,7 @@ def test_a_broken_archive_plans_nothing_and_fails_nothing(northside, bob, pacs, 
     settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
     exam = make_exam(northside, bob, captures=0)
     relpath = f"{research.research_dir(exam)}/dicom-5.zip"
-    media.absolute(relpath).parent.mkdir(parents=True)
-    media.absolute(relpath).write_bytes(b"PK\x03\x04 not really")
+    storage.save_bytes(relpath, b"PK\x03\x04 not really")
     export_row = DicomExport.objects.create(
         institution=northside, exam=exam, file=relpath, content_type="application/zip"
     )

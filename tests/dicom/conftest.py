@@ -11,7 +11,7 @@ import io
 import pytest
 from PIL import Image
 
-from portal.exams import media
+from portal import storage
 from portal.outbound import uids
 from portal.outbound.models import Destination
 from tests import services
@@ -183,6 +183,6 @@ def check_arrived(pacs, exam, report, *, images: int, clips: int) -> dict:
     assert document["SOPClassUID"] == ENCAPSULATED_PDF
     assert document["SOPInstanceUID"] == uids.report_uid(exam, report.version)
     stored = pacs.raw(f"/instances/{document['id']}/content/0042-0011")
-    pdf = media.absolute(report.file).read_bytes()
+    pdf = storage.read_bytes(report.file)
     assert stored[: len(pdf)] == pdf and not stored[len(pdf) :].strip(b"\x00")
     return study

@@ -290,13 +290,13 @@ PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n%%EOF\n"
 
 
 def stored_report(exam, version=1, pdf=PDF):
-    from portal.exams import media
+    from portal import storage
     from portal.reports.issuing import report_relpath
     from portal.reports.models import Report
 
     relpath = report_relpath(exam, version)
-    media.absolute(relpath).parent.mkdir(parents=True, exist_ok=True)
-    media.absolute(relpath).write_bytes(pdf)
+    storage.local_file(relpath).parent.mkdir(parents=True, exist_ok=True)
+    storage.local_file(relpath).write_bytes(pdf)
     return Report.objects.create(
         institution=exam.institution,
         exam=exam,
@@ -337,9 +337,9 @@ def test_a_missing_file_is_a_permanent_failure(exam):
     from portal.outbound.kinds import DeliveryFailed
 
     version = stored_report(exam)
-    from portal.exams import media
+    from portal import storage
 
-    media.absolute(version.file).unlink()
+    storage.local_file(version.file).unlink()
     with pytest.raises(DeliveryFailed) as failure:
         objects.build(transmission(exam, "report", report=version, result_status="F"))
     assert failure.value.permanent
@@ -351,7 +351,7 @@ def test_a_missing_file_is_a_permanent_failure(exam):
 def test_a_research_file_is_passed_through_as_received(exam, tmp_path):
     from pydicom.uid import generate_uid
 
-    from portal.exams import media
+    from portal import storage
 
     original = objects.build(
         transmission(exam, "image", capture=add_stored_capture(exam, "image/png", png()))
@@ -359,8 +359,8 @@ def test_a_research_file_is_passed_through_as_received(exam, tmp_path):
     original.SOPInstanceUID = original.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     original.ManufacturerModelName = "HD3"
     relpath = f"{exam.institution_id}/{exam.exam_uuid}/research/dicom-1.dcm"
-    media.absolute(relpath).parent.mkdir(parents=True, exist_ok=True)
-    original.save_as(media.absolute(relpath), enforce_file_format=True)
+    storage.local_file(relpath).parent.mkdir(parents=True, exist_ok=True)
+    original.save_as(storage.local_file(relpath), enforce_file_format=True)
     row = transmission(exam, "research", source=relpath)
 
     ds = objects.build(row)
@@ -369,16 +369,16 @@ def test_a_research_file_is_passed_through_as_received(exam, tmp_path):
     assert ds.ManufacturerModelName == "HD3" and ds.PixelData == original.PixelData
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
-    assert buffer.getvalue() == media.absolute(relpath).read_bytes()
+    assert buffer.getvalue() == storage.local_file(relpath).read_bytes()
 
 
 def test_a_research_file_that_is_not_dicom_is_a_permanent_failure(exam):
-    from portal.exams import media
+    from portal import storage
     from portal.outbound.kinds import DeliveryFailed
 
     relpath = f"{exam.institution_id}/{exam.exam_uuid}/research/dicom-2.dcm"
-    media.absolute(relpath).parent.mkdir(parents=True, exist_ok=True)
-    media.absolute(relpath).write_bytes(b"not DICOM at all" * 20)
+    storage.local_file(relpath).parent.mkdir(parents=True, exist_ok=True)
+    storage.local_file(relpath).write_bytes(b"not DICOM at all" * 20)
     with pytest.raises(DeliveryFailed) as failure:
         objects.build(transmission(exam, "research", source=relpath))
     assert failure.value.permanent

@@ -10,7 +10,7 @@ from django.db import DatabaseError, transaction
 from django.urls import reverse
 
 from integrations.fhir import bundle
-from portal.exams import media
+from portal import storage
 from portal.exams.models import AuditEvent, Exam
 from portal.outbound import uids
 from portal.reports.models import Findings
@@ -174,7 +174,7 @@ def test_a_signed_exam_is_final_with_the_pdf_and_the_answers(login, exams):
     assert diagnostic["resultsInterpreter"] == [{"display": "Bob Reviewer"}]
     (form,) = diagnostic["presentedForm"]
     assert form["contentType"] == "application/pdf"
-    assert base64.b64decode(form["data"]) == media.absolute(report.file).read_bytes()
+    assert base64.b64decode(form["data"]) == storage.local_file(report.file).read_bytes()
     assert form["title"] == report.name
     # Every structured answer is an Observation the report lists.
     observations = resources(data, "Observation")
@@ -274,7 +274,7 @@ def test_an_addendum_makes_it_amended(login, exams, users):
     assert diagnostic["status"] == "amended"
     (form,) = diagnostic["presentedForm"]
     report.refresh_from_db()
-    assert base64.b64decode(form["data"]) == media.absolute(report.file).read_bytes()
+    assert base64.b64decode(form["data"]) == storage.local_file(report.file).read_bytes()
 
 
 def test_a_replacing_version_is_amended(exams, users, quick_pdf):
@@ -292,7 +292,7 @@ def test_a_replacing_version_is_amended(exams, users, quick_pdf):
 def test_a_report_whose_file_is_gone_has_no_presented_form(login, exams, users, quick_pdf):
     exam = exams["north"]
     report = sign(exam, users["bob"])
-    media.absolute(report.file).unlink()
+    storage.local_file(report.file).unlink()
     data = login("bob").get(url(exam)).json()
     bundle.validate(data)
     assert "presentedForm" not in one(data, "DiagnosticReport")

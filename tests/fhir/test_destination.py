@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.fhir import bundle, destination
-from portal.exams import media
+from portal import storage
 from portal.outbound import kinds, uids
 from portal.outbound.models import Destination, Transmission
 from portal.outbound.sending import resend, send_transmission
@@ -105,7 +105,7 @@ def test_a_signed_report_is_posted_as_a_transaction(exams, users, server):
     (diagnostic,) = server.of_type("DiagnosticReport")
     assert diagnostic["status"] == "final"
     form = diagnostic["presentedForm"][0]
-    assert base64.b64decode(form["data"]) == media.absolute(report.file).read_bytes()
+    assert base64.b64decode(form["data"]) == storage.local_file(report.file).read_bytes()
     assert server.of_type("Observation")
     target.refresh_from_db()
     assert target.last_success_at is not None and target.failing_since is None

@@ -12,7 +12,7 @@ from integrations.hl7 import message as hl7_message
 from integrations.hl7 import mllp
 from integrations.hl7.listener import readable, serve
 from integrations.hl7.message import unescape
-from portal.exams import media
+from portal import storage
 from portal.outbound import kinds
 from portal.outbound.models import Transmission
 from portal.outbound.sending import send_transmission
@@ -101,7 +101,7 @@ def test_a_signed_report_arrives_as_a_final_oru_that_parses_strictly(ehr, listen
     _, kind, subtype, encoding, data = pdf[5].split("^")
     assert (kind, subtype, encoding) == ("AP", "PDF", "Base64")
     report.refresh_from_db()
-    assert base64.b64decode(data) == media.absolute(report.file).read_bytes()
+    assert base64.b64decode(data) == storage.local_file(report.file).read_bytes()
     ehr.refresh_from_db()
     assert ehr.last_success_at is not None and ehr.failing_since is None
     shown = readable(received)

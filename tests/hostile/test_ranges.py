@@ -9,7 +9,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.exams import media
+from portal import storage
 from tests.factories import make_exam
 
 pytestmark = pytest.mark.hostile
@@ -41,7 +41,7 @@ CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 def capture(settings, tmp_path, bob, northside):
     settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
     made = make_exam(northside, bob).captures.get()
-    media.absolute(made.file).write_bytes(CONTENT)
+    storage.local_file(made.file).write_bytes(CONTENT)
     return made
 
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from portal.exams import media
+from portal import storage
 from portal.reports import issuing
 from portal.reports.models import Report
 from tests.factories import make_exam
@@ -83,7 +83,7 @@ def multipart(name: bytes, filename: bytes, content: bytes, content_type: bytes)
 
 
 def report_files():
-    root = media.media_root()
+    root = storage.local_root()
     return {str(p.relative_to(root)) for p in root.glob("*/*/reports/*")}
 
 
@@ -126,7 +126,7 @@ def test_any_uploaded_file_is_stored_whole_or_refused_with_a_reason(
         return
     [report] = rows
     assert new_files == {report.file}
-    assert media.absolute(report.file).read_bytes() == content
+    assert storage.local_file(report.file).read_bytes() == content
     assert (report.size, report.state, report.source) == (len(content), "pending", "uploaded")
     assert report.name.strip() and "\x00" not in report.name and "\u202e" not in report.name
 

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from portal import work
+from portal import storage, work
 from portal.exams import media
 from portal.exams.models import Capture
 from portal.reports import tasks
@@ -131,8 +131,7 @@ def add_jpeg_captures(exam, count):
             content_type="image/jpeg",
         )
         capture.file = media.capture_relpath(capture, "image/jpeg")
-        media.absolute(capture.file).parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         Image.new("RGB", (64, 48), (position * 40 % 255, 90, 120)).save(buffer, "JPEG")
-        media.absolute(capture.file).write_bytes(buffer.getvalue())
+        storage.save_bytes(capture.file, buffer.getvalue())
         capture.save()

@@ -8,6 +8,7 @@ from django.utils import timezone
 from PIL import Image
 from pypdf import PdfReader
 
+from portal import storage
 from portal.exams import media
 from portal.exams.models import Capture, Exam
 from portal.reports.models import Addendum, Findings
@@ -72,10 +73,9 @@ def jpeg_captures(exam, count, size=(64, 48)):
             content_type="image/jpeg",
         )
         capture.file = media.capture_relpath(capture, "image/jpeg")
-        media.absolute(capture.file).parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         Image.new("RGB", size, (position * 40 % 255, 90, 120)).save(buffer, "JPEG")
-        media.absolute(capture.file).write_bytes(buffer.getvalue())
+        storage.save_bytes(capture.file, buffer.getvalue())
         capture.save()
         made.append(capture)
     return made

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from portal.exams import media
+from portal import storage
 from portal.reports import issuing
 from portal.reports.models import Report
 from tests.api.problems import field_error, problem
@@ -41,7 +41,7 @@ def test_it_takes_a_pdf_made_elsewhere_and_pushes_it(
     assert response.json() == {"id": report.pk, "name": "Cardiology read", "state": "pending"}
     assert (report.source, report.version, report.created_by) == ("uploaded", 1, users[viewer])
     assert report.submission == exam.submissions.get()
-    assert media.absolute(report.file).read_bytes() == PDF
+    assert storage.local_file(report.file).read_bytes() == PDF
     assert report.size == len(PDF)
     assert queued == [("portal.reports.tasks.push_report", report.pk)]
 
@@ -60,7 +60,7 @@ def test_it_generates_the_pdf_from_signed_findings_when_given_a_name_alone(
     assert queued[-1] == ("portal.reports.tasks.push_report", report.pk)
     # The worker makes the PDF (the task the queue was given).
     report = built(report)
-    assert media.absolute(report.file).read_bytes().startswith(b"%PDF-")
+    assert storage.local_file(report.file).read_bytes().startswith(b"%PDF-")
 
 
 def test_it_accepts_json_for_a_name_alone(login, exams, users):
@@ -213,7 +213,7 @@ def test_it_takes_a_pdf_whatever_its_file_name(login, exams, name, media_root):
     response = login("bob").post(url(exams["north"]), {"name": "R", "file": pdf_file(name=name)})
     assert response.status_code == 201
     report = Report.objects.get()
-    assert media.absolute(report.file).read_bytes() == PDF
+    assert storage.local_file(report.file).read_bytes() == PDF
     assert report.file.startswith(f"{report.institution_id}/{report.exam.exam_uuid}/reports/")
 
 

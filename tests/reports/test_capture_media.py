@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from portal import storage
 from portal.exams import media
 from portal.exams.models import AuditEvent, Capture
 from tests.factories import PNG
@@ -12,7 +13,7 @@ JPEG_BYTES = b"\xff\xd8\xff\xe0 a thumbnail"
 
 def add_thumbnail(capture):
     capture.thumbnail = media.thumbnail_relpath(capture)
-    media.absolute(capture.thumbnail).write_bytes(JPEG_BYTES)
+    storage.local_file(capture.thumbnail).write_bytes(JPEG_BYTES)
     capture.save()
 
 

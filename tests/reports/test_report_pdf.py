@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from django.utils import timezone
 
-from portal.exams import media
+from portal import storage
 from portal.exams.models import Patient
 from portal.reports.pdf import LocalOnlyFetcher, age_at
 from tests.reports.pdf_helpers import (
@@ -158,7 +158,7 @@ def test_it_shows_the_worksheet_as_sections_answered_and_views(exams, signer, tm
 def test_it_includes_the_first_six_images_when_none_are_chosen(exams, signer, tmp_path):
     exam = exams["north"]
     for capture in exam.captures.all():  # the factory's two: missing files are left out
-        media.absolute(capture.file).unlink()
+        storage.local_file(capture.file).unlink()
     jpeg_captures(exam, 8)
     signed(exam, signer)
     reader, text = draw(exam, tmp_path / "r.pdf")
@@ -192,7 +192,7 @@ def test_it_shows_the_images_the_reviewer_chose_with_their_captions(exams, signe
 def test_it_leaves_out_pictures_it_cannot_read(exams, signer, tmp_path, caplog):
     exam = exams["north"]
     for capture in exam.captures.all():
-        media.absolute(capture.file).write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+        storage.local_file(capture.file).write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
     signed(exam, signer)
     reader, text = draw(exam, tmp_path / "r.pdf")
     assert "Key images" not in text

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from portal.exams import media
+from portal import storage
 from portal.exams.models import Exam
 from portal.reports import tasks
 from portal.reports.models import Delivery, Report
@@ -86,7 +86,7 @@ def test_it_pushes_the_signed_report_to_clarius(
 def test_its_key_images_are_the_ingested_captures(bob, ingested, client):
     exam, _ = ingested
     report = sign(exam, bob)
-    reader = PdfReader(media.absolute(report.file))
+    reader = PdfReader(storage.local_file(report.file))
     # Two images, the clip left out (the PDF's pages share one list of images: by name).
     assert len({image.name for page in reader.pages for image in page.images}) == 2
 
@@ -197,7 +197,7 @@ def test_it_fails_a_report_whose_file_is_gone_without_calling_clarius(
 ):
     exam, request = ingested
     report = sign(exam, bob)
-    media.absolute(report.file).unlink()
+    storage.local_file(report.file).unlink()
     assert tasks.push_report(report.pk) == "failed"
     report.refresh_from_db()
     assert "missing" in report.last_error

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.exams import media
+from portal import storage
 from portal.exams.models import Exam
 from portal.notifications.models import Email
 from portal.reports.models import Findings, Report
@@ -45,7 +45,7 @@ def test_it_signs_the_worksheet_as_posted(
     assert report.institution == exam.institution
     assert report.next_attempt_at is not None
     # The PDF is the worker's to make: the answer did not wait for it.
-    assert not media.absolute(report.file).exists()
+    assert not storage.local_file(report.file).exists()
     assert (report.size, report.sha256, report.has_pdf) == (None, "", False)
     # And the email telling bob, who performed the exam, that it was signed
     # (portal.notifications), unless he signed it himself.

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from portal.exams import media
+from portal import storage
 from portal.reports import pdf, tasks
 from portal.reports.issuing import retry_report
 from portal.reports.limits import FINDINGS_LIMITS, LINE_LIMIT
@@ -90,7 +90,7 @@ def test_the_sign_request_queues_the_pdf_instead_of_drawing_it(
     assert response.status_code == 302
     assert drawings == []  # nothing was drawn while the request ran
     report = Report.objects.get(exam=exam)
-    assert not media.absolute(report.file).exists()
+    assert not storage.local_file(report.file).exists()
     assert (report.state, report.has_pdf, report.attempts) == ("generating", False, 0)
     assert report.next_attempt_at <= timezone.now()  # due now, for the worker or sweeper
     assert len(after_commit) == 1  # the nudge, sent once the signature is committed
@@ -99,7 +99,7 @@ def test_the_sign_request_queues_the_pdf_instead_of_drawing_it(
     assert drawings == [1]
     report.refresh_from_db()
     assert (report.state, report.attempts, report.last_error) == ("pushed", 1, "")
-    path = media.absolute(report.file)
+    path = storage.local_file(report.file)
     assert report.size == path.stat().st_size and len(report.sha256) == 64
     assert clarius.uploads == [
         (str(exam.submissions.get().request_uuid), report.name, path.read_bytes())
@@ -122,7 +122,7 @@ def test_the_largest_allowed_findings_are_signed_without_waiting_for_their_pdf(
     after_commit[0]()  # the worker draws it (its speed is the benchmarks' business)
     report = Report.objects.get()
     assert (report.state, drawings) == ("pushed", [1])
-    assert len(PdfReader(media.absolute(report.file)).pages) > 50
+    assert len(PdfReader(storage.local_file(report.file)).pages) > 50
 
 
 def test_an_addendum_and_the_api_leave_the_pdf_to_the_worker_too(
@@ -271,7 +271,7 @@ def test_a_version_drawn_late_carries_only_the_addenda_it_was_issued_with(exams,
     first = sign(exam, users["bob"], build=False)
     _, second = add_addendum(exam, users["bob"], "Seen again: CBD 4 mm.")
     first, second = built(first), built(second)
-    text = lambda r: " ".join(p.extract_text() for p in PdfReader(media.absolute(r.file)).pages)  # noqa: E731
+    text = lambda r: " ".join(p.extract_text() for p in PdfReader(storage.local_file(r.file)).pages)  # noqa: E731
     assert "Addendum 1" not in text(first)
     assert "Addendum 1" in text(second) and "CBD 4 mm." in text(second)
 

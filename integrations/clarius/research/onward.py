@@ -10,9 +10,9 @@ sends files, not archives.
 from __future__ import annotations
 
 import logging
-import shutil
 import zipfile
 
+from portal import storage
 from portal.exams import media
 from portal.outbound import planning
 
@@ -26,31 +26,35 @@ CHUNK = 1024 * 1024
 
 
 def dicom_files(export) -> list[str]:
-    """The export's DICOM files, as paths under ``PORTAL_MEDIA_ROOT``."""
+    """The export's DICOM files, as stored file names. A ZIP is read from a local copy
+    (``storage.local_path``) and each DICOM member stored whole under a name of ours; if
+    anything fails half-way, the members stored so far are removed again."""
     if export.content_type != "application/zip":
         return [export.file]
     folder = export.file.removesuffix(".zip")
     relpaths, total = [], 0
-    with zipfile.ZipFile(media.absolute(export.file)) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir()][:MAX_FILES]
-        for member in members:
-            relpath = f"{folder}/{len(relpaths) + 1:04d}.dcm"
-            target = media.absolute(relpath)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as source, target.open("wb") as out:
-                head = source.read(132)
-                if head[128:132] != b"DICM":  # a README, a DICOMDIR's viewer: not sent
-                    out.close()
-                    target.unlink()
-                    continue
-                out.write(head)
-                total += len(head)
-                while chunk := source.read(CHUNK):
-                    total += len(chunk)
-                    if total > MAX_UNPACKED_BYTES:
-                        raise ValueError("the archive unpacks to more than the size cap")
-                    out.write(chunk)
-            relpaths.append(relpath)
+    try:
+        with storage.local_path(export.file) as local, zipfile.ZipFile(local) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()][:MAX_FILES]
+            for member in members:
+                with archive.open(member) as source:
+                    head = source.read(132)
+                    if head[128:132] != b"DICM":  # a README, a DICOMDIR's viewer: not sent
+                        continue
+                    relpath = f"{folder}/{len(relpaths) + 1:04d}.dcm"
+                    with storage.writer(relpath) as out:
+                        out.write(head)
+                        total += len(head)
+                        while chunk := source.read(CHUNK):
+                            total += len(chunk)
+                            if total > MAX_UNPACKED_BYTES:
+                                raise ValueError("the archive unpacks to more than the size cap")
+                            out.write(chunk)
+                relpaths.append(relpath)
+    except BaseException:
+        for relpath in relpaths:
+            storage.delete(relpath)
+        raise
     return relpaths
 
 
@@ -65,10 +69,7 @@ def plan(export) -> int:
         return 0
     try:
         relpaths = dicom_files(export)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, storage.StorageError) as e:
         logger.warning("research export %s not sent onward: %s", export.pk, e)
-        folder = media.absolute(export.file.removesuffix(".zip"))
-        if export.content_type == "application/zip" and folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
         return 0
     return sum(len(planning.plan_file(exam, relpath)) for relpath in relpaths)

@@ -205,5 +205,5 @@ def _main_tags(dataset) -> dict[str, str]:
 
 
 def research_dir(exam) -> str:
-    """Under ``PORTAL_MEDIA_ROOT``, beside the exam's captures, in the tenant's space."""
+    """Stored beside the exam's captures (``portal.storage``), in the tenant's space."""
     return f"{exam.institution_id}/{exam.exam_uuid}/research"
