@@ -204,3 +204,16 @@ def parse_storage_url(name: str, value: str) -> dict:
         )
     config["addressing_style"] = addressing
     return config
+
+
+def storage_origins(config: dict) -> list[str]:
+    """The origins presigned URLs of the S3 storage ``config`` point at (for the CSP)."""
+    bucket = config["bucket_name"]
+    endpoint = config.get("endpoint_url")
+    if endpoint:
+        if config["addressing_style"] == "path":
+            return [endpoint]
+        parts = urlsplit(endpoint)
+        return [f"{parts.scheme}://{bucket}.{parts.netloc}"]
+    region = config["region_name"]
+    return [f"https://{bucket}.s3.amazonaws.com", f"https://{bucket}.s3.{region}.amazonaws.com"]

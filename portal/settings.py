@@ -22,6 +22,7 @@ from portal.env import (
     parse_origins,
     parse_redis_url,
     parse_storage_url,
+    storage_origins,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -214,6 +215,9 @@ PORTAL_MEDIA_SENDFILE = env_bool("PORTAL_MEDIA_SENDFILE", False)
 PORTAL_STORAGE_URL = env_str("PORTAL_STORAGE_URL") or ""
 PORTAL_STORAGE_URL_SECONDS = env_int("PORTAL_STORAGE_URL_SECONDS", 60, minimum=1)
 PORTAL_SCRATCH_DIR = env_str("PORTAL_SCRATCH_DIR") or ""
+# PORTAL_STORAGE_REDIRECT=1: media is served by the store itself (a 302 to a presigned
+# URL once the portal has authorised and audited the request), not streamed by Django.
+PORTAL_STORAGE_REDIRECT = env_bool("PORTAL_STORAGE_REDIRECT", False)
 if PORTAL_STORAGE_URL:
     _storage_options = parse_storage_url("PORTAL_STORAGE_URL", PORTAL_STORAGE_URL)
     _storage_options.update(
@@ -310,6 +314,10 @@ CONTENT_SECURITY_POLICY = {
         "report-uri": ["/csp-report/"],
     }
 }
+if PORTAL_STORAGE_URL and PORTAL_STORAGE_REDIRECT:
+    # Redirected media loads from the store's origin: images and clips may come from it.
+    for _directive in ("img-src", "media-src"):
+        CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive] += storage_origins(_storage_options)
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # How many reverse proxies append to X-Forwarded-For in front of the portal; the client

@@ -960,9 +960,7 @@ class ReportPdf(InstitutionFromRequestMixin, APIView):
         if not report.has_pdf:
             raise Http404("The PDF of this version is not made yet")
         audit(request, AuditEvent.Action.DOWNLOAD_REPORT, report, version=report.version, via="api")
-        response = media_response(StoredFile(report.file, "application/pdf"))
-        response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
-        return response
+        return media_response(StoredFile(report.file, "application/pdf"), filename=report.filename)
 
     def perform_content_negotiation(self, request, force=False):
         # The answer is the file whatever Accept says; refusals are JSON.

@@ -1,16 +1,18 @@
 """Sending private media to an authorised browser: the one place that does it.
 
-The view decides who may see a file; this module only sends it: streamed by Django
-(with HTTP ranges, so a clip can be seeked), or handed to the front server with
-X-Accel-Redirect / X-Sendfile when the deployment configures one.
+The view decides who may see a file and audits it; this module only sends it: streamed
+from the storage by Django (with HTTP ranges, so a clip can be seeked; on S3 each range
+is a ranged GET, never the whole object), redirected to a short-lived presigned URL of
+the store when ``PORTAL_STORAGE_REDIRECT`` is on and the storage gives one, or (local
+storage only) handed to the front server with X-Accel-Redirect / X-Sendfile.
 """
 
 import re
 
 from django.conf import settings
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
-from portal.exams import media
+from portal import storage
 
 CHUNK = 64 * 1024
 # One range of the "bytes" unit (compared case-insensitively); ASCII digits only (\d
@@ -18,25 +20,35 @@ CHUNK = 64 * 1024
 _RANGE = re.compile(r"bytes=[ \t]*(?P<first>[0-9]*)-(?P<last>[0-9]*)[ \t]*", re.IGNORECASE)
 
 
-def media_response(stored, request=None):
-    """The response for ``stored`` (anything with ``file`` and ``content_type``)."""
-    path = media.absolute(stored.file)
+def media_response(stored, request=None, *, filename: str | None = None):
+    """The response for ``stored`` (anything with ``file`` and ``content_type``);
+    ``filename``: sent as a download of that name."""
+    name = stored.file
+    url = None
+    if getattr(settings, "PORTAL_STORAGE_REDIRECT", False):
+        url = storage.presigned_url(name, filename=filename, disposition="attachment")
+    local = storage.is_local()
     accel = settings.PORTAL_MEDIA_ACCEL_REDIRECT
-    if accel:
+    if url:
+        # The store serves the bytes (and their ranges); the URL expires in a minute.
+        response = HttpResponseRedirect(url)
+    elif local and accel:
         response = HttpResponse(content_type=stored.content_type)
-        response["X-Accel-Redirect"] = f"{accel.rstrip('/')}/{stored.file}"
-    elif settings.PORTAL_MEDIA_SENDFILE:
+        response["X-Accel-Redirect"] = f"{accel.rstrip('/')}/{storage.check_name(name)}"
+    elif local and settings.PORTAL_MEDIA_SENDFILE:
         response = HttpResponse(content_type=stored.content_type)
-        response["X-Sendfile"] = str(path)
+        response["X-Sendfile"] = str(storage.local_file(name))
     else:
-        response = _streamed(path, stored.content_type, request)
+        response = _streamed(name, stored.content_type, request)
+    if filename and not url:
+        response["Content-Disposition"] = storage.content_disposition(filename, "attachment")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def _streamed(path, content_type, request):
-    size = path.stat().st_size
+def _streamed(name, content_type, request):
+    size = storage.size(name)
     wanted = request.headers.get("Range", "") if request is not None else ""
     span = parse_range(wanted, size) if wanted else None
     if span == "unsatisfiable":
@@ -44,12 +56,16 @@ def _streamed(path, content_type, request):
         response["Content-Range"] = f"bytes */{size}"
         return response
     if span is None:
-        # FileResponse closes the file when the response is done.
-        response = FileResponse(open(path, "rb"), content_type=content_type)  # noqa: SIM115
+        if storage.is_local():
+            # FileResponse closes the file when the response is done.
+            response = FileResponse(storage.open_read(name), content_type=content_type)
+        else:
+            response = StreamingHttpResponse(_read(name, 0, size - 1), content_type=content_type)
+            response["Content-Length"] = str(size)
     else:
         start, end = span
         response = StreamingHttpResponse(
-            _read(path, start, end), status=206, content_type=content_type
+            _read(name, start, end), status=206, content_type=content_type
         )
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
@@ -102,8 +118,15 @@ def _magnitude(digits: str) -> tuple[int, str]:
     return len(significant), significant
 
 
-def _read(path, start, end):
-    with open(path, "rb") as handle:
+def _read(name, start, end):
+    """The bytes ``start``..``end`` (inclusive) of a stored file, in chunks."""
+    if end < start:
+        return
+    ranged = _ranged_get(name, start, end)
+    if ranged is not None:
+        yield from ranged
+        return
+    with storage.open_read(name) as handle:
         handle.seek(start)
         remaining = end - start + 1
         while remaining > 0:
@@ -112,3 +135,20 @@ def _read(path, start, end):
                 return
             remaining -= len(chunk)
             yield chunk
+
+
+def _ranged_get(name, start, end):
+    """On S3, the range as one ranged GET of the object (``None`` elsewhere): opening
+    the storage's file object would fetch the whole clip for every seek."""
+    if storage.is_local():
+        return None
+    backend = storage.backend()
+    body = backend.bucket.Object(storage.s3_key(name)).get(Range=f"bytes={start}-{end}")["Body"]
+    return _closing_chunks(body)
+
+
+def _closing_chunks(body):
+    try:
+        yield from body.iter_chunks(CHUNK)
+    finally:
+        body.close()

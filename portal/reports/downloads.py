@@ -63,6 +63,4 @@ def report_download(request, pk, report_id):
     if not report.has_pdf:
         raise Http404("The PDF of this version is not made yet")
     audit(request, AuditEvent.Action.DOWNLOAD_REPORT, report, version=report.version)
-    response = media_response(StoredFile(report.file, "application/pdf"))
-    response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
-    return response
+    return media_response(StoredFile(report.file, "application/pdf"), filename=report.filename)

@@ -3,8 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from portal.exams import media
+from portal import storage
 from portal.exams.models import AuditEvent
+from portal.storage import content_disposition
 from tests.reports.conftest import sign
 
 
@@ -37,10 +38,10 @@ def test_it_serves_the_pdf_only_to_who_may_see_the_exam(
     assert response.status_code == status
     if status == 200:
         assert response["Content-Type"] == "application/pdf"
-        assert response["Content-Disposition"] == f'attachment; filename="{report.filename}"'
+        assert response["Content-Disposition"] == content_disposition(report.filename, "attachment")
         assert "no-store" in response["Cache-Control"]
         body = b"".join(response.streaming_content)
-        assert body == media.absolute(report.file).read_bytes()
+        assert body == storage.read_bytes(report.file)
 
 
 def test_it_audits_each_download(login, exams, reports, users):

@@ -107,7 +107,7 @@ def raw_data_file(request, pk, file_pk):
         raise Http404("No such raw data file")
     audit(request, AuditEvent.Action.RAW_DATA_DOWNLOAD, row, exam=exam.pk)
     row.content_type = "application/octet-stream"  # never rendered by the browser
-    return attachment(media_response(row), row.file)
+    return media_response(row, filename=download_name(row.file))
 
 
 @login_required
@@ -139,9 +139,8 @@ def dicom_download(request, pk, export_pk):
     if export is None or export.state != DicomExport.State.DONE:
         raise Http404("No such DICOM export")
     audit(request, AuditEvent.Action.DICOM_DOWNLOAD, export, exam=exam.pk)
-    return attachment(media_response(export), export.file)
+    return media_response(export, filename=download_name(export.file))
 
 
-def attachment(response, relpath: str):
-    response["Content-Disposition"] = f'attachment; filename="{relpath.rsplit("/", 1)[-1]}"'
-    return response
+def download_name(relpath: str) -> str:
+    return relpath.rsplit("/", 1)[-1]
