@@ -282,6 +282,8 @@ class DicomExport(TenantOwned, Work):
     Clarius is still processing the exam).
     """
 
+    stored_files = {"file": "sha256"}  # see exams.Capture.stored_files
+
     class State(models.TextChoices):
         PENDING = "pending", "Waiting for Clarius"
         DONE = "done", "Ready"
@@ -311,6 +313,8 @@ class DicomExport(TenantOwned, Work):
 
 class RawDataFile(TenantOwned, Work):
     """One capture's research raw data, downloaded on request into the portal's storage."""
+
+    stored_files = {"file": "sha256"}  # see exams.Capture.stored_files
 
     class State(models.TextChoices):
         PENDING = "pending", "Downloading"

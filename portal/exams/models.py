@@ -273,6 +273,10 @@ class Submission(TenantOwned):
 class Capture(TenantOwned, Work):
     """One image or clip of a submission, downloaded into the portal's storage."""
 
+    # The stored files (portal.storage) a row names, each with the field holding its
+    # SHA-256 ("" when none is kept): what ``manage.py migrate_media`` copies.
+    stored_files = {"file": "sha256", "thumbnail": ""}
+
     class State(models.TextChoices):
         PENDING = "pending", "Waiting for download"
         DONE = "done", "Downloaded"

@@ -94,6 +94,8 @@ class Destination(TenantOwned):
 class Transmission(TenantOwned, Work):
     """One object or message on its way to one destination."""
 
+    stored_files = {"source": ""}  # see exams.Capture.stored_files
+
     class State(models.TextChoices):
         PENDING = "pending", "Sending"
         SENT = "sent", "Sent"

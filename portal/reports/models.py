@@ -134,6 +134,8 @@ class Addendum(TenantOwned):
 class Report(TenantOwned, Work):
     """One PDF version of an exam's report, and the summary of its deliveries."""
 
+    stored_files = {"file": "sha256"}  # see Capture.stored_files
+
     class Source(models.TextChoices):
         GENERATED = "generated", "Generated from the findings"
         UPLOADED = "uploaded", "Uploaded"
