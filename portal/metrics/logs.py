@@ -122,7 +122,10 @@ class RequestIdFilter(logging.Filter):
     """Puts ``request_id`` (and ``task``) on every record, for any format."""
 
     def filter(self, record):
-        record.request_id = request_id.get()
+        # Django logs a 4xx/5xx after the middleware returned: from the request then.
+        record.request_id = request_id.get() or getattr(
+            getattr(record, "request", None), "request_id", None
+        )
         record.task = task_name.get()
         return True
 
@@ -133,6 +136,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "asctime",
     "request_id",
     "task",
+    "request",  # django.request's: its path is in the message already
 }
 
 
