@@ -340,8 +340,10 @@ Q_CLUSTER = {
     "ack_failures": True,
     "catch_up": False,
     "save_limit": 1000,
-    # How often the ORM broker looks for new tasks, in seconds (Redis pushes them).
-    "poll": 0.5,
+    # How often the ORM broker looks for new tasks when it found none, in seconds (Redis
+    # pushes them): an exam waits half of it on average before its fetch starts, for one
+    # SELECT per poll of an idle queue.
+    "poll": env_int("PORTAL_TASK_POLL_MS", 100, minimum=10) / 1000,
     "label": "Background tasks",
 }
 # An exam's captures are downloaded by the task that fetched its data, this many at once

@@ -7,6 +7,7 @@ the exam data downloads the captures that became due itself, a few at a time:
 - at most ``PORTAL_CAPTURE_DOWNLOADS_PER_EXAM`` at once for one exam, and at most
   ``PORTAL_CAPTURE_DOWNLOADS_PER_WORKER`` at once in one worker process, whatever the
   number of exams it is downloading;
+- clips first (by the link's extension), so the longest downloads do not start last;
 - each download is the one per-capture task (``tasks.download_capture``): it claims its
   row first, so a capture is never downloaded by two threads or workers at once, and
   records its own outcome and retries by the one policy;
@@ -29,6 +30,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection, connections
@@ -37,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PER_EXAM = 4
 DEFAULT_PER_WORKER = 8
+CLIP_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".webm")
 
 _slots = {"pid": None, "size": None, "semaphore": None}
 _slots_lock = threading.Lock()
@@ -73,17 +76,37 @@ def queue_each(capture_ids: Iterable[int]) -> None:
         nudge_pk(Capture, capture_id)
 
 
+def clips_first(capture_ids: list[int]) -> list[int]:
+    """The captures whose link names a clip first, then the others, each in their order.
+
+    The exam is ready when its last capture is: starting the longest downloads first
+    keeps the short ones in the other slots meanwhile, instead of a clip queued behind
+    them. Only the link's path is known before the download; without an extension there
+    the order stays as it was.
+    """
+    from portal.exams.models import Capture
+
+    urls = dict(Capture.objects.filter(pk__in=capture_ids).values_list("pk", "source_url"))
+
+    def is_clip(capture_id: int) -> bool:
+        path = urlsplit(urls.get(capture_id, "")).path.lower()
+        return path.endswith(CLIP_EXTENSIONS)
+
+    return sorted(capture_ids, key=lambda capture_id: not is_clip(capture_id))
+
+
 def download_captures(capture_ids: Iterable[int]) -> Counter:
     """Download these captures, at most ``per_exam()`` at once; their outcomes counted.
 
     Returns when every capture was tried, or handed to the queue (see the module notes).
     """
-    ids = deque(dict.fromkeys(capture_ids))
+    ids = list(dict.fromkeys(capture_ids))
     if not ids:
         return Counter()
     if connection.in_atomic_block:
         queue_each(ids)
         return Counter(queued=len(ids))
+    ids = deque(clips_first(ids))
     from integrations.clarius.tasks import download_capture
 
     outcomes: Counter = Counter()
