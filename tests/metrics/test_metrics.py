@@ -341,3 +341,30 @@ def test_a_scraper_on_the_internal_network_is_answered(token, settings, db):
     response = Client(HTTP_HOST="web:8000").get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200
     assert b"portal_work_rows" in response.content
+
+
+def test_the_alert_rules_name_figures_the_portal_exposes(token, rows):
+    """deploy/prometheus/: the scrape config sends the token; each alert reads families
+    /metrics has (a renamed metric would leave an alert that can never fire)."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    folder = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
+    config = yaml.safe_load((folder / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics" and job["authorization"]["type"] == "Bearer"
+    assert config["rule_files"] == ["alerts.yml"]
+
+    families = scrape()
+    samples = {s.name for f in families.values() for s in f.samples}
+    rules = yaml.safe_load((folder / "alerts.yml").read_text())["groups"][0]["rules"]
+    assert [r["alert"] for r in rules] == [
+        "PortalIngestLag",
+        "PortalWorkFailed",
+        "PortalWebhookRejections",
+    ]
+    for rule in rules:
+        used = set(re.findall(r"\bportal_[a-z_]+", rule["expr"]))
+        assert used and used <= samples, (rule["alert"], used - samples)
