@@ -10,7 +10,7 @@ DEMO_ENV := env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=1 \
 	CLARIUS_API_KEY=DemoKey1.demo-service-api-key-for-the-sandbox-only \
 	CLARIUS_MEDIA_ORIGINS=http://127.0.0.1:8101
 
-.PHONY: install demo test lint format bench schema clean
+.PHONY: install demo test lint format bench cluster schema clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ format: install
 
 bench: install
 	$(BIN)/python bench/run.py $(BENCH)
+
+# A cluster on this machine (PostgreSQL, Redis, an S3 server, 2 web and 2 worker nodes)
+# taking 2,000 exams from the sandbox while nodes fail; prints exams/minute with 1 and 2
+# worker nodes. CLUSTER="--exams 500 --local-storage ..." (scripts/cluster.py --help).
+cluster: install
+	$(BIN)/python scripts/cluster.py $(CLUSTER)
 
 # The API's OpenAPI document, checked in; a test fails when it differs from the code's.
 schema: install
