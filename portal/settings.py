@@ -346,6 +346,11 @@ Q_CLUSTER = {
     "poll": env_int("PORTAL_TASK_POLL_MS", 100, minimum=10) / 1000,
     "label": "Background tasks",
 }
+# A worker's claim on a row of work is a lease this long, renewed every third of it
+# while the task runs; each worker looks this often for claims a dead node let run out.
+# A dead node's work is picked up within the two together (portal/work/heartbeat.py).
+PORTAL_WORK_LEASE_SECONDS = env_int("PORTAL_WORK_LEASE_SECONDS", 40, minimum=3)
+PORTAL_WORK_SWEEP_SECONDS = env_int("PORTAL_WORK_SWEEP_SECONDS", 10, minimum=1)
 # An exam's captures are downloaded by the task that fetched its data, this many at once
 # per exam and at most this many at once in one worker process.
 PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = env_int("PORTAL_CAPTURE_DOWNLOADS_PER_EXAM", 4, minimum=1)

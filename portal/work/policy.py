@@ -3,9 +3,11 @@
 A unit of work (a notification to fetch, a capture to download, a link to confirm, a
 report to push) is a database row. ``next_attempt_at`` says when it is due (``None``:
 nothing to do). A worker *claims* a row with a conditional UPDATE, so two workers never
-run the same row at once; the claim is a lease (``claimed_until``) that expires if the
-worker dies, after which the sweeper hands the row out again. Failures back off
-exponentially with full jitter, and give up after ``MAX_ATTEMPTS``.
+run the same row at once; the claim is a short lease (``claimed_until``,
+``PORTAL_WORK_LEASE_SECONDS``) renewed by a heartbeat while the task runs
+(``heartbeat``), so it runs out soon after a worker dies and the sweeper hands the row
+out again. Failures back off exponentially with full jitter, and give up after
+``MAX_ATTEMPTS``.
 Queued tasks are only nudges: the rows are the truth.
 """
 
@@ -18,10 +20,11 @@ from datetime import timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
+from portal.work import heartbeat
+
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=20)  # the first retry comes well within a minute
 MAX_BACKOFF = timedelta(hours=1)
-LEASE = timedelta(minutes=10)  # longer than any single attempt may take
 ERROR_LIMIT = 2000
 
 
@@ -41,15 +44,27 @@ def due(queryset, now=None):
     )
 
 
-def claim(model, pk, lease: timedelta = LEASE, **extra_filters):
-    """Take the row for this worker; ``None`` if it is not due or someone else has it."""
+def claim(model, pk, lease: timedelta | None = None, **extra_filters):
+    """Take the row for this worker; ``None`` if it is not due or someone else has it.
+
+    The claim lasts ``lease`` (default ``PORTAL_WORK_LEASE_SECONDS``) and, inside a
+    running task, is renewed by a heartbeat until the task records the outcome or ends.
+    The claim is known by its moment (``last_attempt_at``): the returned row carries it,
+    and its saves only apply while the claim still holds (``Work.save``).
+    """
+    length = lease or heartbeat.lease()
     now = timezone.now()
     taken = due(model._default_manager.filter(pk=pk, **extra_filters), now).update(
-        claimed_until=now + lease, attempts=F("attempts") + 1, last_attempt_at=now
+        claimed_until=now + length, attempts=F("attempts") + 1, last_attempt_at=now
     )
     if not taken:
         return None
-    return model._default_manager.get(pk=pk)
+    obj = model._default_manager.get(pk=pk)
+    if obj.last_attempt_at != now:  # overtaken already (only if this worker stalled)
+        return None
+    obj._work_claim = now
+    heartbeat.hold(model, pk, now, length)
+    return obj
 
 
 def schedule_now(obj, fields=()):
@@ -60,7 +75,8 @@ def schedule_now(obj, fields=()):
 
 
 def finish(obj):
-    """The work is done: nothing more is due."""
+    """The work is done: nothing more is due (the caller saves the fields returned)."""
+    heartbeat.let_go(obj)
     obj.next_attempt_at = None
     obj.claimed_until = None
     obj.last_error = ""
@@ -99,6 +115,7 @@ def fail(
     """
     if max_attempts is None:
         max_attempts = len(schedule) + 1 if schedule else MAX_ATTEMPTS
+    heartbeat.let_go(obj)
     obj.last_error = error[:ERROR_LIMIT]
     obj.claimed_until = None
     gave_up = permanent or obj.attempts >= max_attempts
