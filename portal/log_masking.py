@@ -87,9 +87,11 @@ if _GunicornLogger is not None:
 
         def atoms(self, resp, req, environ, request_time):
             atoms = super().atoms(resp, req, environ, request_time)
-            # The request line and the referer carry queries; "q" is the query itself.
-            if isinstance(atoms.get("q"), str):
-                atoms["q"] = mask_query(atoms["q"])
+            # The request line and the referer carry queries; "q" (and the environ's
+            # "{query_string}e") is the query itself.
+            for key, value in atoms.items():
+                if isinstance(value, str) and (key == "q" or "query" in key.lower()):
+                    atoms[key] = mask_query(value)
             return {
                 k: mask(without_queries(v)) if isinstance(v, str) else v for k, v in atoms.items()
             }

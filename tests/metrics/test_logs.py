@@ -144,3 +144,37 @@ def test_a_task_queued_outside_a_request_gets_an_id_of_its_own(
         enqueue(remember_request_id, "sweep")
     [(label, value)] = SEEN
     assert label == "sweep" and logs.valid(value)
+
+
+def test_gunicorn_access_lines_keep_no_query_value():
+    """The access log: the request line, the query and the referer (a worklist search)."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from portal.log_masking import GunicornLogger
+
+    request = SimpleNamespace(
+        method="GET",
+        path="/",
+        query="q=Zelda+Quixote",
+        version=(1, 1),
+        headers=[("REFERER", "https://portal.example.org/?q=Zelda+Quixote")],
+        uri="/?q=Zelda+Quixote",
+    )
+    response = SimpleNamespace(
+        status="200 OK", sent=10, headers=[("X-Request-Id", "abc")], response_length=10
+    )
+    environ = {
+        "REMOTE_ADDR": "127.0.0.1",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/?q=Zelda+Quixote",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "QUERY_STRING": "q=Zelda+Quixote",
+        "PATH_INFO": "/",
+        "HTTP_REFERER": "https://portal.example.org/?q=Zelda+Quixote",
+    }
+    atoms = GunicornLogger(Config()).atoms(response, request, environ, timedelta(seconds=0.01))
+    assert atoms["r"] == "GET /?q=… HTTP/1.1" and atoms["q"] == "q=…"
+    assert not any("Zelda" in str(v) for v in atoms.values())
