@@ -95,12 +95,16 @@ class S3Server:
         return f"s3://{bucket}?endpoint={self.endpoint}&region={self.region}&addressing=path"
 
     def stop(self):
+        import signal
+        import subprocess
+
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
-            except Exception:
-                self.process.kill()
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                # weed can linger in its graceful shutdown: the data is thrown away anyway.
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
