@@ -138,3 +138,25 @@ def test_a_broken_archive_plans_nothing_and_fails_nothing(northside, bob, pacs, 
     )
     assert onward.plan(export_row) == 0
     assert not Transmission.objects.filter(exam=exam).exists()
+
+
+def test_an_archive_over_the_cap_leaves_none_of_its_files(
+    northside, bob, pacs, settings, tmp_path, monkeypatch
+):
+    settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
+    exam = make_exam(northside, bob, captures=0)
+    files = [dicom_bytes(exam, tmp_path, n) for n in range(3)]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for n, data in enumerate(files):
+            archive.writestr(f"IM{n}", data)
+    relpath = f"{research.research_dir(exam)}/dicom-7.zip"
+    storage.save_bytes(relpath, buffer.getvalue())
+    export_row = DicomExport.objects.create(
+        institution=northside, exam=exam, file=relpath, content_type="application/zip"
+    )
+    monkeypatch.setattr(onward, "MAX_UNPACKED_BYTES", len(files[0]) + len(files[1]) // 2)
+    assert onward.plan(export_row) == 0
+    folder = relpath.removesuffix(".zip")
+    assert not any(storage.exists(f"{folder}/{n:04d}.dcm") for n in range(1, 4))
+    assert not list(storage.local_file(folder).parent.glob("dicom-7/*"))  # no part left
