@@ -224,10 +224,15 @@ class S3Writer:
     def write(self, chunk: bytes) -> None:
         self.hash.update(chunk)
         self.size += len(chunk)
-        self.buffer += chunk
-        while len(self.buffer) >= PART:
-            self._upload_part(bytes(self.buffer[:PART]))
-            del self.buffer[:PART]
+        view = memoryview(chunk)
+        while view:
+            room = PART - len(self.buffer)
+            self.buffer += view[:room]
+            view = view[room:]
+            if len(self.buffer) == PART:
+                # The buffer is handed over whole and a fresh one started: one part held.
+                data, self.buffer = bytes(self.buffer), bytearray()
+                self._upload_part(data)
 
     @property
     def sha256(self) -> str:
