@@ -122,3 +122,23 @@ def test_local_storage_never_redirects_and_keeps_the_front_server(
     response = get(client, capture)
     assert response.status_code == 200
     assert response["X-Accel-Redirect"] == f"/protected-media/{capture.file}"
+
+
+@pytest.mark.parametrize(
+    ("url", "origins"),
+    [
+        ("s3://media?endpoint=http://127.0.0.1:8333", ["http://127.0.0.1:8333"]),
+        (
+            "s3://media?endpoint=https://s3.example.org&addressing=virtual",
+            ["https://media.s3.example.org"],
+        ),
+        (
+            "s3://media?region=eu-west-1",
+            ["https://media.s3.amazonaws.com", "https://media.s3.eu-west-1.amazonaws.com"],
+        ),
+    ],
+)
+def test_the_csp_allows_the_origin_presigned_urls_point_at(url, origins):
+    from portal.env import parse_storage_url, storage_origins
+
+    assert storage_origins(parse_storage_url("PORTAL_STORAGE_URL", url)) == origins
