@@ -16,8 +16,10 @@ When the task ends, its heartbeats end too: ``finish``/``fail`` stop the row's h
 (the outcome is saved next), and whatever is left is stopped and joined when the task
 returns or raises. The task's span is django-q2's ``pre_execute`` to
 ``post_execute_in_worker`` (in a cluster and in sync mode alike), or ``running()``
-around code that runs a task itself. A claim taken outside any task keeps its lease with
-no heartbeat: such code must finish within the lease.
+around code that runs a task itself (a watch thread). A thread a task starts (concurrent
+downloads) has no task of its own: its claims are renewed while a task runs in the
+process and for as long as that thread lives. A claim taken outside any task keeps its
+lease with no heartbeat: such code must finish within the lease.
 
 Each heartbeat thread opens its own database connection only when it renews (a task
 that ends sooner never opens one) and closes it when it stops.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -38,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 # How long stopping a task's heartbeats waits for one in the middle of a renewal.
 JOIN_SECONDS = 5.0
+# How often a heartbeat looks whether the thread that claimed its row is still alive.
+OWNER_CHECK_SECONDS = 1.0
 
 
 class ClaimLost(Exception):
@@ -59,6 +64,7 @@ class Heartbeat:
         self.length = length
         self.lost = False
         self.renewals = 0
+        self.owner = threading.current_thread()  # the thread that claimed the row
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"work-heartbeat-{model._meta.label}-{pk}", daemon=True
@@ -94,7 +100,13 @@ class Heartbeat:
 
     def _run(self) -> None:
         try:
-            while not self._stop.wait(self.interval):
+            next_beat = time.monotonic() + self.interval
+            while not self._stop.wait(min(OWNER_CHECK_SECONDS, self.interval)):
+                if not self.owner.is_alive():  # the claiming thread ended without an outcome
+                    return
+                if time.monotonic() < next_beat:
+                    continue
+                next_beat = time.monotonic() + self.interval
                 try:
                     held = self.renew()
                 except Exception:  # noqa: BLE001 - a database hiccup: try again next beat
@@ -126,6 +138,7 @@ _lock = threading.Lock()
 _local = threading.local()
 _open: list[Task] = []  # every task running in this process, latest last
 _held: dict[tuple[str, object], Heartbeat] = {}  # the live heartbeat of each claimed row
+_threads: list[Heartbeat] = []  # heartbeats of claims taken by a task's own threads
 
 
 def _stack() -> list[Task]:
@@ -155,6 +168,10 @@ def end(task: Task | None = None) -> None:
         if task in _open:
             _open.remove(task)
         beats, task.heartbeats = task.heartbeats, []
+        # The task's own threads have been joined (or are abandoned) by now.
+        ended = [beat for beat in _threads if not beat.owner.is_alive() or not _open]
+        _threads[:] = [beat for beat in _threads if beat not in ended]
+        beats += ended
         for beat in beats:
             if _held.get(beat.key) is beat:
                 del _held[beat.key]
@@ -175,25 +192,28 @@ def running():
 
 
 def current() -> Task | None:
-    """This thread's task, else the task running in this process (whose own threads,
-    e.g. concurrent downloads, claim rows under it)."""
+    """This thread's running task, if any."""
     stack = _stack()
-    if stack:
-        return stack[-1]
-    with _lock:
-        return _open[-1] if _open else None
+    return stack[-1] if stack else None
 
 
 def hold(model, pk, token: datetime, length: timedelta) -> Heartbeat | None:
-    """Keep a fresh claim alive for as long as the running task (none: no heartbeat)."""
+    """Keep a fresh claim alive while the task that took it runs (none: no heartbeat).
+
+    From a thread of its own task, for as long as that task; from another thread (one a
+    task started), for as long as that thread lives and some task runs in the process.
+    """
     task = current()
-    if task is None:
-        return None
     beat = Heartbeat(model, pk, token, length)
     with _lock:
+        if task is not None:
+            task.heartbeats.append(beat)
+        elif _open:
+            _threads.append(beat)
+        else:
+            return None
         previous = _held.get(beat.key)
         _held[beat.key] = beat
-        task.heartbeats.append(beat)
     if previous is not None:  # the task claimed the row again (a new step): one heartbeat
         previous.stop()
     beat.start()

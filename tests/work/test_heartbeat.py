@@ -168,19 +168,30 @@ def test_claiming_a_row_again_in_the_same_task_keeps_one_heartbeat(email, short_
     assert heartbeat_threads() == []
 
 
-def test_threads_of_a_task_claim_under_it(northside, short_lease):
-    # Concurrent downloads claim their rows from threads of the running task.
+def test_threads_of_a_task_claim_under_it_while_they_live(northside, short_lease):
+    # Concurrent downloads claim their rows from threads the running task started:
+    # renewed while each thread works, stopped when it ends, whatever else runs.
     emails = [queued_email(northside, f"Exam {n}") for n in range(3)]
+    release = threading.Event()
+
+    def download(pk):
+        work.claim(Email, pk, state=Email.State.QUEUED)
+        release.wait(10)
+
     with work.running():
-        threads = [
-            threading.Thread(target=lambda pk=e.pk: work.claim(Email, pk, state=Email.State.QUEUED))
-            for e in emails
-        ]
+        threads = [threading.Thread(target=download, args=(e.pk,)) for e in emails]
         for t in threads:
             t.start()
+        assert wait_for(lambda: len(heartbeat.heartbeats()) == 3)
+        beats = heartbeat.heartbeats()
+        assert wait_for(lambda: all(b.renewals >= 1 for b in beats), seconds=4)
+        with work.running():  # another task of the process (a watch) ends meanwhile
+            pass
+        assert all(b.is_alive() for b in beats)
+        release.set()
         for t in threads:
             t.join()
-        assert len(heartbeat.heartbeats()) == 3
+        assert wait_for(lambda: not any(b.is_alive() for b in beats), seconds=3)
     assert heartbeat.heartbeats() == [] and heartbeat_threads() == []
 
 
