@@ -355,6 +355,9 @@ PORTAL_WORK_SWEEP_SECONDS = env_int("PORTAL_WORK_SWEEP_SECONDS", 10, minimum=1)
 # per exam and at most this many at once in one worker process.
 PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = env_int("PORTAL_CAPTURE_DOWNLOADS_PER_EXAM", 4, minimum=1)
 PORTAL_CAPTURE_DOWNLOADS_PER_WORKER = env_int("PORTAL_CAPTURE_DOWNLOADS_PER_WORKER", 8, minimum=1)
+# Each worker process looks this often (milliseconds) for notifications due to be
+# fetched: the webhook's receipt is the queue entry (integrations/clarius/ingestion/receipts.py).
+PORTAL_RECEIPT_POLL_MS = env_int("PORTAL_RECEIPT_POLL_MS", 100, minimum=10)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -80,6 +80,13 @@ class ClariusConfig(AppConfig):
         metrics_registry.register_stored_files(DicomExport, "research_dicom")
         metrics_registry.register_stored_files(RawDataFile, "research_raw_data")
 
+        # Each worker process takes due notification receipts straight from their table.
+        from django_q.signals import post_spawn
+
+        from integrations.clarius.ingestion import receipts
+
+        post_spawn.connect(receipts.start_watch, dispatch_uid="clarius-receipt-watch")
+
         # A new or retired secret takes effect at once in this process (others: SECRET_TTL).
         for signal in (post_save, post_delete):
             signal.connect(

@@ -3,9 +3,10 @@
 A notification (the webhook's call, or an exam the catch-up found that the portal has
 never seen) becomes one ``NotificationReceipt`` per ``request_uuid``; the database's
 unique ``request_uuid`` decides which copy counts when two arrive at the same moment,
-and the first one wins. The receipt is *pending* (due now, its fetch queued after the
-commit) when the customer token has a confirmed link, else *unassigned*: it waits for
-the link, and ``assign_waiting`` hands it over when Clarius confirms one.
+and the first one wins. The receipt is *pending* (due now: the receipt itself is the
+queue entry the workers claim) when the customer token has a confirmed link, else
+*unassigned*: it waits for the link, and ``assign_waiting`` hands it over when Clarius
+confirms one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations.clarius.models import ClariusLink, NotificationReceipt
@@ -56,18 +58,82 @@ def record_notification(fields: Mapping[str, Any], **extra: Any) -> Notification
     ``extra``: the call as received). ``None`` when its ``request_uuid`` was recorded
     before: the first copy is what counts, and nothing changes.
 
-    One look-up and the insert in its savepoint: the webhook answers fast.
+    One statement, committed by itself: the webhook answers fast. The receipt is its own
+    queue entry (pending and due now); nothing is queued here. The caller nudges the
+    worker once the answer is sent (``nudge_fetch``).
     """
-    link_id = confirmed_links([fields["customer_id"]]).get(fields["customer_id"])
-    receipt = new_receipt(fields, link_id, **extra)
-    try:
-        with transaction.atomic():
-            receipt.save()
-            if link_id:
-                nudge(receipt)
-    except IntegrityError:
-        return None
-    return receipt
+    receipt = NotificationReceipt(**fields, **extra, state=State.UNASSIGNED)
+    return receipt if insert_receipt(receipt) else None
+
+
+def insert_receipt(receipt: NotificationReceipt) -> bool:
+    """INSERT ``receipt`` with its link looked up in the same statement (the rule of
+    ``new_receipt``: pending and due now with a confirmed link, else unassigned). False,
+    and nothing written, if its ``request_uuid`` is recorded already.
+
+    Written by hand because it is the webhook's whole cost: the ORM would take a look-up
+    and the insert (two round trips), and a savepoint around the insert inside a
+    transaction; ``ON CONFLICT DO NOTHING`` needs neither, on PostgreSQL and SQLite.
+    """
+    qn = connection.ops.quote_name
+    meta, link_meta = NotificationReceipt._meta, ClariusLink._meta
+    computed = ("link", "state", "next_attempt_at")
+    columns, params = [], []
+    for field in meta.concrete_fields:
+        if field.primary_key or field.name in computed:
+            continue
+        columns.append(qn(field.column))
+        params.append(field.get_db_prep_save(field.pre_save(receipt, add=True), connection))
+    # Table and column names come from the models, quoted; every value is a parameter.
+    confirmed = (
+        f"SELECT {qn(link_meta.pk.column)} FROM {qn(link_meta.db_table)} "  # noqa: S608
+        f"WHERE {qn(link_meta.get_field('token').column)} = %s "
+        f"AND {qn(link_meta.get_field('state').column)} = %s"
+    )
+    link_params = [receipt.customer_id, ClariusLink.State.CONFIRMED]
+    due = meta.get_field("next_attempt_at")
+    now = timezone.now()
+    values = ["%s"] * len(columns) + [
+        f"({confirmed})",
+        f"CASE WHEN EXISTS ({confirmed}) THEN %s ELSE %s END",
+        f"CASE WHEN EXISTS ({confirmed}) THEN %s END",
+    ]
+    columns += [qn(meta.get_field(name).column) for name in computed]
+    params += [*link_params, *link_params, State.PENDING, State.UNASSIGNED, *link_params]
+    params.append(due.get_db_prep_save(now, connection))
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(values)}) "  # noqa: S608
+        f"ON CONFLICT ({qn(meta.get_field('request_uuid').column)}) DO NOTHING "
+        f"RETURNING {qn(meta.pk.column)}, {qn(meta.get_field('link').column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    receipt.pk, receipt.link_id = row
+    if receipt.link_id:
+        receipt.state = State.PENDING
+        receipt.next_attempt_at, receipt.claimed_until = now, None
+    receipt._state.adding, receipt._state.db = False, connection.alias
+    return True
+
+
+def nudge_fetch(receipt: NotificationReceipt) -> None:
+    """Tell the workers a pending receipt is due, for when the answer is already sent.
+
+    With Redis a queued task starts its fetch at once; in sync mode (tests) the fetch
+    runs here. With the ORM broker nothing is queued: a task row would cost the webhook
+    a commit, and the workers' receipt watch (``receipts``) finds the receipt itself
+    within ``PORTAL_RECEIPT_POLL_SECONDS``. Should the nudge be lost, the watch and the
+    sweeper still find the receipt: it is the queue entry.
+    """
+    if receipt.state != State.PENDING:
+        return
+    q = settings.Q_CLUSTER
+    if q.get("orm") and not q.get("sync"):
+        return
+    nudge(receipt)
 
 
 def record_notifications(

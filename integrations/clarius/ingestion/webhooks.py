@@ -2,7 +2,8 @@
 
 Clarius does not authenticate the call and never retries a failed one, so the view
 must answer fast and must not lose what it accepted: it validates the body, writes the
-receipt, and answers; fetching happens in the worker after the commit. Every call that
+receipt (one INSERT, one commit: the receipt is the worker's queue entry), and answers;
+the worker is nudged after the answer, and fetching happens in the worker. Every call that
 reaches the right URL is recorded, rejected ones with the reason.
 """
 
@@ -18,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from integrations.clarius.conf import api_url_refusal
-from integrations.clarius.ingestion.notifications import record_notification
+from integrations.clarius.ingestion.notifications import nudge_fetch, record_notification
 from integrations.clarius.models import NotificationEndpoint, NotificationReceipt
 from portal.safejson import RefusedJSON, loads
 from portal.text import clean_text, storable
@@ -132,12 +133,31 @@ def reject(request, body: bytes, reason: str, status: int) -> JsonResponse:
     return JsonResponse({"status": "rejected", "reason": reason}, status=status)
 
 
+class AcceptedResponse(JsonResponse):
+    """The 202, with the worker nudged only once it is sent.
+
+    The WSGI server closes a response after writing it; only then is the receipt's
+    fetch nudged (``nudge_fetch``), so Clarius never waits for the queue.
+    """
+
+    def __init__(self, receipt):
+        super().__init__({"status": "accepted"}, status=202)
+        self.receipt = receipt
+
+    def close(self):
+        try:
+            nudge_fetch(self.receipt)
+        finally:
+            super().close()
+
+
 def accept(request, body: bytes, fields: dict) -> JsonResponse:
     """Store the receipt; on a duplicate ``request_uuid`` change nothing and still say 2xx."""
-    if record_notification(fields, **request_metadata(request, body)) is None:
+    receipt = record_notification(fields, **request_metadata(request, body))
+    if receipt is None:
         # Clarius (or a replay) sent this request again; the first copy is what counts.
         return JsonResponse({"status": "duplicate"}, status=200)
-    return JsonResponse({"status": "accepted"}, status=202)
+    return AcceptedResponse(receipt)
 
 
 @csrf_exempt
