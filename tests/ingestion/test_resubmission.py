@@ -221,6 +221,10 @@ def test_two_copies_finishing_at_the_same_moment_make_one_original(
     makes one the original and the other its duplicate, and the commit (a real one here)
     removes only the duplicate's own download."""
     monkeypatch.setattr("portal.work.registry.enqueue", lambda *args: None)
+    # Nor does the fetch download them: the two downloads below are the ones raced.
+    monkeypatch.setattr(
+        "integrations.clarius.ingestion.media_fetch.download_captures", lambda ids: None
+    )
     sandbox_user = clarius_sandbox.add_user("Bob Reviewer", "bob@example.org")
     link_confirmed(sandbox_user, bob, northside)
     first = clarius_sandbox.upload_exam(sandbox_user, captures=1, videos=0, notify=False)
