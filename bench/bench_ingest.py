@@ -332,15 +332,26 @@ def main(argv: list[str]) -> int:
     results = []
     for label in brokers:
         command = [sys.executable, __file__, "--one", label, *argv]
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
+        figures = None
         try:
-            done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
+            for line in child.stdout:  # its progress lines shown as they come
+                if line.startswith("{"):
+                    figures = json.loads(line)
+                else:
+                    print(line, end="", flush=True)
+            child.wait()
         except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
+            # A SIGTERM reaches only this process: the child tears its servers down itself.
+            print("interrupted: stopping the run", file=sys.stderr)
+            processes.ignore_signals()
+            child.terminate()
+            child.wait(60)
             return 130
-        if done.returncode:
-            print(f"FAIL: {label} exited {done.returncode}", file=sys.stderr)
+        if child.returncode or figures is None:
+            print(f"FAIL: {label} exited {child.returncode}", file=sys.stderr)
             return 1
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        results.append(figures)
     met = report(results, args)
     return 1 if args.strict and not met else 0
 
