@@ -31,6 +31,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # Run as a script, this folder comes first on sys.path; its modules must only ever be
@@ -174,7 +175,142 @@ def report(results, seconds) -> None:
     )
 
 
+# The scale run: the same institutions at 100,000 and at 1,000,000 exams.
+SIZES = (100_000, 1_000_000)
+SCALE_INSTITUTIONS = 1_000
+SCALE_TARGET = 1.3  # p95 at 1,000,000 / p95 at 100,000
+
+
+def scale_cases(client, headers) -> list[tuple[str, str, dict, Callable]]:
+    """(name, URL, headers, rows counter): every worklist order, the dashboard, and the
+    API's exam list in every order (with a read key)."""
+    from bench.bench_api import api_rows
+    from portal.dashboard.queries import SORTS
+
+    cases = [(f"worklist sort {sort}", f"/worklist/?sort={sort}", {}, rows_in) for sort in SORTS]
+    cases.append(("worklist page 5 (-submitted)", _fifth_page(client), {}, rows_in))
+    cases.append(("dashboard", "/", {}, rows_in))
+    cases += [
+        (f"API list sort {sort}", f"/api/v1/exams/?sort={sort}", headers, api_rows)
+        for sort in SORTS
+    ]
+    return cases
+
+
+def _fifth_page(client) -> str:
+    query = ""
+    for _ in range(4):
+        following = NEXT_LINK.search(client.get("/worklist/?" + query).content.decode())
+        query = html.unescape(following.group(1)).lstrip("?")
+    return "/worklist/?" + query
+
+
+def measure_scale(bare, seeded, institutions, size) -> list[dict]:
+    from django.test import Client
+
+    from bench.bench_api import is_key_touch, read_key
+    from bench.lib.pages import captured_request
+
+    results = []
+    for label, institution_id in institutions:
+        client = Client()
+        client.force_login(reviewer_of(seeded, institution_id))
+        headers = {"Authorization": f"Bearer {read_key(seeded, institution_id)}"}
+        exams = dict(seeded["sizes"])[institution_id]
+        for name, url, extra, counter in scale_cases(client, headers):
+
+            def skip(sql):
+                return remembers_filters(sql) or is_key_touch(sql)
+
+            _, queries = captured_request(client, url, skip, **extra)
+            selects = [q for q in queries if q.startswith("SELECT")]
+            dashboard = url == "/"
+            own = selects if dashboard else [page_query(queries)]
+            result = measure(client, bare, url, lambda q, own=own: own, counter, skip=skip, **extra)
+            result["indexes"], full_scan = (
+                plan_summary(bare, own[0]) if "sort=" in url else ("(its aggregates)", False)
+            )
+            results.append(
+                {"size": size, "institution": label, "exams": exams, "case": name,
+                 "full_scan": full_scan, **result}
+            )  # fmt: skip
+    return results
+
+
 def main() -> int:
+    if "--scale" not in sys.argv:
+        return main_100k()
+    started = time.monotonic()
+    try:
+        with seeded_postgres(SCALE_INSTITUTIONS, SIZES[0]) as (pg, seeded):
+            import psycopg
+
+            sizes = seeded["sizes"]
+            chosen_ids = [("largest", sizes[0][0]), ("middle", sizes[len(sizes) // 2][0])]
+            results = []
+            with psycopg.connect(pg.url, autocommit=True) as bare:
+                results += measure_scale(bare, seeded, chosen_ids, SIZES[0])
+                from bench.lib import seed
+
+                seeding = time.monotonic()
+                seeded["sizes"] = seed.add_exams(
+                    SCALE_INSTITUTIONS, SIZES[1] - SIZES[0], seeded["staff"]
+                )
+                print(
+                    f"grew to {SIZES[1]:,} exams in {time.monotonic() - seeding:.1f} s "
+                    f"(largest institution {seeded['sizes'][0][1]:,})",
+                    flush=True,
+                )
+                results += measure_scale(bare, seeded, chosen_ids, SIZES[1])
+    except PostgresUnavailable as e:
+        print(f"cannot run: {e}")
+        return 1
+    return scale_report(results, time.monotonic() - started)
+
+
+def scale_report(results, seconds) -> int:
+    small, large = SIZES
+    print(
+        f"\nThe same institutions at {small:,} and {large:,} exams over "
+        f"{SCALE_INSTITUTIONS:,} institutions; {RUNS} requests per case; times in ms. "
+        f"Target: p95 at {large:,} ≤ {SCALE_TARGET}× p95 at {small:,}; queries per page "
+        "the same."
+    )
+    header = (
+        f"{'institution':<22} {'case':<30} {'queries':>7}  {'p95 100k':>8} {'p95 1M':>8} "
+        f"{'ratio':>6}  {'SQL p95 100k':>12} {'1M':>7}  target"
+    )
+    print(header)
+    print("-" * len(header))
+    problems = []
+    by_key = {(r["size"], r["institution"], r["case"]): r for r in results}
+    for r in [r for r in results if r["size"] == small]:
+        big = by_key[(large, r["institution"], r["case"])]
+        p_small, p_big = percentile(r["render"], 0.95), percentile(big["render"], 0.95)
+        ratio = p_big / p_small
+        met = ratio <= SCALE_TARGET and r["queries"] == big["queries"]
+        label = f"{r['institution']} {r['exams']:,}→{big['exams']:,}"
+        print(
+            f"{label:<22} {r['case']:<30} {r['queries']:>3}/{big['queries']:<3}  "
+            f"{p_small:>8.2f} {p_big:>8.2f} {ratio:>5.2f}×  "
+            f"{percentile(r['bare'], 0.95):>12.2f} {percentile(big['bare'], 0.95):>7.2f}  "
+            f"{'met' if met else 'MISSED'}"
+        )
+        if not met:
+            problems.append(f"{label} {r['case']}: ratio {ratio:.2f}")
+        if big["full_scan"]:
+            problems.append(f"{r['case']} at {large:,} scans the whole exam table")
+    print("\nIndexes in each page query's plan at 1,000,000 exams:")
+    for r in results:
+        if r["size"] == large and r["indexes"] != "(its aggregates)":
+            print(f"  {r['institution']:<8} {r['case']:<30} {r['indexes']}")
+    print(f"Total time {seconds:.0f} s.")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    return 1 if problems else 0
+
+
+def main_100k() -> int:
     started = time.monotonic()
     try:
         with seeded_postgres() as (pg, seeded):

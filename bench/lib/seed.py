@@ -126,7 +126,7 @@ def many_exams(institutions: int, exams: int) -> dict:
     """
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from portal.tenants.models import Institution, Membership
 
@@ -160,22 +160,47 @@ def many_exams(institutions: int, exams: int) -> dict:
             }
             for i, inst in enumerate(created)
         }
+    sizes = add_exams(institutions, exams, staff)
+    return {"sizes": sizes, "staff": staff}
+
+
+def add_exams(institutions: int, exams: int, staff: dict) -> list[tuple[int, int]]:
+    """``exams`` more exams with their patients over the ``institutions`` of ``staff``
+    (``many_exams``); returns the institutions' sizes, largest first.
+
+    The portal's triggers (``portal.exams.tallies``) are off for the load
+    (``session_replication_role``): the patient sort key is written with the exam (the
+    names are a function of its id) and the tallies are rebuilt once at the end, as
+    migration exams.0013 does, rather than a row at a time."""
+    from django.db import connection, transaction
+
+    from portal.exams import tallies
+
     rows = ", ".join(
         f"({s['index']}, {pk}, ARRAY{s['reviewers']}::bigint[], ARRAY{s['clinicians']}::bigint[])"
         for pk, s in staff.items()
     )
+    first = f"({_sql_array(FIRST_NAMES)})[1 + (id * 7) % {len(FIRST_NAMES)}]"
+    last = f"({_sql_array(LAST_NAMES)})[1 + (id * 13) % {len(LAST_NAMES)}]"
+    animal = f"({_sql_array(ANIMALS)})[1 + id % {len(ANIMALS)}]"
+    is_animal = "(id * 37) % 100 < 8"  # 8 % of the patients, known from the id alone
     with connection.cursor() as cursor, transaction.atomic():
+        cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute(
-            "CREATE TEMP TABLE bench_staff "
+            "CREATE TEMP TABLE IF NOT EXISTS bench_staff "
             "(idx int, institution_id bigint, reviewers bigint[], clinicians bigint[])"
         )
+        cursor.execute("TRUNCATE bench_staff")
         cursor.execute("INSERT INTO bench_staff VALUES " + rows)  # noqa: S608 (our ids)
+        cursor.execute("SELECT coalesce(max(id), 0) FROM exams_exam")
+        start = cursor.fetchone()[0]
         # power(random(), 2) skews exams towards the first institutions. These SQL
         # strings are built from this module's constants and ids only.
         cursor.execute(
             f"""
             WITH g AS MATERIALIZED (
-                SELECT n, 1 + floor({institutions} * power(random(), 2))::int AS idx,
+                SELECT {start} + n AS id,
+                       1 + floor({institutions} * power(random(), 2))::int AS idx,
                        random() AS r_status, random() AS r_state, random() AS r_age,
                        random() AS r_turn, random() AS r_resubmit
                 FROM generate_series(1, {exams}) AS n
@@ -186,24 +211,30 @@ def many_exams(institutions: int, exams: int) -> dict:
                             WHEN r_state < .70 THEN 'signed' ELSE 'reported' END AS state
                 FROM g JOIN bench_staff s USING (idx)
             )
-            INSERT INTO exams_exam (institution_id, exam_uuid, status, review_state,
+            INSERT INTO exams_exam (id, institution_id, exam_uuid, status, review_state,
                 reviewer_id, signed_at, operator_id, first_submitted_at, last_submitted_at,
                 created_at, updated_at, clarius_application, exam_type_confirmed,
-                new_images_since_signing)
-            SELECT institution_id, gen_random_uuid(),
+                new_images_since_signing, patient_sort)
+            SELECT id, institution_id, gen_random_uuid(),
                    CASE WHEN r_status < .02 THEN 'incomplete' WHEN r_status < .03
                         THEN 'receiving' ELSE 'ready' END,
                    state,
-                   CASE WHEN state = 'new' THEN NULL ELSE reviewers[1 + n % 2] END,
+                   CASE WHEN state = 'new' THEN NULL ELSE reviewers[1 + id % 2] END,
                    CASE WHEN state IN ('signed', 'reported')
                         THEN least(now(), submitted + r_turn * interval '72 hours') END,
-                   clinicians[1 + n % 4],
+                   clinicians[1 + id % 4],
                    submitted,
                    submitted + CASE WHEN r_resubmit < .1 THEN interval '2 hours'
                                     ELSE interval '0' END,
-                   now(), now(), '', false, false
+                   now(), now(), '', false, false,
+                   CASE WHEN {is_animal} THEN lower({animal})
+                        ELSE lower({last} || ' ' || {first}) END
             FROM t
             """  # noqa: S608
+        )
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('exams_exam', 'id'), "
+            "(SELECT max(id) FROM exams_exam))"
         )
         cursor.execute(
             f"""
@@ -211,25 +242,26 @@ def many_exams(institutions: int, exams: int) -> dict:
                 middle_name, last_name, date_of_birth_text, gender, animal_name,
                 animal_type, owner_name, extra)
             SELECT institution_id, id, 'MRN-' || lpad(id::text, 7, '0'),
-                   CASE WHEN animal THEN '' ELSE
-                        ({_sql_array(FIRST_NAMES)})[1 + (id * 7) % {len(FIRST_NAMES)}] END,
+                   CASE WHEN {is_animal} THEN '' ELSE {first} END,
                    '',
-                   CASE WHEN animal THEN '' ELSE
-                        ({_sql_array(LAST_NAMES)})[1 + (id * 13) % {len(LAST_NAMES)}] END,
+                   CASE WHEN {is_animal} THEN '' ELSE {last} END,
                    '', '',
-                   CASE WHEN animal THEN
-                        ({_sql_array(ANIMALS)})[1 + id % {len(ANIMALS)}] ELSE '' END,
-                   CASE WHEN animal THEN (ARRAY['Dog', 'Cat', 'Horse'])[1 + id % 3]
+                   CASE WHEN {is_animal} THEN {animal} ELSE '' END,
+                   CASE WHEN {is_animal} THEN (ARRAY['Dog', 'Cat', 'Horse'])[1 + id % 3]
                         ELSE '' END,
-                   CASE WHEN animal THEN 'Owner ' || id ELSE '' END,
+                   CASE WHEN {is_animal} THEN 'Owner ' || id ELSE '' END,
                    '{{}}'::jsonb
-            FROM (SELECT id, institution_id, random() < .08 AS animal FROM exams_exam) AS e
+            FROM exams_exam WHERE id > {start}
             """  # noqa: S608
         )
+        # The sort keys were written with the exams: only the tallies are rebuilt.
+        for statement in tallies.backfill("postgresql")[1:]:
+            cursor.execute(statement)
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
         cursor.execute(
             "SELECT institution_id, count(*) FROM exams_exam GROUP BY institution_id "
             "ORDER BY count(*) DESC, institution_id"
         )
-        sizes = cursor.fetchall()
-    return {"sizes": sizes, "staff": staff}
+        return cursor.fetchall()

@@ -193,24 +193,28 @@ def install(apps, schema_editor):
     statements = {"sqlite": SQLITE, "postgresql": POSTGRES}[vendor]
     for statement in statements:
         schema_editor.execute(statement, params=None)
+    for statement in backfill(vendor):
+        schema_editor.execute(statement, params=None)
+
+
+def backfill(vendor: str) -> list[str]:
+    """The statements that set every exam's patient sort key and rebuild the tallies from
+    the exam rows (after the triggers were off for a bulk load, or at installation)."""
     hour = BACKFILL[vendor]
-    schema_editor.execute(
-        f"UPDATE exams_exam SET patient_sort = {SORT_OF.format(exam='exams_exam.id')}", params=None
-    )
-    schema_editor.execute(
+    return [
+        f"UPDATE exams_exam SET patient_sort = {SORT_OF.format(exam='exams_exam.id')} "
+        f"WHERE patient_sort <> {SORT_OF.format(exam='exams_exam.id')}",
+        "DELETE FROM exams_examtally",
+        "DELETE FROM exams_examhour",
         "INSERT INTO exams_examtally (institution_id, operator_id, reviewer_id, review_state, status, n) "
         "SELECT institution_id, coalesce(operator_id, 0), coalesce(reviewer_id, 0), review_state, status, count(*) "
         "FROM exams_exam GROUP BY 1, 2, 3, 4, 5",
-        params=None,
-    )
-    schema_editor.execute(
         "INSERT INTO exams_examhour (institution_id, operator_id, hour, n) "
         f"SELECT institution_id, 0, {hour}, count(*) FROM exams_exam e GROUP BY 1, 2, 3 "
         "UNION ALL "
         f"SELECT institution_id, operator_id, {hour}, count(*) FROM exams_exam e "
         "WHERE operator_id IS NOT NULL GROUP BY 1, 2, 3",
-        params=None,
-    )
+    ]
 
 
 def uninstall(apps, schema_editor):
