@@ -76,7 +76,10 @@ def loads(
             raise RefusedJSON(
                 f"is not valid JSON: not UTF-8 ({e.reason} at byte {e.start})"
             ) from None
-    if nesting_depth(data, max_depth) > max_depth:
+    # Fewer opening brackets than the limit cannot nest deeper than it (counting is cheap;
+    # a notification has one): the scan is for the documents that might.
+    deep = data.count("[") + data.count("{") > max_depth
+    if deep and nesting_depth(data, max_depth) > max_depth:
         raise RefusedJSON(f"is nested deeper than {max_depth} levels")
     try:
         return json.loads(

@@ -1,5 +1,6 @@
 """The Clarius configuration of this installation, read from Django settings."""
 
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -30,9 +31,16 @@ def client_options() -> dict[str, Any]:
 
 def origin_guard() -> OriginGuard:
     """The origin guard for ``CLARIUS_API_URL`` and ``CLARIUS_MEDIA_ORIGINS``."""
-    return OriginGuard(
-        settings.CLARIUS_API_URL, settings.CLARIUS_MEDIA_ORIGINS, allow_http=allow_http()
+    return _origin_guard(
+        settings.CLARIUS_API_URL, tuple(settings.CLARIUS_MEDIA_ORIGINS), allow_http()
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _origin_guard(api_url: str, media_origins: tuple[str, ...], allow_http: bool) -> OriginGuard:
+    # One per configuration: parsing the origins again for every webhook call cost more
+    # than checking the URL (a guard never changes once made).
+    return OriginGuard(api_url, media_origins, allow_http=allow_http)
 
 
 def api_url_refusal(url: str) -> str | None:
