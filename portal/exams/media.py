@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 from pathlib import Path
-
-from django.conf import settings
 
 from portal import storage
 
@@ -27,19 +24,6 @@ ALLOWED_TYPES = {
 }
 THUMBNAIL_SIZE = (320, 240)
 MAX_CAPTURE_BYTES = 1024 * 1024 * 1024  # one clip is minutes at most; 1 GiB is generous
-
-
-def media_root() -> Path:
-    return Path(settings.PORTAL_MEDIA_ROOT)
-
-
-def absolute(relative: str) -> Path:
-    """The file for a stored relative path, refusing anything that escapes the root."""
-    root = media_root().resolve()
-    path = (root / relative).resolve()
-    if root not in path.parents:
-        raise ValueError(f"media path escapes the media root: {relative!r}")
-    return path
 
 
 def capture_dir(capture) -> str:
@@ -58,7 +42,7 @@ class PreviewFailed(Exception):
     """The media is kept, but no thumbnail or poster frame could be made of it."""
 
 
-def make_preview(source: Path, content_type: str, thumbnail) -> tuple[int, int] | None:
+def make_preview(source: Path, content_type: str, thumbnail: str) -> tuple[int, int] | None:
     """Store a JPEG thumbnail (images) or poster frame (clips) of the local file
     ``source`` as the stored file named ``thumbnail``; the media's size, or ``None`` for
     a kind that has no preview (DICOM).
@@ -71,11 +55,7 @@ def make_preview(source: Path, content_type: str, thumbnail) -> tuple[int, int] 
     if made is None:
         return None
     jpeg, size = made
-    if isinstance(thumbnail, os.PathLike):
-        # A local path (the download task's older call): written whole or not at all.
-        _write_local(Path(thumbnail), jpeg)
-    else:
-        storage.save_bytes(thumbnail, jpeg)
+    storage.save_bytes(thumbnail, jpeg)
     return size
 
 
@@ -95,15 +75,6 @@ def preview_jpeg(source: Path, content_type: str) -> tuple[bytes, tuple[int, int
     except Exception as e:  # noqa: BLE001 - any decoder error means "no preview", nothing more
         logger.warning("could not make a preview of %s: %s", source.name, e)
         raise PreviewFailed(f"{type(e).__name__}: {e}") from e
-
-
-def _write_local(dest: Path, data: bytes) -> None:
-    tmp = dest.with_suffix(".tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def clip_frame_rate(source: Path) -> float | None:

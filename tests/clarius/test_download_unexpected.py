@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from integrations.clarius import tasks
 from integrations.clarius.models import NotificationReceipt
-from portal import work
+from portal import storage, work
 from portal.exams import media
 from portal.exams.models import Capture, Exam
 from portal.work import sweeper
@@ -48,7 +48,7 @@ class Garbage:
 
 
 def files_of(capture):
-    directory = media.media_root() / media.capture_dir(capture)
+    directory = storage.local_root() / media.capture_dir(capture)
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
 
@@ -63,7 +63,7 @@ def test_it_keeps_an_image_that_cannot_be_decoded_and_says_it_has_no_preview(
     assert capture.width is None and capture.next_attempt_at is None
     assert "no preview could be made" in capture.last_error
     assert "\x00" not in capture.last_error
-    assert media.absolute(capture.file).stat().st_size == capture.size
+    assert storage.local_file(capture.file).stat().st_size == capture.size
     assert files_of(capture) == ["000.jpg"]  # no staging, partial or temporary file
     assert Exam.objects.get().status == "ready"
     assert sweeper.sweep()["Capture"] == 0
@@ -122,7 +122,7 @@ def test_a_capture_whose_worker_dies_on_every_attempt_gives_up(one_capture):
         # A worker claims the capture and dies before recording anything; its lease runs out.
         assert work.claim(Capture, capture.pk, state=Capture.State.PENDING) is not None
         Capture.objects.filter(pk=capture.pk).update(claimed_until=timezone.now())
-    directory = media.media_root() / media.capture_dir(capture)
+    directory = storage.local_root() / media.capture_dir(capture)
     directory.mkdir(parents=True)
     (directory / ".000.download.abc.part").write_bytes(b"half")
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from integrations.clarius import tasks
 from integrations.clarius.ingestion.linking import link_token
 from integrations.clarius.models import ClariusLink, NotificationReceipt
+from portal import storage
 from portal.exams import media
 from portal.exams.models import Capture, Exam
 from tests.clarius.flow import deliver, link_confirmed, run_due_work
@@ -50,10 +51,10 @@ def test_an_uploaded_exam_lands_complete_in_the_institution(
     kinds = {c.content_type for c in captures}
     assert "video/mp4" in kinds and kinds & {"image/png", "image/jpeg"}
     for capture in captures:
-        path = media.absolute(capture.file)
+        path = storage.local_file(capture.file)
         assert path.stat().st_size == capture.size
         assert hashlib.sha256(path.read_bytes()).hexdigest() == capture.sha256
-        assert capture.thumbnail and media.absolute(capture.thumbnail).exists()
+        assert capture.thumbnail and storage.local_file(capture.thumbnail).exists()
         assert capture.width and capture.height
         # A clip keeps its frame rate, so the viewer steps one real frame at a time.
         assert capture.frame_rate == (15 if capture.content_type == "video/mp4" else None)

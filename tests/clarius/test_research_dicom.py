@@ -12,7 +12,7 @@ from integrations.clarius.api.client import DICOM_DEMOGRAPHICS, DICOM_SYNTAXES
 from integrations.clarius.models import DicomExport, ResearchAccount
 from integrations.clarius.research import service as research
 from integrations.clarius.research import tasks as research_tasks
-from portal.exams import media
+from portal import storage
 from portal.exams.models import AuditEvent, Exam
 from portal.tenants.models import Membership
 from tests.conftest import make_user
@@ -114,7 +114,7 @@ def test_the_file_is_kept_with_its_main_tags_and_offered_for_download(
     done = export(
         member, exam, django_capture_on_commit_callbacks, resolution="800x600", tz="Europe/Paris"
     )
-    path = media.absolute(done.file)
+    path = storage.local_file(done.file)
     assert path.read_bytes()[128:132] == b"DICM"
     assert done.file.startswith(f"{exam.institution_id}/{exam.exam_uuid}/research/")
     assert (done.content_type, done.size) == ("application/dicom", path.stat().st_size)

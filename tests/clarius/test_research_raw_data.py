@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from integrations.clarius.models import RawDataFile
 from integrations.clarius.research import service as research
-from portal.exams import media
+from portal import storage
 from portal.exams.models import AuditEvent, Exam
 from portal.tenants.models import Membership
 from tests.conftest import make_user
@@ -72,11 +72,11 @@ def test_a_raw_file_is_copied_into_the_portal_and_downloaded(
         assert client.post(fetch).status_code == 302
     row = RawDataFile.objects.get()
     assert (row.state, row.institution_id) == ("done", exam.institution_id)
-    assert media.absolute(row.file).stat().st_size == row.size > 0
+    assert storage.local_file(row.file).stat().st_size == row.size > 0
     assert "Download the raw file" in client.get(url(exam)).content.decode()
     response = client.get(reverse("clarius-raw-data-file", args=[exam.pk, row.pk]))
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == media.absolute(row.file).read_bytes()
+    assert b"".join(response.streaming_content) == storage.local_file(row.file).read_bytes()
     assert response["Content-Disposition"].startswith("attachment;")
     assert AuditEvent.objects.filter(action="raw_data_download", user=bob).count() == 1
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from integrations.clarius import tasks
 from integrations.clarius.models import NotificationReceipt
+from portal import storage
 from portal.exams import media
 from portal.exams.models import Capture
 from portal.work import sweeper
@@ -51,7 +52,7 @@ def test_a_download_killed_midway_leaves_no_partial_file_and_completes_later(
     deliver(request)
     tasks.fetch_receipt(NotificationReceipt.objects.get().pk)
     big = Capture.objects.order_by("-position").first()
-    directory = media.media_root() / media.capture_dir(big)
+    directory = storage.local_root() / media.capture_dir(big)
 
     env = {
         **os.environ,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from integrations.clarius import tasks
 from integrations.clarius.models import NotificationReceipt
-from portal import events
+from portal import events, storage
 from portal.exams import media
 from portal.exams.captures import is_signed, shown
 from portal.exams.models import Capture, Exam
@@ -102,14 +102,14 @@ def test_the_same_captures_again_plus_one_new_after_signing(
         assert copy.duplicate_of_id == original.pk and copy.sha256 == original.sha256
         assert (copy.file, copy.thumbnail) == (original.file, original.thumbnail)
         assert not copy.after_signing
-        assert media.absolute(original.file).exists()
-        assert media.absolute(original.thumbnail).exists()
+        assert storage.local_file(original.file).exists()
+        assert storage.local_file(original.thumbnail).exists()
         # The copy's own download was removed once its row pointed at the original.
-        directory = media.absolute(media.capture_dir(copy))
+        directory = storage.local_file(media.capture_dir(copy))
         assert not list(directory.glob(f"{copy.position:03d}.*"))
     new = again[4]
     assert new.duplicate_of is None and new.after_signing is True
-    assert media.absolute(new.file).exists()
+    assert storage.local_file(new.file).exists()
     assert [c.after_signing for c in originals] == [False] * 4
 
     shown_ids = [c.pk for c in originals] + [new.pk]
@@ -182,7 +182,7 @@ def test_two_submissions_downloading_at_once_keep_one_copy_of_each(
     kept = list(shown(exam.captures.all()))
     assert len(kept) == 3 and len({c.sha256 for c in kept}) == 3
     for capture in exam.captures.all():
-        assert media.absolute(capture.file).exists()
+        assert storage.local_file(capture.file).exists()
         if capture.duplicate_of_id:
             assert capture.duplicate_of.duplicate_of_id is None
 
@@ -200,8 +200,8 @@ def test_a_copys_row_never_points_at_a_missing_file_before_the_commit(clarius_sa
     run_due_work()
     original, copy = Capture.objects.order_by("submission__submitted_at")
     assert copy.duplicate_of == original and copy.file == original.file
-    assert media.absolute(original.file).exists()
-    assert list(media.absolute(media.capture_dir(copy)).glob("000.*"))  # removed on commit
+    assert storage.local_file(original.file).exists()
+    assert list(storage.local_file(media.capture_dir(copy)).glob("000.*"))  # removed on commit
 
 
 def test_signed_findings_count_as_signed(northside, bob):
@@ -223,7 +223,7 @@ def test_two_copies_finishing_at_the_same_moment_make_one_original(
     monkeypatch.setattr("portal.work.registry.enqueue", lambda *args: None)
     # Nor does the fetch download them: the two downloads below are the ones raced.
     monkeypatch.setattr(
-        "integrations.clarius.ingestion.media_fetch.download_captures", lambda ids: None
+        "integrations.clarius.ingestion.media_fetch.download_captures", lambda *args: None
     )
     sandbox_user = clarius_sandbox.add_user("Bob Reviewer", "bob@example.org")
     link_confirmed(sandbox_user, bob, northside)
@@ -263,7 +263,7 @@ def test_two_copies_finishing_at_the_same_moment_make_one_original(
     original = Capture.objects.get(duplicate_of__isnull=True)
     copy = Capture.objects.get(duplicate_of=original)
     assert original.state == copy.state == Capture.State.DONE
-    assert copy.file == original.file and media.absolute(original.file).exists()
-    assert media.absolute(original.thumbnail).exists()
-    assert not list(media.absolute(media.capture_dir(copy)).glob("000.*"))
+    assert copy.file == original.file and storage.local_file(original.file).exists()
+    assert storage.local_file(original.thumbnail).exists()
+    assert not list(storage.local_file(media.capture_dir(copy)).glob("000.*"))
     assert Exam.objects.get().status == Exam.Status.READY
