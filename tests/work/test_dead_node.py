@@ -26,8 +26,9 @@ from tests import services
 from tests.subprocesses import ROOT
 from tests.work.conftest import queued_email
 
-LEASE = 6
-WATCH = 2
+# TEST_WORK_LEASE_SECONDS=40 TEST_WORK_SWEEP_SECONDS=10 measures production's defaults.
+LEASE = int(os.environ.get("TEST_WORK_LEASE_SECONDS", "6"))
+WATCH = int(os.environ.get("TEST_WORK_SWEEP_SECONDS", "2"))
 # Slack over lease + watch: queueing, a worker taking the task, a loaded CI machine.
 SLACK = 4
 
@@ -121,14 +122,17 @@ def test_a_killed_nodes_work_is_picked_up_by_another_node_within_a_lease(northsi
     email = queued_email(northside)
     marker = tmp_path / "sending"
     a_env = node_env(tmp_path, SLOW_MAIL_MARKER=str(marker), SLOW_MAIL_SECONDS="120")
-    b_env = {**a_env}
+    # Node B takes tasks from a queue of its own: the email can reach it only through
+    # its watch, which finds node A's claim run out. Both start at once (time matters).
+    b_env = {**a_env, "PORTAL_TEST_Q_NAME": a_env["PORTAL_TEST_Q_NAME"] + "-b"}
     del b_env["SLOW_MAIL_MARKER"]
     nodes = []
     try:
         a = Node("node-a", a_env, tmp_path)
         nodes.append(a)
-        a.wait_running()
-        # Queue the email's task through the nodes' broker, as the portal does.
+        b = Node("node-b", b_env, tmp_path)
+        nodes.append(b)
+        # Queue the email's task on node A's queue, as the portal does.
         nudge = subprocess.run(
             [
                 sys.executable,
@@ -143,17 +147,14 @@ def test_a_killed_nodes_work_is_picked_up_by_another_node_within_a_lease(northsi
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=90,
         )
         assert nudge.returncode == 0, nudge.stderr
-        assert poll(marker.exists, 60), f"node A never started sending:\n{a.text()[-3000:]}"
+        assert poll(marker.exists, 90), f"node A never started sending:\n{a.text()[-3000:]}"
         email.refresh_from_db()
         assert email.attempts == 1 and email.state == "queued"
         claim = email.last_attempt_at
-
-        b = Node("node-b", b_env, tmp_path)  # idle: the queue is empty by now
-        nodes.append(b)
-        b.wait_running()
+        b.wait_running(90)
 
         # Kill node A just after its heartbeat renewed the claim: the longest wait.
         first_until = Email.objects.get(pk=email.pk).claimed_until
