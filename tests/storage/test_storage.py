@@ -220,3 +220,30 @@ def test_a_writer_killed_half_way_leaves_no_stored_file(storage, settings, tmp_p
     store.save_bytes(NAME, b"whole")
     assert store.read_bytes(NAME) == b"whole"
     assert parts_left(storage, tmp_path) == []
+
+
+def test_a_prefix_in_the_url_keeps_every_object_under_it(s3_server, s3_bucket, settings):
+    from tests.storage.conftest import _reset_storages, s3_storages
+
+    settings.STORAGES = s3_storages(s3_server, f"{s3_bucket}/site-a")
+    _reset_storages()
+    try:
+        client = s3_server.client()
+        with store.writer(NAME) as w:
+            w.write(os.urandom(9 * MIB))
+        store.save_bytes("1/exam/request/001.thumb.jpg", b"thumb")
+        keys = {i["Key"] for i in client.list_objects_v2(Bucket=s3_bucket)["Contents"]}
+        assert keys == {f"site-a/{NAME}", "site-a/1/exam/request/001.thumb.jpg"}
+        assert (
+            requests.get(store.presigned_url(NAME), timeout=10).content[:10]
+            == (store.read_bytes(NAME)[:10])
+        )
+        client.create_multipart_upload(Bucket=s3_bucket, Key=f"site-a/{NAME}")
+        client.create_multipart_upload(Bucket=s3_bucket, Key=f"other/{NAME}")
+        assert store.abort_partials("1/exam/request/001.") == 1
+        store.discard("1/exam/request/001.")
+        assert "Contents" not in client.list_objects_v2(Bucket=s3_bucket, Prefix="site-a/")
+        (left,) = client.list_multipart_uploads(Bucket=s3_bucket)["Uploads"]
+        assert left["Key"] == f"other/{NAME}"  # outside the portal's prefix: not touched
+    finally:
+        _reset_storages()
