@@ -86,7 +86,7 @@ def fetch_receipt(receipt_id: int) -> str:
     receipt.save(update_fields=["state", "fetched_at", *work.finish(receipt)])
     # Its captures are downloaded here, a few at once, not queued one task each: one trip
     # through the broker per exam, not per capture (ingestion/media_fetch.py).
-    media_fetch.download_captures(due)
+    media_fetch.download_captures(due, download_capture)
     return "fetched"
 
 

@@ -113,7 +113,7 @@ def test_captures_download_at_once_but_never_more_than_the_cap(media_server, set
     settings.PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = 3
     exam, ids = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(9)])
     started = time.monotonic()
-    outcomes = media_fetch.download_captures(ids)
+    outcomes = media_fetch.download_captures(ids, tasks.download_capture)
     elapsed = time.monotonic() - started
     assert outcomes == {"done": 9}
     assert media_server.most == 3
@@ -130,7 +130,7 @@ def test_the_worker_cap_holds_across_exams(media_server, settings, northside):
     _, first = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(6)])
     _, second = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(6, 12)])
     runs = [
-        threading.Thread(target=media_fetch.download_captures, args=(ids,))
+        threading.Thread(target=media_fetch.download_captures, args=(ids, tasks.download_capture))
         for ids in (first, second)
     ]
     for run in runs:
@@ -145,7 +145,7 @@ def test_a_failing_capture_does_not_stop_the_others(media_server, settings, nort
     settings.PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = 2
     paths = ["/0.jpg", "/broken/1.jpg", "/2.jpg", "/3.jpg"]
     exam, ids = pending_exam(northside, media_server, paths)
-    outcomes = media_fetch.download_captures(ids)
+    outcomes = media_fetch.download_captures(ids, tasks.download_capture)
     assert outcomes == {"done": 3, "retry": 1}
     broken = Capture.objects.get(pk=ids[1])
     assert broken.state == "pending" and broken.next_attempt_at is not None
@@ -154,7 +154,7 @@ def test_a_failing_capture_does_not_stop_the_others(media_server, settings, nort
 
 
 def test_a_crashed_download_leaves_its_capture_due_and_the_others_go_on(
-    media_server, settings, northside, monkeypatch
+    media_server, settings, northside
 ):
     settings.PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = 2
     exam, ids = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(4)])
@@ -165,8 +165,7 @@ def test_a_crashed_download_leaves_its_capture_due_and_the_others_go_on(
             raise RuntimeError("the thread fell over before claiming")
         return real(capture_id)
 
-    monkeypatch.setattr(tasks, "download_capture", crashing)
-    outcomes = media_fetch.download_captures(ids)
+    outcomes = media_fetch.download_captures(ids, crashing)
     assert outcomes == {"done": 3, "error": 1}
     # Not claimed, still due: the sweeper hands it out.
     assert work.due(Capture.objects.filter(pk=ids[0], state="pending")).exists()
@@ -177,10 +176,11 @@ def test_nothing_is_downloaded_twice(media_server, settings, northside):
     settings.PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = 4
     _, ids = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(8)])
     results = []
-    runs = [
-        threading.Thread(target=lambda: results.append(media_fetch.download_captures(ids)))
-        for _ in range(2)
-    ]
+
+    def worker():
+        results.append(media_fetch.download_captures(ids, tasks.download_capture))
+
+    runs = [threading.Thread(target=worker) for _ in range(2)]
     for run in runs:
         run.start()
     for run in runs:
@@ -208,5 +208,5 @@ def test_inside_a_transaction_the_captures_are_queued_instead(northside, monkeyp
     queued = []
     monkeypatch.setattr(media_fetch, "queue_each", lambda ids: queued.extend(ids))
     assert connection.in_atomic_block
-    assert media_fetch.download_captures([5, 6, 5]) == {"queued": 2}
+    assert media_fetch.download_captures([5, 6, 5], tasks.download_capture) == {"queued": 2}
     assert queued == [5, 6]

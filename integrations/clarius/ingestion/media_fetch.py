@@ -29,7 +29,7 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -95,8 +95,9 @@ def clips_first(capture_ids: list[int]) -> list[int]:
     return sorted(capture_ids, key=lambda capture_id: not is_clip(capture_id))
 
 
-def download_captures(capture_ids: Iterable[int]) -> Counter:
-    """Download these captures, at most ``per_exam()`` at once; their outcomes counted.
+def download_captures(capture_ids: Iterable[int], download: Callable[[int], str]) -> Counter:
+    """Download these captures by ``download(capture_id)`` (the per-capture task, which
+    claims its row), at most ``per_exam()`` at once; their outcomes counted.
 
     Returns when every capture was tried, or handed to the queue (see the module notes).
     """
@@ -107,8 +108,6 @@ def download_captures(capture_ids: Iterable[int]) -> Counter:
         queue_each(ids)
         return Counter(queued=len(ids))
     ids = deque(clips_first(ids))
-    from integrations.clarius.tasks import download_capture
-
     outcomes: Counter = Counter()
     lock = threading.Lock()
     slots = worker_slots()
@@ -125,7 +124,7 @@ def download_captures(capture_ids: Iterable[int]) -> Counter:
             while (capture_id := next_id()) is not None:
                 with slots:
                     try:
-                        outcome = download_capture(capture_id)
+                        outcome = download(capture_id)
                     except Exception:  # noqa: BLE001 - the others go on; the row stays due
                         logger.exception("downloading capture %s failed", capture_id)
                         outcome = "error"
