@@ -79,6 +79,24 @@ def wait_for_port(port: int, process: Process | None = None, timeout: float = 60
     raise TimeoutError(f"nothing listens on port {port} after {timeout:.0f} s")
 
 
+def wait_healthy(port: int, process: Process, timeout: float = 180) -> None:
+    """Until the web node answers /healthz (its workers load every view first)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise RuntimeError(f"{process.name} exited: see {process.log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the web node on port {port} is not healthy after {timeout:.0f} s")
+
+
 # --- processes -------------------------------------------------------------------------
 
 
@@ -298,7 +316,21 @@ class RoundRobinProxy:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.served: dict[int, int] = dict.fromkeys(backends, 0)
+        self.active: dict[int, int] = dict.fromkeys(backends, 0)
+        self.drained: set[int] = set()
+        self._lock = threading.Lock()
         self._stopping = False
+
+    def drain(self, port: int, timeout: float = 30) -> None:
+        """Send no new connection to ``port`` and wait for its open ones to end: how a
+        load balancer takes a node out before it restarts."""
+        self.drained.add(port)
+        deadline = time.monotonic() + timeout
+        while self.active[port] and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def restore(self, port: int) -> None:
+        self.drained.discard(port)
 
     def start(self) -> RoundRobinProxy:
         threading.Thread(target=self._accept, name="cluster-proxy", daemon=True).start()
@@ -322,18 +354,28 @@ class RoundRobinProxy:
         upstream = None
         for i in range(len(self.backends)):
             port = self.backends[(start + i) % len(self.backends)]
+            if port in self.drained:
+                continue
+            with self._lock:
+                self.active[port] += 1
             try:
                 upstream = socket.create_connection(("127.0.0.1", port), timeout=2)
                 self.served[port] += 1
                 break
             except OSError:
+                with self._lock:
+                    self.active[port] -= 1
                 continue
         if upstream is None:
             client.close()
             return
         upstream.settimeout(None)
-        threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+        back = threading.Thread(target=self._pump, args=(upstream, client), daemon=True)
+        back.start()
         self._pump(client, upstream)
+        back.join()
+        with self._lock:
+            self.active[port] -= 1
 
     @staticmethod
     def _pump(source: socket.socket, target: socket.socket) -> None:
@@ -504,7 +546,7 @@ class Cluster:
         for node in self.web:
             node.start()
         for node, port in zip(self.web, self.web_ports, strict=True):
-            wait_for_port(port, node)
+            wait_healthy(port, node)
         self._set_up_portal()
         self.workers = [self._worker_node(i) for i in range(self.worker_count)]
         log(f"started in {time.monotonic() - started:.0f} s: {self.describe()}")
@@ -696,10 +738,14 @@ class Cluster:
         return count, (last - self.killed_at).total_seconds()
 
     def restart_web(self, index: int) -> None:
-        node = self.web[index]
+        """A rolling restart: out of the proxy's rotation, stopped (gracefully), started,
+        back in rotation once it answers."""
+        node, port = self.web[index], self.web_ports[index]
+        self.proxy.drain(port)
         node.stop(grace=30)
         node.start()
-        wait_for_port(self.web_ports[index], node)
+        wait_healthy(port, node)
+        self.proxy.restore(port)
 
     # --- exams -----------------------------------------------------------------------------
 
@@ -765,7 +811,12 @@ class Cluster:
         acked = self.acknowledged()
         uploads = {r.request_uuid: r for r in self.uploads}
         missing_acks = sorted(set(uploads) - set(acked))
-        assert not missing_acks, f"{len(missing_acks)} notification(s) not acknowledged"
+        answers = [
+            r.error or r.response
+            for r in self.sandbox.state.records_newest_first()
+            if r.request_uuid in missing_acks
+        ]
+        assert not missing_acks, f"{len(missing_acks)} notification(s) not acknowledged: {answers}"
 
         rows = self.query(
             """
