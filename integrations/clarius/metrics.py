@@ -24,33 +24,35 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from integrations.clarius.models import NotificationReceipt
 from portal.exams.models import Capture, Submission
 
-# Notifications received this long ago or less make the ingest-lag histogram: bounded, so
-# a scrape reads a day's receipts at most (by the index on received_at).
-LAG_WINDOW = timedelta(hours=24)
+# Notifications received this long ago or less make the ingest-lag histogram, the newest
+# LAG_LIMIT of them at most: a scrape looks up a bounded number of receipts (by the index
+# on received_at), and an hour is what an alert on the lag needs. Prometheus keeps the
+# history.
+LAG_WINDOW = timedelta(hours=1)
+LAG_LIMIT = 5000
 # Seconds from the notification to the exam's last capture stored.
 LAG_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600)
 
 
 def notification_families():
+    # By state alone, which the (state, next_attempt_at) index answers without the table.
     received = CounterMetricFamily(
         "portal_notifications",
-        "Calls to the Clarius webhook kept as receipts (accepted or rejected), and exams "
-        "the catch-up poll found that no notification announced (source=poll).",
-        labels=["source", "outcome"],
+        "Clarius notifications kept as receipts: accepted (the catch-up poll's finds "
+        "included) or rejected by the webhook.",
+        labels=["outcome"],
     )
-    totals: dict[tuple[str, str], int] = {}
-    for source, state, count in (
+    totals = {"accepted": 0, "rejected": 0}
+    for state, count in (
         NotificationReceipt.objects.order_by()
-        .values_list("source", "state")
+        .values_list("state")
         .annotate(n=Count("pk"))
-        .values_list("source", "state", "n")
+        .values_list("state", "n")
     ):
         outcome = "rejected" if state == NotificationReceipt.State.REJECTED else "accepted"
-        totals[source, outcome] = totals.get((source, outcome), 0) + count
-    for outcome in ("accepted", "rejected"):
-        totals.setdefault((NotificationReceipt.Source.WEBHOOK, outcome), 0)
-    for (source, outcome), count in sorted(totals.items()):
-        received.add_metric([source, outcome], count)
+        totals[outcome] += count
+    for outcome, count in totals.items():
+        received.add_metric([outcome], count)
     return [received]
 
 
@@ -64,7 +66,7 @@ def ingest_lag_families(now):
     # Receipt → submission by its unique request_uuid, then its captures by the foreign
     # key: index look-ups for each receipt of the window.
     submission = Subquery(
-        Submission.objects.filter(request_uuid=OuterRef("request_uuid")).values("pk")[:1]
+        Submission.objects.filter(request_uuid=OuterRef("request_uuid")).order_by().values("pk")[:1]
     )
     captures = Capture.objects.filter(submission_id=OuterRef("submission_id")).order_by()
     last_stored = Subquery(
@@ -75,17 +77,18 @@ def ingest_lag_families(now):
             state=NotificationReceipt.State.FETCHED, received_at__gte=now - LAG_WINDOW
         )
         .annotate(submission_id=submission)
-        .exclude(Exists(captures.exclude(state=Capture.State.DONE)))
+        # Equality on state, which the (state, next_attempt_at) index answers.
+        .exclude(Exists(captures.filter(state__in=[Capture.State.PENDING, Capture.State.FAILED])))
         .annotate(ready_at=Coalesce(last_stored, F("fetched_at")))
         .filter(ready_at__isnull=False)
-        .order_by()
-        .values_list("received_at", "ready_at")
+        .order_by("-received_at")
+        .values_list("received_at", "ready_at")[:LAG_LIMIT]
     )
-    # Bucketed here: a day's notifications are a few thousand pairs of timestamps, and a
-    # database computing each bucket's count would run the look-ups once per bucket.
+    # Bucketed here: a few thousand pairs of timestamps at most, and a database computing
+    # each bucket's count would run the look-ups once per bucket.
     counts = [0] * len(LAG_BUCKETS)
     total, seen = 0.0, 0
-    for received_at, ready_at in ready.iterator(chunk_size=2000):
+    for received_at, ready_at in ready:
         seconds = max((ready_at - received_at).total_seconds(), 0.0)
         total += seconds
         seen += 1
@@ -95,8 +98,8 @@ def ingest_lag_families(now):
     lag = HistogramMetricFamily(
         "portal_ingest_lag_seconds",
         "From a Clarius notification received to its exam's captures all stored, for the "
-        f"notifications of the last {int(LAG_WINDOW.total_seconds() // 3600)} hours (a "
-        "sliding window: read it as it is, not with rate()).",
+        f"notifications of the last {int(LAG_WINDOW.total_seconds() // 60)} minutes, the "
+        f"newest {LAG_LIMIT} at most (a sliding window: read it as it is, not with rate()).",
     )
     lag.add_metric(
         [],
