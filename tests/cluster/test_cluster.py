@@ -39,12 +39,15 @@ def heartbeats_in_place() -> bool:
 
 
 @pytest.fixture
-def postgres_database(transactional_db):
+def postgres_database(request):
     """The test database's URL, for the nodes; the test's rows are flushed after it."""
+    if os.environ.get("TEST_POSTGRES") != "1":
+        pytest.skip("the cluster runs in the PostgreSQL run (TEST_POSTGRES=1, DATABASE_URL)")
+    request.getfixturevalue("transactional_db")
     from django.db import connection
 
-    if os.environ.get("TEST_POSTGRES") != "1" or connection.vendor != "postgresql":
-        pytest.skip("the cluster runs in the PostgreSQL run (TEST_POSTGRES=1, DATABASE_URL)")
+    if connection.vendor != "postgresql":
+        pytest.skip("the cluster runs on PostgreSQL: DATABASE_URL names a SQLite database")
     db = connection.settings_dict
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
