@@ -94,6 +94,8 @@ MIDDLEWARE = [
     # /metrics, for the scraper's token, before host validation and the HTTPS redirect.
     "portal.metrics.endpoint.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Clarius' notifications go straight to their view: none of what follows is for them.
+    "integrations.clarius.ingestion.middleware.NotificationFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Early, so every page made below (lockout, CSRF failure, errors) carries the policy.
     "portal.csp.PortalCSPMiddleware",

@@ -250,3 +250,23 @@ def test_the_webhook_path_stays_a_few_queries(
     # One INSERT that looks the link up itself; no savepoint even inside a transaction.
     with django_assert_num_queries(1):
         assert post(client, url, payload()).status_code == 202
+
+
+def test_the_webhook_skips_the_middleware_made_for_people(client, url, settings):
+    response = post(client, url, payload())
+    assert response.status_code == 202
+    # No session, CSRF, page policy or frame options: none of it is for Clarius.
+    assert "Vary" not in response and "Content-Security-Policy" not in response
+    assert not response.cookies
+    # ... but the host is still checked, as for every other request.
+    settings.ALLOWED_HOSTS = ["portal.example"]
+    assert post(client, url, payload(), HTTP_HOST="evil.example").status_code == 400
+    assert NotificationReceipt.objects.count() == 1
+
+
+def test_a_wrong_secret_under_the_prefix_is_the_portals_404(client, endpoint):
+    response = client.post(
+        "/clarius/notifications/not-the-secret/extra/", "{}", content_type="application/json"
+    )
+    assert response.status_code == 404
+    assert NotificationReceipt.objects.count() == 0
