@@ -43,7 +43,7 @@ def test_a_download_killed_midway_leaves_no_partial_file_and_completes_later(
     # This test plays the worker itself: nothing runs from the queue behind its back.
     monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)
     # ...nor does the exam's fetch download its captures: the child process does.
-    monkeypatch.setattr(tasks.media_fetch, "download_captures", lambda due: None)
+    monkeypatch.setattr(tasks.media_fetch, "download_captures", lambda *args: None)
     sandbox_user = clarius_sandbox.add_user("Bob")
     link_confirmed(sandbox_user, bob, northside)
     request = clarius_sandbox.upload_exam(

@@ -76,7 +76,7 @@ def test_a_large_clip_is_uploaded_in_parts_and_verified(
     clarius_sandbox, clinician, s3_storage, monkeypatch
 ):
     monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)
-    monkeypatch.setattr(tasks.media_fetch, "download_captures", lambda due: None)
+    monkeypatch.setattr(tasks.media_fetch, "download_captures", lambda *args: None)
     request = clarius_sandbox.upload_exam(
         clinician, captures=0, videos=1, notify=False, capture_size=19 * MIB
     )
@@ -94,7 +94,7 @@ def test_media_over_the_cap_leaves_nothing_in_the_bucket(
     clarius_sandbox, clinician, s3_storage, monkeypatch
 ):
     monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)
-    monkeypatch.setattr(tasks.media_fetch, "download_captures", lambda due: None)
+    monkeypatch.setattr(tasks.media_fetch, "download_captures", lambda *args: None)
     monkeypatch.setattr(media, "MAX_CAPTURE_BYTES", 10 * MIB)
     request = clarius_sandbox.upload_exam(
         clinician, captures=0, videos=1, notify=False, capture_size=12 * MIB
@@ -129,7 +129,7 @@ def test_a_worker_killed_mid_upload_leaves_no_object_and_the_retry_completes(
     settings.PORTAL_MEDIA_ROOT = tmp_path / "media"
     # This test plays the worker itself: nothing runs from the queue behind its back.
     monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)
-    monkeypatch.setattr(tasks.media_fetch, "download_captures", lambda due: None)
+    monkeypatch.setattr(tasks.media_fetch, "download_captures", lambda *args: None)
     sandbox_user = clarius_sandbox.add_user("Bob")
     link_confirmed(sandbox_user, bob, northside)
     request = clarius_sandbox.upload_exam(
