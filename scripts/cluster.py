@@ -959,8 +959,10 @@ def run(
     duration = rest / per_second
     for at, what, action in events:
         time.sleep(max(0.0, started + at * duration - time.monotonic()))
+        began = time.monotonic() - started
         action()
-        figures.events.append(f"{time.monotonic() - started:6.1f} s: {what}")
+        took = time.monotonic() - started - began
+        figures.events.append(f"{began:6.1f} s into the arrivals: {what} (took {took:.1f} s)")
         log(what)
     uploader.join()
     cluster.wait_delivered(timeout=120)
