@@ -171,4 +171,5 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = mask(without_queries(record.exc_text))
         if record.stack_info:
             line["stack"] = mask(self.formatStack(record.stack_info))
-        return json.dumps(line, ensure_ascii=False, default=str)
+        # ASCII: a lone surrogate from outside text cannot break the stream's encoding.
+        return json.dumps(line, default=str)

@@ -178,3 +178,9 @@ def test_gunicorn_access_lines_keep_no_query_value():
     atoms = GunicornLogger(Config()).atoms(response, request, environ, timedelta(seconds=0.01))
     assert atoms["r"] == "GET /?q=… HTTP/1.1" and atoms["q"] == "q=…"
     assert not any("Zelda" in str(v) for v in atoms.values())
+
+
+def test_outside_text_cannot_break_a_line(json_lines):
+    logger.warning("odd %s", "\ud800 é \x00 \u202e")
+    [line] = [line for line in json_lines() if line["logger"] == __name__]
+    assert line["message"] == "odd \ud800 é \x00 \u202e"
