@@ -111,7 +111,7 @@ MIDDLEWARE = [
     # After the user, institutions and messages are known: idle and absolute timeouts.
     "portal.usersessions.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "portal.metrics.middleware.AfterMiddleware",
     # Last, as django-axes requires: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

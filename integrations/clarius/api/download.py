@@ -230,8 +230,7 @@ class _Counter:
             timed_out = "timed out" in str(e).lower()
             reason = "timed out" if timed_out else "broke off"
             raise TransportError(
-                f"GET {self.url}: download {reason} after {self.size} bytes "
-                f"({type(e).__name__})",
+                f"GET {self.url}: download {reason} after {self.size} bytes ({type(e).__name__})",
                 timeout=timed_out,
             ) from None
         self.size += len(chunk)
