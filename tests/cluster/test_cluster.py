@@ -18,8 +18,8 @@ from tests.subprocesses import ROOT
 
 # Bounded for CI (2 cores, a few minutes): `make cluster` delivers 2,000. A busy
 # machine may run it smaller: CLUSTER_TEST_EXAMS=60 CLUSTER_TEST_BATCH=10.
-EXAMS = int(os.environ.get("CLUSTER_TEST_EXAMS", 200))
-BATCH = int(os.environ.get("CLUSTER_TEST_BATCH", 30))  # timed with 1 worker node, then 2
+EXAMS = int(os.environ.get("CLUSTER_TEST_EXAMS", 120))
+BATCH = int(os.environ.get("CLUSTER_TEST_BATCH", 20))  # timed with 1 worker node, then 2
 LONGEST = 60  # seconds of exams arriving while nodes fail, at most
 # A dead node's claims expire within 60 s (portal/work/heartbeat.py): its work is done,
 # and the last exam ready, at most that, a sweep and a download later.
