@@ -493,6 +493,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL") or "INFO"},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # WeasyPrint logs each step of every PDF it draws, and its own stylesheets as it
+        # is imported: noise in every command's output. Its warnings (a refused URL, an
+        # unreadable image) still show.
+        "weasyprint.progress": {"level": "WARNING"},
         # runserver's request lines, through the masking handler.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

@@ -49,9 +49,6 @@ from portal.exams.models import Patient
 from portal.text import clean_text
 
 logger = logging.getLogger(__name__)
-# WeasyPrint logs each step of each drawing at INFO: noise in the worker's log. Its
-# warnings (a refused URL, an unreadable image) still show.
-logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 TEMPLATE = "reports/pdf/report.html"
 STYLESHEET = Path(__file__).resolve().parents[2] / "templates" / "reports" / "pdf" / "report.css"
