@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from integrations.clarius.account.registration import wanted_settings
 from integrations.clarius.clients import service_client
@@ -75,9 +76,11 @@ def test_connect_upload_review_sign_and_the_report_reaches_clarius(
     reviewer.click("button[type=submit]")
     reviewer.goto(f"{live_server.url}/worklist/")
     reviewer.click(f"a[href='/exams/{exam.pk}/']")
-    assert reviewer.locator('.gallery a[data-kind="image"]').count() == 3
+    # The click navigates: wait for the exam page before counting what it shows.
+    reviewer.wait_for_url(f"**/exams/{exam.pk}/")
+    expect(reviewer.locator('.gallery a[data-kind="image"]')).to_have_count(3)
     # Three images and the clip's poster frame.
-    assert reviewer.locator(".gallery img").count() == 4
+    expect(reviewer.locator(".gallery img")).to_have_count(4)
     reviewer.wait_for_function(
         "() => [...document.querySelectorAll('.gallery img')]"
         ".every(i => i.complete && i.naturalWidth > 0)"
