@@ -251,33 +251,19 @@ class _Counter:
 def _copy(
     response: requests.Response, out: BinaryIO, url: str, max_bytes: int, chunk_size: int
 ) -> tuple[int, str, bytes]:
-    """Copy the body to ``out``; returns (size, sha256 hex, the first SNIFF_BYTES bytes)."""
+    """Copy the body to ``out``; returns (size, sha256 hex, the first SNIFF_BYTES bytes).
+    The cap, the transport errors and the short-body check are ``_Counter``'s, as for
+    ``store_stream``."""
     sha256 = hashlib.sha256()
-    size = 0
     head = b""
-    try:
-        for chunk in response.iter_content(chunk_size):
-            size += len(chunk)
-            if size > max_bytes:
-                raise MediaTooLarge(
-                    f"GET {url}: more than the {max_bytes}-byte cap", status=response.status_code
-                )
-            if len(head) < SNIFF_BYTES:
-                head += chunk[: SNIFF_BYTES - len(head)]
-            sha256.update(chunk)
-            out.write(chunk)
-    except requests.exceptions.RequestException as e:
-        timed_out = "timed out" in str(e).lower()
-        reason = "timed out" if timed_out else "broke off"
-        raise TransportError(
-            f"GET {url}: download {reason} after {size} bytes ({type(e).__name__})",
-            timeout=timed_out,
-        ) from None
-    announced = content_length(response)
-    if announced is not None and size < announced:
-        # urllib3 normally raises on a short body; this catches a proxy that does not.
-        raise TransportError(f"GET {url}: body ended at {size} of {announced} bytes")
-    return size, sha256.hexdigest(), head
+    counter = _Counter(response, url, max_bytes, chunk_size)
+    for chunk in counter:
+        if len(head) < SNIFF_BYTES:
+            head += chunk[: SNIFF_BYTES - len(head)]
+        sha256.update(chunk)
+        out.write(chunk)
+    counter.check_complete()
+    return counter.size, sha256.hexdigest(), head
 
 
 def _fsync_directory(directory: Path) -> None:
