@@ -205,12 +205,22 @@ def _start_seaweedfs(folder):
         start_new_session=True,
     )
     server = S3Server("seaweedfs", f"http://127.0.0.1:{s3}", process, folder)
-    problem = _wait_for_bucket(server, 60)
-    if problem:
-        server.process.kill()
-        server.process.wait()
-        return None, f"SeaweedFS {problem}"
-    return server, None
+    return _ready(server, "SeaweedFS", 60)
+
+
+def _ready(server, label, seconds):
+    """``(server, None)`` once it can make a bucket; otherwise ``(None, why)``, its whole
+    process group killed (weed starts children of its own)."""
+    import contextlib
+    import signal
+
+    problem = _wait_for_bucket(server, seconds)
+    if not problem:
+        return server, None
+    with contextlib.suppress(ProcessLookupError):  # it ended by itself
+        os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    return None, f"{label} {problem}"
 
 
 def _start_moto(folder):
@@ -229,12 +239,7 @@ def _start_moto(folder):
         start_new_session=True,
     )
     server = S3Server("moto", f"http://127.0.0.1:{port}", process, folder)
-    problem = _wait_for_bucket(server, 30)
-    if problem:
-        server.process.kill()
-        server.process.wait()
-        return None, f"moto {problem}"
-    return server, None
+    return _ready(server, "moto", 30)
 
 
 def s3():
