@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from integrations.clarius.models import ClariusLink, NotificationReceipt
 from portal import work
+from portal.work import wake
 from portal.work.registry import nudge, nudge_pk
 
 logger = logging.getLogger(__name__)
@@ -122,13 +123,19 @@ def insert_receipt(receipt: NotificationReceipt) -> bool:
 def nudge_fetch(receipt: NotificationReceipt) -> None:
     """Tell the workers a pending receipt is due, for when the answer is already sent.
 
-    With Redis a queued task starts its fetch at once; in sync mode (tests) the fetch
-    runs here. With the ORM broker nothing is queued: a task row would cost the webhook
-    a commit, and the workers' receipt watch (``receipts``) finds the receipt itself
-    within ``PORTAL_RECEIPT_POLL_SECONDS``. Should the nudge be lost, the watch and the
-    sweeper still find the receipt: it is the queue entry.
+    With Redis this rings the receipt watches' bell (one Redis command, nothing queued):
+    an idle watch wakes and fetches it at once. In sync mode (tests) the fetch runs
+    here. With the ORM broker nothing is done: a task row would cost the webhook a
+    commit, and the watches find the receipt itself within ``PORTAL_RECEIPT_POLL_MS``.
+    Should the ring be lost, the watches and the sweeper still find the receipt: it is
+    the queue entry.
     """
+    from integrations.clarius.ingestion.receipts import BELL
+
     if receipt.state != State.PENDING:
+        return
+    if wake.available():
+        wake.ring(BELL)
         return
     q = settings.Q_CLUSTER
     if q.get("orm") and not q.get("sync"):

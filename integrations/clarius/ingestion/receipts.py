@@ -3,10 +3,13 @@
 A notification's receipt is its own queue entry (``notifications``): the webhook writes
 it in one INSERT and answers, with no task row and no broker call before the answer.
 Every worker process runs a watch (a thread started on django-q2's ``post_spawn``) that
-looks for due *pending* receipts every ``PORTAL_RECEIPT_POLL_MS`` and runs
-``fetch_receipt`` on the oldest, one at a time, looking again at once after each. So a
-receipt accepted while no worker ran is fetched as soon as one starts, and on the ORM
-broker a receipt waits at most one poll, not a trip through the task table.
+looks for due *pending* receipts and runs ``fetch_receipt`` on the oldest, one at a
+time, looking again at once after each. So a receipt accepted while no worker ran is
+fetched as soon as one starts. On the ORM broker a watch looks every
+``PORTAL_RECEIPT_POLL_MS``, so a receipt waits at most one poll, not a trip through the
+task table. With Redis the webhook rings a bell once its answer is sent
+(``portal.work.wake``): one idle watch wakes at once, and watches look by themselves
+only every ten polls.
 
 Two watches (or a watch and a queued task, or the sweeper's) never fetch the same
 receipt: ``fetch_receipt`` claims it with the one conditional UPDATE of
@@ -27,15 +30,29 @@ from django.db import connections
 
 from integrations.clarius.models import NotificationReceipt
 from portal import work
+from portal.work import wake
 
 logger = logging.getLogger(__name__)
 
 # How many due receipts one look-up reads: tried in order until one is claimed.
 LOOKAHEAD = 8
+# The bell the webhook rings once its answer is sent (``portal.work.wake``, Redis only).
+BELL = "clarius-receipts"
+# With the bell, a watch still looks this many polls apart (a lost ring, a receipt the
+# catch-up or the sweeper made due): the bell wakes it at once for everything else.
+POLLS_PER_LOOK_WITH_BELL = 10
 
 
 def poll_seconds() -> float:
     return settings.PORTAL_RECEIPT_POLL_MS / 1000
+
+
+def idle(stop: threading.Event) -> None:
+    """Wait for the next look: until the bell rings (Redis), else one poll."""
+    if wake.available():
+        wake.wait(BELL, poll_seconds() * POLLS_PER_LOOK_WITH_BELL)
+    else:
+        stop.wait(poll_seconds())
 
 
 def due_receipts(limit: int = LOOKAHEAD) -> list[int]:
@@ -75,8 +92,8 @@ def _watch_loop(stop: threading.Event) -> None:
         else:
             # The thread keeps its connection between rounds (ten a second), unless broken.
             _tidy_connections()
-        if not busy:
-            stop.wait(poll_seconds())
+        if not busy and not stop.is_set():
+            idle(stop)
 
 
 _watch = {"pid": None, "thread": None, "stop": None}
