@@ -104,3 +104,32 @@ def test_the_webhook_rings_and_a_sleeping_watch_fetches_at_once(
         wake.ring(receipts.BELL)  # wake it to see the stop
         watch.join(10)
     assert not watch.is_alive()
+
+
+def test_rings_made_in_a_burst_all_arrive_in_few_commands(redis_broker, monkeypatch):
+    sent = []
+    send = wake._send
+    monkeypatch.setattr(wake, "_send", lambda rings: sent.append(dict(rings)) or send(rings))
+    for _ in range(10):
+        wake.ring_soon("test-bell")
+    deadline = time.monotonic() + 5
+    while wake._redis().llen(wake.key("test-bell")) < 10:
+        assert time.monotonic() < deadline, f"rings sent: {sent}"
+        time.sleep(0.01)
+    assert sum(r["test-bell"] for r in sent) == 10
+    assert len(sent) <= 3  # the first at once, the rest together
+    wake._redis().delete(wake.key("test-bell"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_watch_that_finds_several_due_rings_for_the_others(
+    clarius_sandbox, clinician, redis_broker, monkeypatch
+):
+    for _ in range(3):
+        request = clarius_sandbox.upload_exam(clinician, captures=1, videos=0, notify=False)
+        assert deliver(request).status_code == 202
+    time.sleep(4 * wake.RING_EVERY_SECONDS)  # the webhook's own rings are sent...
+    wake._redis().delete(wake.key(receipts.BELL))  # ...and dropped
+    monkeypatch.setattr("integrations.clarius.tasks.fetch_receipt", lambda pk: "fetched")
+    assert receipts.fetch_next() == "fetched"
+    assert wake._redis().llen(wake.key(receipts.BELL)) == 2  # one each for the other two

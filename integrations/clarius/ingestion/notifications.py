@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from integrations.clarius.models import ClariusLink, NotificationReceipt
@@ -79,37 +79,37 @@ def insert_receipt(receipt: NotificationReceipt) -> bool:
     qn = connection.ops.quote_name
     meta, link_meta = NotificationReceipt._meta, ClariusLink._meta
     computed = ("link", "state", "next_attempt_at")
-    columns, params = [], []
+    columns, values, params = [], [], []
     for field in meta.concrete_fields:
         if field.primary_key or field.name in computed:
             continue
         columns.append(qn(field.column))
+        values.append("%s")
         params.append(field.get_db_prep_save(field.pre_save(receipt, add=True), connection))
-    # Table and column names come from the models, quoted; every value is a parameter.
-    confirmed = (
-        f"SELECT {qn(link_meta.pk.column)} FROM {qn(link_meta.db_table)} "  # noqa: S608
-        f"WHERE {qn(link_meta.get_field('token').column)} = %s "
-        f"AND {qn(link_meta.get_field('state').column)} = %s"
-    )
-    link_params = [receipt.customer_id, ClariusLink.State.CONFIRMED]
-    due = meta.get_field("next_attempt_at")
     now = timezone.now()
-    values = ["%s"] * len(columns) + [
-        f"({confirmed})",
-        f"CASE WHEN EXISTS ({confirmed}) THEN %s ELSE %s END",
-        f"CASE WHEN EXISTS ({confirmed}) THEN %s END",
-    ]
+    due = meta.get_field("next_attempt_at").get_db_prep_save(now, connection)
+    # The confirmed link, looked up once (a derived table of one row): its id, the state
+    # and the due time follow from it.
     columns += [qn(meta.get_field(name).column) for name in computed]
-    params += [*link_params, *link_params, State.PENDING, State.UNASSIGNED, *link_params]
-    params.append(due.get_db_prep_save(now, connection))
+    values += [
+        "found.link",
+        "CASE WHEN found.link IS NULL THEN %s ELSE %s END",
+        "CASE WHEN found.link IS NOT NULL THEN %s END",
+    ]
+    params += [State.UNASSIGNED, State.PENDING, due]
+    # Table and column names come from the models, quoted; every value is a parameter.
+    # ``WHERE true`` keeps SQLite from reading the upsert's ON as a join's.
     sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(values)}) "  # noqa: S608
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(values)} FROM (SELECT ("
+        f"SELECT {qn(link_meta.pk.column)} FROM {qn(link_meta.db_table)} "
+        f"WHERE {qn(link_meta.get_field('token').column)} = %s "
+        f"AND {qn(link_meta.get_field('state').column)} = %s) AS link) AS found WHERE true "
         f"ON CONFLICT ({qn(meta.get_field('request_uuid').column)}) DO NOTHING "
         f"RETURNING {qn(meta.pk.column)}, {qn(meta.get_field('link').column)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    params += [receipt.customer_id, ClariusLink.State.CONFIRMED]
+    row = _execute_returning(sql, params)
     if row is None:
         return False
     receipt.pk, receipt.link_id = row
@@ -120,22 +120,47 @@ def insert_receipt(receipt: NotificationReceipt) -> bool:
     return True
 
 
+def _execute_returning(sql: str, params: list) -> tuple | None:
+    """Run the webhook's one statement and return its row, without the health check.
+
+    Before a request's first query Django checks a reused connection with a round trip
+    of its own (``CONN_HEALTH_CHECKS``): for the webhook that is a third of its time.
+    Outside a transaction the INSERT goes first instead; should the connection have
+    died while idle (a database restart), it is opened again and the INSERT sent once
+    more, which ``ON CONFLICT DO NOTHING`` makes harmless even if the first one landed.
+    """
+    reused = connection.connection is not None and not connection.in_atomic_block
+    if reused:
+        connection.health_check_done = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    except (OperationalError, InterfaceError):
+        if not reused:
+            raise
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 def nudge_fetch(receipt: NotificationReceipt) -> None:
     """Tell the workers a pending receipt is due, for when the answer is already sent.
 
-    With Redis this rings the receipt watches' bell (one Redis command, nothing queued):
-    an idle watch wakes and fetches it at once. In sync mode (tests) the fetch runs
-    here. With the ORM broker nothing is done: a task row would cost the webhook a
-    commit, and the watches find the receipt itself within ``PORTAL_RECEIPT_POLL_MS``.
-    Should the ring be lost, the watches and the sweeper still find the receipt: it is
-    the queue entry.
+    With Redis this rings the receipt watches' bell (one Redis command, sent by a
+    thread of this process; nothing is queued): an idle watch wakes and fetches it at
+    once. In sync mode (tests) the fetch runs here. With the ORM broker nothing is done:
+    a task row would cost the webhook a commit, and the watches find the receipt itself
+    within ``PORTAL_RECEIPT_POLL_MS``. Should the ring be lost, the watches and the
+    sweeper still find the receipt: it is the queue entry.
     """
     from integrations.clarius.ingestion.receipts import BELL
 
     if receipt.state != State.PENDING:
         return
     if wake.available():
-        wake.ring(BELL)
+        wake.ring_soon(BELL)
         return
     q = settings.Q_CLUSTER
     if q.get("orm") and not q.get("sync"):

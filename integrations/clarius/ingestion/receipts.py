@@ -68,7 +68,11 @@ def fetch_next() -> str | None:
     from integrations.clarius.tasks import fetch_receipt
     from portal.work import heartbeat
 
-    for pk in due_receipts():
+    due = due_receipts()
+    if len(due) > 1:
+        # More are waiting than this watch can take: wake idle ones for the rest.
+        wake.ring(BELL, times=len(due) - 1)
+    for pk in due:
         with heartbeat.running():
             outcome = fetch_receipt(pk)
         if outcome != "not due":
