@@ -8,6 +8,7 @@ The sweeper re-enqueues whatever is due, so a lost queue message only delays wor
 
 from __future__ import annotations
 
+import copy
 import logging
 from contextlib import ExitStack, closing
 
@@ -65,7 +66,12 @@ def confirm_link(link_id: int) -> str:
 
 
 def fetch_receipt(receipt_id: int) -> str:
-    receipt = work.claim(NotificationReceipt, receipt_id, state=NotificationReceipt.State.PENDING)
+    receipt = work.claim(
+        NotificationReceipt,
+        receipt_id,
+        related=("link__institution", "link__user"),
+        state=NotificationReceipt.State.PENDING,
+    )
     if receipt is None:
         return "not due"
     try:
@@ -86,7 +92,7 @@ def fetch_receipt(receipt_id: int) -> str:
     receipt.save(update_fields=["state", "fetched_at", *work.finish(receipt)])
     # Its captures are downloaded here, a few at once, not queued one task each: one trip
     # through the broker per exam, not per capture (ingestion/media_fetch.py).
-    media_fetch.download_captures(due, download_capture)
+    media_fetch.download_captures(due, prepare_capture, record_captures)
     return "fetched"
 
 
@@ -103,10 +109,18 @@ def fetch_failed(receipt: NotificationReceipt, error: str, *, permanent: bool) -
 
 
 def download_capture(capture_id: int) -> str:
-    capture = work.claim(Capture, capture_id, state=Capture.State.PENDING)
+    prepared = prepare_capture(capture_id)
+    return prepared if isinstance(prepared, str) else record_capture(prepared)
+
+
+def prepare_capture(capture_id: int) -> str | Capture:
+    """Claim the capture, download it and make its preview: the capture ready to record
+    (``record_capture``), or the outcome when there is nothing to record."""
+    capture = work.claim(
+        Capture, capture_id, related=("exam", "submission"), state=Capture.State.PENDING
+    )
     if capture is None:
         return "not due"
-    capture = Capture.objects.select_related("exam", "submission").get(pk=capture.pk)
     if capture.attempts > work.MAX_ATTEMPTS:
         # Each claim counts an attempt and every attempt that ends records its outcome, so
         # a count past the limit means the last attempts ended with no outcome at all: the
@@ -122,16 +136,22 @@ def download_capture(capture_id: int) -> str:
     try:
         return fetch_capture(capture)
     except Exception as e:  # noqa: BLE001 - a capture must never be re-run unseen forever
-        # Anything not from Clarius (a full disk, a bug, a value the database refused):
-        # recorded on the capture, with no partial file left, and retried by the one
-        # policy until it gives up in the visible *failed* state.
-        logger.exception("could not store capture %s", capture.pk)
-        discard_capture_files(capture)
-        error = clean_text(f"could not store the capture: {type(e).__name__}: {e}", multiline=True)
-        return capture_failed(capture, error, permanent=False)
+        return could_not_store(capture, e)
 
 
-def fetch_capture(capture: Capture) -> str:
+def could_not_store(capture: Capture, e: Exception) -> str:
+    # Anything not from Clarius (a full disk, a bug, a value the database refused):
+    # recorded on the capture, with no partial file left, and retried by the one policy
+    # until it gives up in the visible *failed* state.
+    logger.exception("could not store capture %s", capture.pk)
+    discard_capture_files(capture)
+    error = clean_text(f"could not store the capture: {type(e).__name__}: {e}", multiline=True)
+    return capture_failed(capture, error, permanent=False)
+
+
+def fetch_capture(capture: Capture) -> str | Capture:
+    """Download and preview the claimed ``capture``: it, its fields set, or the outcome of
+    a download that failed (recorded)."""
     folder, stem = media.capture_dir(capture), f"{capture.position:03d}"
     clear(folder, stem)
 
@@ -178,12 +198,39 @@ def fetch_capture(capture: Capture) -> str:
     capture.downloaded_at = timezone.now()
     work.finish(capture)
     capture.last_error = preview_error[: work.ERROR_LIMIT]
-    with transaction.atomic():
-        # The core decides what the capture is to its exam: a copy of one it already has
-        # (a resubmission: the new file is dropped after the commit) or new, perhaps after
-        # the findings were signed.
-        recorded = record_downloaded(capture)
+    return capture
+
+
+def record_capture(capture: Capture) -> str:
+    """Record a prepared capture (``prepare_capture``) in its own transaction."""
+    try:
+        with transaction.atomic():
+            # The core decides what the capture is to its exam: a copy of one it already
+            # has (a resubmission: the new file is dropped after the commit) or new,
+            # perhaps after the findings were signed.
+            recorded = record_downloaded(capture)
+    except Exception as e:  # noqa: BLE001 - as in prepare_capture
+        return could_not_store(capture, e)
     return "duplicate" if recorded.duplicate_of else "done"
+
+
+def record_captures(captures: list[Capture]) -> list[str]:
+    """Record prepared captures of one exam together: one transaction, so one wait for
+    the exam's lock and one commit instead of one each (they finish downloading at
+    about the same moment). Should that transaction fail, each is recorded on its own,
+    from the state it was prepared in."""
+    if len(captures) == 1:
+        return [record_capture(captures[0])]
+    # Recording changes the rows in memory (a duplicate takes its original's files):
+    # a rolled-back batch must not leave that behind for the second try.
+    prepared = [copy.copy(capture) for capture in captures]
+    try:
+        with transaction.atomic():
+            recorded = [record_downloaded(capture) for capture in captures]
+    except Exception:  # noqa: BLE001 - each alone, with its own outcome
+        logger.warning("recording %d captures together failed; each alone", len(captures))
+        return [record_capture(capture) for capture in prepared]
+    return ["duplicate" if r.duplicate_of else "done" for r in recorded]
 
 
 def discard_capture_files(capture: Capture) -> None:

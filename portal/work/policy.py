@@ -44,13 +44,14 @@ def due(queryset, now=None):
     )
 
 
-def claim(model, pk, lease: timedelta | None = None, **extra_filters):
+def claim(model, pk, lease: timedelta | None = None, *, related=(), **extra_filters):
     """Take the row for this worker; ``None`` if it is not due or someone else has it.
 
     The claim lasts ``lease`` (default ``PORTAL_WORK_LEASE_SECONDS``) and, inside a
     running task, is renewed by a heartbeat until the task records the outcome or ends.
     The claim is known by its moment (``last_attempt_at``): the returned row carries it,
-    and its saves only apply while the claim still holds (``Work.save``).
+    and its saves only apply while the claim still holds (``Work.save``). ``related``:
+    relations to read with the row (``select_related``), saving the task a query each.
     """
     length = lease or heartbeat.lease()
     now = timezone.now()
@@ -59,7 +60,7 @@ def claim(model, pk, lease: timedelta | None = None, **extra_filters):
     )
     if not taken:
         return None
-    obj = model._default_manager.get(pk=pk)
+    obj = model._default_manager.select_related(*related).get(pk=pk)
     if obj.last_attempt_at != now:  # overtaken already (only if this worker stalled)
         return None
     obj._work_claim = now

@@ -20,6 +20,8 @@ from tests.factories import make_exam
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SERVE_SECONDS = 0.4  # each response takes this long: downloads overlap or they do not
+# What the task hands download_captures: the download half and the recorder.
+TASK = (tasks.prepare_capture, tasks.record_captures)
 
 
 def jpeg(n: int) -> bytes:
@@ -113,7 +115,7 @@ def test_captures_download_at_once_but_never_more_than_the_cap(media_server, set
     settings.PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = 3
     exam, ids = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(9)])
     started = time.monotonic()
-    outcomes = media_fetch.download_captures(ids, tasks.download_capture)
+    outcomes = media_fetch.download_captures(ids, *TASK)
     elapsed = time.monotonic() - started
     assert outcomes == {"done": 9}
     assert media_server.most == 3
@@ -130,7 +132,7 @@ def test_the_worker_cap_holds_across_exams(media_server, settings, northside):
     _, first = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(6)])
     _, second = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(6, 12)])
     runs = [
-        threading.Thread(target=media_fetch.download_captures, args=(ids, tasks.download_capture))
+        threading.Thread(target=media_fetch.download_captures, args=(ids, *TASK))
         for ids in (first, second)
     ]
     for run in runs:
@@ -145,7 +147,7 @@ def test_a_failing_capture_does_not_stop_the_others(media_server, settings, nort
     settings.PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = 2
     paths = ["/0.jpg", "/broken/1.jpg", "/2.jpg", "/3.jpg"]
     exam, ids = pending_exam(northside, media_server, paths)
-    outcomes = media_fetch.download_captures(ids, tasks.download_capture)
+    outcomes = media_fetch.download_captures(ids, *TASK)
     assert outcomes == {"done": 3, "retry": 1}
     broken = Capture.objects.get(pk=ids[1])
     assert broken.state == "pending" and broken.next_attempt_at is not None
@@ -158,14 +160,14 @@ def test_a_crashed_download_leaves_its_capture_due_and_the_others_go_on(
 ):
     settings.PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = 2
     exam, ids = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(4)])
-    real = tasks.download_capture
+    real = tasks.prepare_capture
 
     def crashing(capture_id):
         if capture_id == ids[0]:
             raise RuntimeError("the thread fell over before claiming")
         return real(capture_id)
 
-    outcomes = media_fetch.download_captures(ids, crashing)
+    outcomes = media_fetch.download_captures(ids, crashing, tasks.record_captures)
     assert outcomes == {"done": 3, "error": 1}
     # Not claimed, still due: the sweeper hands it out.
     assert work.due(Capture.objects.filter(pk=ids[0], state="pending")).exists()
@@ -178,7 +180,7 @@ def test_nothing_is_downloaded_twice(media_server, settings, northside):
     results = []
 
     def worker():
-        results.append(media_fetch.download_captures(ids, tasks.download_capture))
+        results.append(media_fetch.download_captures(ids, *TASK))
 
     runs = [threading.Thread(target=worker) for _ in range(2)]
     for run in runs:
@@ -208,5 +210,63 @@ def test_inside_a_transaction_the_captures_are_queued_instead(northside, monkeyp
     queued = []
     monkeypatch.setattr(media_fetch, "queue_each", lambda ids: queued.extend(ids))
     assert connection.in_atomic_block
-    assert media_fetch.download_captures([5, 6, 5], tasks.download_capture) == {"queued": 2}
+    assert media_fetch.download_captures([5, 6, 5], *TASK) == {"queued": 2}
     assert queued == [5, 6]
+
+
+def test_captures_downloaded_together_are_recorded_together(media_server, settings, northside):
+    settings.PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = 4
+    exam, ids = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(4)])
+    batches, record = [], tasks.record_captures
+    met = threading.Barrier(4, timeout=30)
+
+    def prepare_then_meet(capture_id):
+        prepared = tasks.prepare_capture(capture_id)
+        met.wait()  # all four are downloaded: they reach the recorder together
+        return prepared
+
+    def recording(captures):
+        batches.append(len(captures))
+        return record(captures)
+
+    assert media_fetch.download_captures(ids, prepare_then_meet, recording) == {"done": 4}
+    assert sum(batches) == 4 and len(batches) < 4
+    exam.refresh_from_db()
+    assert exam.status == Exam.Status.READY
+
+
+def test_a_batch_holding_a_copy_and_its_original_records_both_rightly(
+    media_server, settings, northside
+):
+    # The same image twice (a resubmission): one is the original, the other its copy.
+    exam, ids = pending_exam(northside, media_server, ["/7.jpg", "/7.jpg", "/8.jpg"])
+    prepared = [tasks.prepare_capture(pk) for pk in ids]
+    assert tasks.record_captures(prepared) == ["done", "duplicate", "done"]
+    first, copy, other = (Capture.objects.get(pk=pk) for pk in ids)
+    assert copy.duplicate_of == first and copy.file == first.file
+    assert other.duplicate_of is None and other.file != first.file
+    exam.refresh_from_db()
+    assert exam.status == Exam.Status.READY
+
+
+def test_a_batch_that_fails_is_recorded_one_by_one_as_prepared(
+    media_server, settings, northside, monkeypatch
+):
+    exam, ids = pending_exam(northside, media_server, ["/3.jpg", "/3.jpg", "/4.jpg"])
+    prepared = [tasks.prepare_capture(pk) for pk in ids]
+    files = [capture.file for capture in prepared]
+    real = tasks.record_downloaded
+
+    def refusing(capture):
+        recorded = real(capture)  # the copy takes its original's file in memory...
+        if capture.pk == ids[2]:
+            raise RuntimeError("the database refused this one")  # ...then all rolls back
+        return recorded
+
+    monkeypatch.setattr(tasks, "record_downloaded", refusing)
+    assert tasks.record_captures(prepared) == ["done", "duplicate", "retry"]
+    first, copy, failed = (Capture.objects.get(pk=pk) for pk in ids)
+    assert (first.state, first.file) == ("done", files[0])
+    assert copy.duplicate_of == first and copy.file == first.file
+    assert failed.state == "pending" and "refused" in failed.last_error
+    assert failed.file == ""  # nothing half-recorded: its file was removed, it is due again

@@ -8,9 +8,11 @@ the exam data downloads the captures that became due itself, a few at a time:
   ``PORTAL_CAPTURE_DOWNLOADS_PER_WORKER`` at once in one worker process, whatever the
   number of exams it is downloading;
 - clips first (by the link's extension), so the longest downloads do not start last;
-- each download is the one per-capture task (``tasks.download_capture``): it claims its
-  row first, so a capture is never downloaded by two threads or workers at once, and
-  records its own outcome and retries by the one policy;
+- each download is the first half of the one per-capture task
+  (``tasks.prepare_capture``): it claims its row first, so a capture is never
+  downloaded by two threads or workers at once, and records a failure and its retry by
+  the one policy itself; the captures downloaded are recorded by the task's own thread,
+  those ready at the same moment together (``tasks.record_captures``);
 - each thread closes its own database connections when it ends (Django opens one per
   thread); on SQLite the writes queue on the busy timeout, on PostgreSQL they run side
   by side;
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections import Counter, deque
@@ -95,9 +98,19 @@ def clips_first(capture_ids: list[int]) -> list[int]:
     return sorted(capture_ids, key=lambda capture_id: not is_clip(capture_id))
 
 
-def download_captures(capture_ids: Iterable[int], download: Callable[[int], str]) -> Counter:
-    """Download these captures by ``download(capture_id)`` (the per-capture task, which
-    claims its row), at most ``per_exam()`` at once; their outcomes counted.
+def download_captures(
+    capture_ids: Iterable[int],
+    prepare: Callable[[int], object],
+    record: Callable[[list], list[str]],
+) -> Counter:
+    """Download these captures, at most ``per_exam()`` at once; their outcomes counted.
+
+    ``prepare(capture_id)`` (in a download thread) claims the capture, downloads it and
+    makes its preview: the capture ready to record, or its outcome (a string) when there
+    is nothing to record. ``record(prepared)`` (in this thread) records the captures
+    ready at that moment in one transaction and returns their outcomes: captures of one
+    exam finish at about the same moment, and recorded one by one each would wait for
+    the exam's lock and commit on its own while the others wait behind it.
 
     Returns when every capture was tried, or handed to the queue (see the module notes).
     """
@@ -112,6 +125,8 @@ def download_captures(capture_ids: Iterable[int], download: Callable[[int], str]
     lock = threading.Lock()
     slots = worker_slots()
     deadline = time.monotonic() + budget_seconds()
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    ended = object()  # a thread's last word
 
     def next_id() -> int | None:
         with lock:
@@ -124,14 +139,13 @@ def download_captures(capture_ids: Iterable[int], download: Callable[[int], str]
             while (capture_id := next_id()) is not None:
                 with slots:
                     try:
-                        outcome = download(capture_id)
+                        results.put(prepare(capture_id))
                     except Exception:  # noqa: BLE001 - the others go on; the row stays due
                         logger.exception("downloading capture %s failed", capture_id)
-                        outcome = "error"
-                with lock:
-                    outcomes[outcome] += 1
+                        results.put("error")
         finally:
             connections.close_all()
+            results.put(ended)
 
     threads = [
         threading.Thread(target=run, name=f"capture-download-{n}", daemon=True)
@@ -139,6 +153,20 @@ def download_captures(capture_ids: Iterable[int], download: Callable[[int], str]
     ]
     for thread in threads:
         thread.start()
+    running = len(threads)
+    while running:
+        batch = [results.get()]
+        while not results.empty():
+            batch.append(results.get())
+        running -= sum(1 for item in batch if item is ended)
+        ready = [item for item in batch if item is not ended and not isinstance(item, str)]
+        outcomes.update(item for item in batch if isinstance(item, str))
+        if ready:
+            try:
+                outcomes.update(record(ready))
+            except Exception:  # noqa: BLE001 - unrecorded captures stay due for the sweeper
+                logger.exception("recording %d downloaded capture(s) failed", len(ready))
+                outcomes["error"] += len(ready)
     for thread in threads:
         thread.join()
     if ids:  # past the budget: each to the queue, for any worker
