@@ -54,7 +54,11 @@ def download(
         copy_to = folder / "download"
     try:
         result = client.store_media(
-            url, name_for, max_bytes=media.MAX_CAPTURE_BYTES, copy_to=copy_to
+            url,
+            name_for,
+            open_writer=storage.writer,
+            max_bytes=media.MAX_CAPTURE_BYTES,
+            copy_to=copy_to,
         )
         if local_copy and result.name is not None:
             if copy_to is None:

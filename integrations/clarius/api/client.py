@@ -259,18 +259,21 @@ class _ClariusClient:
         url: str,
         name_for,
         *,
+        open_writer,
         max_bytes: int | None = None,
         chunk_size: int = CHUNK_SIZE,
         copy_to: Path | None = None,
     ) -> StoredMedia:
-        """Stream a media link straight into the portal's storage (``store_stream``):
-        same origin guard and cap as ``download_media``; ``name_for(sniffed, declared)``
-        names the stored file from the first bytes, or refuses the body with ``None``.
-        Nothing is stored at the name unless the whole body arrived."""
+        """Stream a media link straight into a store (``store_stream``, through
+        ``open_writer(name)``): same origin guard and cap as ``download_media``;
+        ``name_for(sniffed, declared)`` names the stored file from the first bytes, or
+        refuses the body with ``None``. Nothing is stored at the name unless the whole
+        body arrived."""
         response = self.transport.open_media(url, max_redirects=self.max_redirects)
         return store_stream(
             response,
             name_for,
+            open_writer=open_writer,
             max_bytes=self.max_media_bytes if max_bytes is None else max_bytes,
             chunk_size=chunk_size,
             copy_to=copy_to,

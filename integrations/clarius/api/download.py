@@ -1,7 +1,8 @@
 """Streaming a media response to a file: bounded memory, size cap, checksum, atomic move.
 
-:func:`store_stream` streams into the portal's storage (local files or S3, all or
-nothing, see ``portal.storage``), naming the stored file from the first bytes;
+:func:`store_stream` streams into a store through the writer it is given (the portal's
+storage, local files or S3, all or nothing: ``portal.storage.writer``), naming the
+stored file from the first bytes;
 :func:`save_stream` writes to a local path (benchmarks and tools).
 
 :func:`save_stream` writes a response body chunk by chunk (64 KiB) to a temporary file
@@ -24,6 +25,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -152,22 +154,23 @@ def store_stream(
     response: requests.Response,
     name_for: Callable[[str | None, str | None], str | None],
     *,
+    open_writer: Callable[[str], AbstractContextManager],
     max_bytes: int = DEFAULT_MAX_BYTES,
     chunk_size: int = CHUNK_SIZE,
     copy_to: Path | None = None,
 ) -> StoredMedia:
-    """Stream ``response``'s body into the portal's storage; always closes ``response``.
+    """Stream ``response``'s body into a store; always closes ``response``.
 
     The first bytes are read before anything is written: ``name_for(sniffed_type,
     declared_type)`` names the stored file from them (its suffix follows the kind), or
     returns ``None`` to refuse the body, which is then not downloaded further. The rest
-    streams through ``portal.storage.writer`` (a multipart upload on S3, a ``.part``
-    file locally), hashed as it goes: on ``MediaTooLarge``, ``TransportError`` or any
-    other error nothing appears at the name. With ``copy_to`` the bytes are also written
-    to that local file (removed again on failure).
+    streams through ``open_writer(name)``: an all-or-nothing writer (``write``, then
+    ``size`` and ``sha256``) that commits only when its block ends cleanly, as the
+    portal's ``portal.storage.writer`` does (a multipart upload on S3, a ``.part`` file
+    locally). So on ``MediaTooLarge``, ``TransportError`` or any other error nothing
+    appears at the name. With ``copy_to`` the bytes are also written to that local file
+    (removed again on failure).
     """
-    from portal import storage
-
     url = redact_url(response.url or "")
     declared = declared_content_type(response.headers.get("Content-Type"))
     copy = None
@@ -192,7 +195,7 @@ def store_stream(
             return StoredMedia(None, counter.size, "", declared, sniffed)
         try:
             copy = copy_to.open("wb") if copy_to is not None else None
-            with storage.writer(name) as w:
+            with open_writer(name) as w:
                 for chunk in itertools.chain(head_chunks, counter):
                     w.write(chunk)
                     if copy is not None:
