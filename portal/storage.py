@@ -371,15 +371,28 @@ def discard(prefix: str) -> None:
 
 
 def presigned_url(
-    name: str, *, filename: str | None = None, disposition: str = "inline"
+    name: str,
+    *,
+    filename: str | None = None,
+    disposition: str = "inline",
+    content_type: str | None = None,
 ) -> str | None:
     """A URL the store itself serves ``name`` from, valid for
     ``PORTAL_STORAGE_URL_SECONDS``; ``None`` when the storage serves no URLs (local).
-    With ``filename``, the store answers with that name in Content-Disposition."""
+    The store answers with ``Cache-Control: private, no-store`` as the portal would, with
+    ``content_type`` (the type the portal checked, not whatever the object was stored
+    with) and, with ``filename``, that name in Content-Disposition. The store cannot be
+    told to send ``nosniff``; the declared type and the store's own origin stand in."""
     if is_local():
         return None
     storage = backend()
-    params = {"Bucket": storage.bucket_name, "Key": s3_key(name)}
+    params = {
+        "Bucket": storage.bucket_name,
+        "Key": s3_key(name),
+        "ResponseCacheControl": "private, no-store",
+    }
+    if content_type:
+        params["ResponseContentType"] = content_type
     if filename:
         params["ResponseContentDisposition"] = content_disposition(filename, disposition)
     return storage.connection.meta.client.generate_presigned_url(

@@ -26,7 +26,9 @@ def media_response(stored, request=None, *, filename: str | None = None):
     name = stored.file
     url = None
     if getattr(settings, "PORTAL_STORAGE_REDIRECT", False):
-        url = storage.presigned_url(name, filename=filename, disposition="attachment")
+        url = storage.presigned_url(
+            name, filename=filename, disposition="attachment", content_type=stored.content_type
+        )
     local = storage.is_local()
     accel = settings.PORTAL_MEDIA_ACCEL_REDIRECT
     if url:

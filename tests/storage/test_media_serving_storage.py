@@ -68,7 +68,11 @@ def test_a_redirect_goes_to_a_presigned_url_after_the_audit(
     assert AuditEvent.objects.filter(action=AuditEvent.Action.OPEN_MEDIA).count() == 1
     url = response["Location"]
     assert store.s3_key(clip.file) in url and "Signature" in url
-    assert requests.get(url, timeout=10).content == CLIP
+    answer = requests.get(url, timeout=10)
+    assert answer.content == CLIP
+    # The store answers with the type the portal checked and its caching rule.
+    assert answer.headers["Content-Type"] == "video/mp4"
+    assert answer.headers["Cache-Control"] == "private, no-store"
     ranged = requests.get(url, headers={"Range": "bytes=5-9"}, timeout=10)
     assert (ranged.status_code, ranged.content) == (206, CLIP[5:10])
 
@@ -97,6 +101,7 @@ def test_a_report_download_redirects_with_its_file_name(
     assert response.status_code == 302
     answer = requests.get(response["Location"], timeout=10)
     assert answer.content == b"%PDF-1.4 x"
+    assert answer.headers["Content-Type"] == "application/pdf"
     assert answer.headers["Content-Disposition"].startswith("attachment;")
     assert f'filename="{report.filename}"' in answer.headers["Content-Disposition"]
 
