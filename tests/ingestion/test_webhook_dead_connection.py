@@ -9,7 +9,6 @@ The SQLite run of ``.ci/run`` leaves this file out.
 
 import json
 import time
-import uuid
 
 import psycopg
 import pytest
@@ -18,9 +17,7 @@ from django.urls import reverse
 
 from integrations.clarius.account.registration import active_endpoint
 from integrations.clarius.models import ClariusLink, NotificationReceipt
-
-TOKEN = "eYENW6HO4xdM0KlGO2kBXtTbD5XX1LTfdV-vYslapMY"
-API = "https://cloud.clarius.com/api/public/v0/"
+from tests.ingestion.test_webhook import TOKEN, payload
 
 
 @pytest.fixture
@@ -33,15 +30,7 @@ def postgres(transactional_db, settings):
 
 
 def post(client, url):
-    request_uuid = str(uuid.uuid4())
-    body = {
-        "request_uuid": request_uuid,
-        "exam_uuid": str(uuid.uuid4()),
-        "customer_id": TOKEN,
-        "download_url": f"{API}exams/download-requests/{request_uuid}/data/",
-        "submitted_at": "2026-11-27T03:10:47.231755Z",
-    }
-    return client.post(url, json.dumps(body), content_type="application/json")
+    return client.post(url, json.dumps(payload()), content_type="application/json")
 
 
 def terminate(backend_pid: int) -> None:
