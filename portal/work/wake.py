@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 # Rings kept while no watch takes them: more would only wake watches with nothing to do.
 KEPT_RINGS = 64
+# Seconds a Redis command may take; a wait blocks a second less at most, then looks.
+SOCKET_TIMEOUT = 5
 # A process's ringer sends at most one Redis command this often (the first ring after a
 # quiet spell goes at once): the most a ring made in a burst waits.
 RING_EVERY_SECONDS = 0.05
@@ -55,7 +57,9 @@ def _redis():
             import redis
 
             client = redis.Redis.from_url(
-                settings.Q_CLUSTER["redis"], socket_connect_timeout=2, socket_timeout=5
+                settings.Q_CLUSTER["redis"],
+                socket_connect_timeout=2,
+                socket_timeout=SOCKET_TIMEOUT,
             )
             _client.update(pid=os.getpid(), client=client)
         return _client["client"]
@@ -114,11 +118,12 @@ def _ring_loop() -> None:
 
 
 def wait(bell: str, seconds: float) -> bool:
-    """Block until ``bell`` rings or ``seconds`` pass: whether it rang. Without a bell, or
-    with Redis away, this only sleeps."""
+    """Block until ``bell`` rings or ``seconds`` pass (at most ``SOCKET_TIMEOUT - 1``):
+    whether it rang. Without a bell, or with Redis away, this only sleeps."""
     if available():
+        seconds = min(max(seconds, 0.01), SOCKET_TIMEOUT - 1)
         try:
-            return _redis().blpop([key(bell)], timeout=max(seconds, 0.01)) is not None
+            return _redis().blpop([key(bell)], timeout=seconds) is not None
         except Exception as e:  # noqa: BLE001 - Redis restarting: sleep, then look anyway
             logger.warning("could not wait on %s (%s)", bell, e)
     time.sleep(seconds)

@@ -133,3 +133,11 @@ def test_a_watch_that_finds_several_due_rings_for_the_others(
     monkeypatch.setattr("integrations.clarius.tasks.fetch_receipt", lambda pk: "fetched")
     assert receipts.fetch_next() == "fetched"
     assert wake._redis().llen(wake.key(receipts.BELL)) == 2  # one each for the other two
+
+
+def test_a_long_wait_is_cut_below_the_socket_timeout(redis_broker, caplog):
+    # A poll set high (PORTAL_RECEIPT_POLL_MS) must not outlast a Redis read and fail.
+    started = time.monotonic()
+    assert wake.wait("test-bell", wake.SOCKET_TIMEOUT + 30) is False
+    assert time.monotonic() - started < wake.SOCKET_TIMEOUT
+    assert "could not wait" not in caplog.text
