@@ -27,6 +27,9 @@ from portal.work.registry import nudge, nudge_pk
 logger = logging.getLogger(__name__)
 
 State = NotificationReceipt.State
+# The bell the webhook rings once its answer is sent (``portal.work.wake``, Redis only);
+# the receipt watches (``receipts``) wait on it.
+BELL = "clarius-receipts"
 
 
 def confirmed_links(tokens: Iterable[str]) -> dict[str, int]:
@@ -155,8 +158,6 @@ def nudge_fetch(receipt: NotificationReceipt) -> None:
     within ``PORTAL_RECEIPT_POLL_MS``. Should the ring be lost, the watches and the
     sweeper still find the receipt: it is the queue entry.
     """
-    from integrations.clarius.ingestion.receipts import BELL
-
     if receipt.state != State.PENDING:
         return
     if wake.available():

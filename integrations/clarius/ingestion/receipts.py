@@ -28,6 +28,7 @@ import threading
 from django.conf import settings
 from django.db import connections
 
+from integrations.clarius.ingestion.notifications import BELL
 from integrations.clarius.models import NotificationReceipt
 from portal import work
 from portal.work import wake
@@ -36,8 +37,6 @@ logger = logging.getLogger(__name__)
 
 # How many due receipts one look-up reads: tried in order until one is claimed.
 LOOKAHEAD = 8
-# The bell the webhook rings once its answer is sent (``portal.work.wake``, Redis only).
-BELL = "clarius-receipts"
 # With the bell, a watch still looks this many polls apart (a lost ring, a receipt the
 # catch-up or the sweeper made due): the bell wakes it at once for everything else.
 POLLS_PER_LOOK_WITH_BELL = 10
