@@ -108,6 +108,16 @@ def force_login_is_not_an_audited_sign_in(monkeypatch):
     monkeypatch.setattr(Client, "force_login", force_login)
 
 
+@pytest.fixture(autouse=True)
+def capture_download_threads_end_with_the_test():
+    """The capture download threads keep their database connections from one exam to
+    the next; a test's end ends them, so no connection outlives the test database."""
+    yield
+    from integrations.clarius.ingestion import media_fetch
+
+    media_fetch.stop_downloaders()
+
+
 # The Clarius sandbox fixtures, for every folder of tests.
 from tests.sandbox_fixtures import (  # noqa: E402, F401
     clarius_sandbox,

@@ -5,16 +5,20 @@
 ``CLARIUS_TIMEOUT_*`` values and, for the Service API, the key in use (the one stored
 encrypted by the portal, seeded from ``CLARIUS_API_KEY`` and replaced by rotation; see
 ``account/keys.py``). Callers use ``clients.service_client()`` (an attribute lookup, so a
-test replaces the factory here, once, for every caller).
+test replaces the factory here, once, for every caller). Media links carry no credential:
+``clients.media_client()`` downloads them without looking the key up.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from integrations.clarius import conf
 from integrations.clarius.account.keys import api_key_in_use
-from integrations.clarius.api.client import ResearchClient, ServiceClient
+from integrations.clarius.api.client import MediaClient, ResearchClient, ServiceClient
+
+_thread = threading.local()
 
 
 def service_client(**overrides: Any) -> ServiceClient:
@@ -32,3 +36,17 @@ def research_client(token: str | None = None, **overrides: Any) -> ResearchClien
     options: dict[str, Any] = {**conf.client_options(), "token": token}
     options.update(overrides)
     return ResearchClient(**options)
+
+
+def media_client() -> MediaClient:
+    """This thread's client for media links, kept while the settings it was made from are
+    the same: a thread's downloads reuse its connections to the media store instead of
+    opening one each (requests' sessions are not shared between threads). Not to be
+    closed by the caller."""
+    options = conf.client_options()
+    kept = getattr(_thread, "media", None)
+    if kept is None or kept[0] != options:
+        if kept is not None:
+            kept[1].close()
+        kept = _thread.media = (options, MediaClient(**options))
+    return kept[1]

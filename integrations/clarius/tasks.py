@@ -161,10 +161,9 @@ def fetch_capture(capture: Capture) -> str | Capture:
 
     with ExitStack() as stack:
         try:
-            with closing(clients.service_client()) as client:
-                result = stack.enter_context(
-                    download(client, capture.source_url, name_for, local_copy=True)
-                )
+            result = stack.enter_context(
+                download(clients.media_client(), capture.source_url, name_for, local_copy=True)
+            )
         except ClariusError as e:
             # An expired or refused link is fixed by a fresh one from the exam data; a
             # file over the cap or a link off the allowed origins will not get better.

@@ -1,5 +1,7 @@
 """Building clients from Django settings, and the production rule: HTTPS only."""
 
+import threading
+
 import pytest
 
 from integrations.clarius import clients
@@ -69,3 +71,20 @@ def test_a_malformed_key_is_refused_without_being_echoed(key):
         ServiceClient("https://cloud.clarius.com/api/public/v0/", key)
     if key:
         assert key not in str(excinfo.value)
+
+
+def test_a_thread_keeps_one_media_client_while_the_settings_stay(clarius_settings, settings):
+    """Media links carry no credential: the media client holds none, refuses API calls,
+    and is kept per thread (its connections reused) until the settings change."""
+    first = clients.media_client()
+    assert clients.media_client() is first
+    assert first._secrets() == [] and "key" not in repr(first).lower()
+    with pytest.raises(InvalidParameter, match="calls no API"):
+        first._json("GET", "services/settings/")
+    others = []
+    thread = threading.Thread(target=lambda: others.append(clients.media_client()))
+    thread.start()
+    thread.join()
+    assert others[0] is not first
+    settings.CLARIUS_MEDIA_ORIGINS = [*settings.CLARIUS_MEDIA_ORIGINS, "https://media.example"]
+    assert clients.media_client() is not first

@@ -8,10 +8,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from PIL import Image
 
-from integrations.clarius import tasks
+from integrations.clarius import clients, tasks
 from integrations.clarius.ingestion import media_fetch
 from portal import work
 from portal.exams.models import Capture, Exam
@@ -270,3 +270,55 @@ def test_a_batch_that_fails_is_recorded_one_by_one_as_prepared(
     assert copy.duplicate_of == first and copy.file == first.file
     assert failed.state == "pending" and "refused" in failed.last_error
     assert failed.file == ""  # nothing half-recorded: its file was removed, it is due again
+
+
+def test_the_download_threads_live_from_one_exam_to_the_next(media_server, settings, northside):
+    """A capture does not pay for a new thread, database connection and media client: the
+    process's download threads serve exam after exam, and end when told."""
+    settings.PORTAL_CAPTURE_DOWNLOADS_PER_EXAM = 2
+    settings.PORTAL_CAPTURE_DOWNLOADS_PER_WORKER = 2
+    seen = []
+
+    def prepare(capture_id):
+        seen.append((threading.current_thread(), id(clients.media_client())))
+        return tasks.prepare_capture(capture_id)
+
+    for first in (0, 2, 4):
+        _, ids = pending_exam(northside, media_server, [f"/{first + n}.jpg" for n in range(2)])
+        assert media_fetch.download_captures(ids, prepare, tasks.record_captures) == {"done": 2}
+    threads = {thread for thread, _ in seen}
+    assert len(seen) == 6 and len(threads) == 2
+    assert all(thread.is_alive() for thread in threads)
+    # One media client per thread, kept: its connections to the store are reused.
+    assert len({client for _, client in seen}) == 2
+    media_fetch.stop_downloaders()
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def test_an_idle_download_thread_gives_its_connection_back(
+    media_server, settings, northside, monkeypatch
+):
+    monkeypatch.setattr(media_fetch, "IDLE_SECONDS", 0.1)
+    settings.PORTAL_CAPTURE_DOWNLOADS_PER_WORKER = 1
+    wrappers = []
+
+    def prepare(capture_id):
+        wrappers.append(connections["default"])  # the download thread's own
+        return tasks.prepare_capture(capture_id)
+
+    _, ids = pending_exam(northside, media_server, ["/0.jpg"])
+    assert media_fetch.download_captures(ids, prepare, tasks.record_captures) == {"done": 1}
+    time.sleep(0.5)
+    # Whatever CONN_MAX_AGE (60 s on PostgreSQL), an idle thread holds no connection.
+    assert len(wrappers) == 1 and wrappers[0].connection is None
+
+
+def test_captures_not_started_within_the_budget_go_to_the_queue(
+    media_server, settings, northside, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(media_fetch, "queue_each", lambda ids: queued.extend(ids))
+    monkeypatch.setattr(media_fetch, "budget_seconds", lambda: 0.0)
+    _, ids = pending_exam(northside, media_server, [f"/{n}.jpg" for n in range(3)])
+    assert media_fetch.download_captures(ids, *TASK) == {"queued": 3}
+    assert sorted(queued) == sorted(ids) and media_server.requests == {}

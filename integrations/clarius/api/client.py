@@ -280,6 +280,20 @@ class _ClariusClient:
         )
 
 
+class MediaClient(_ClariusClient):
+    """Media links only (``store_media``, ``download_media``): they carry no credential,
+    so this client holds none and refuses any API call."""
+
+    def __repr__(self) -> str:
+        return f"MediaClient(api_url={self.api_url!r})"
+
+    def _authorization(self) -> str | None:
+        raise InvalidParameter("a media client calls no API: use a Service or Research client")
+
+    def _secrets(self) -> list[str | None]:
+        return []
+
+
 class ServiceClient(_ClariusClient):
     """The Service API, authenticated with ``Authorization: Service-API-Key <key>``."""
 

@@ -5,17 +5,20 @@ ORM broker each) and downloads them one worker at a time. Instead the task that 
 the exam data downloads the captures that became due itself, a few at a time:
 
 - at most ``PORTAL_CAPTURE_DOWNLOADS_PER_EXAM`` at once for one exam, and at most
-  ``PORTAL_CAPTURE_DOWNLOADS_PER_WORKER`` at once in one worker process, whatever the
-  number of exams it is downloading;
+  ``PORTAL_CAPTURE_DOWNLOADS_PER_WORKER`` at once in one worker process (its number of
+  download threads), whatever the number of exams it is downloading;
 - clips first (by the link's extension), so the longest downloads do not start last;
 - each download is the first half of the one per-capture task
   (``tasks.prepare_capture``): it claims its row first, so a capture is never
   downloaded by two threads or workers at once, and records a failure and its retry by
   the one policy itself; the captures downloaded are recorded by the task's own thread,
   those ready at the same moment together (``tasks.record_captures``);
-- each thread closes its own database connections when it ends (Django opens one per
-  thread); on SQLite the writes queue on the busy timeout, on PostgreSQL they run side
-  by side;
+- the downloads run on this process's download threads (``Downloaders``), which live
+  from one exam to the next: each keeps its database connection (Django opens one per
+  thread) by ``CONN_MAX_AGE`` and its media client, so a capture does not pay for a new
+  connection (on PostgreSQL a new backend, its caches cold) and a new TLS session; an
+  idle thread gives its connection back. On SQLite the writes queue on the busy
+  timeout, on PostgreSQL they run side by side;
 - a capture not started once the time budget has passed is queued as its own task; one
   a crashed thread or a killed worker left stays due in its row, and the sweeper hands
   it out.
@@ -36,7 +39,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import close_old_connections, connection, connections
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +47,7 @@ DEFAULT_PER_EXAM = 4
 DEFAULT_PER_WORKER = 8
 CLIP_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".webm")
 
-_slots = {"pid": None, "size": None, "semaphore": None}
-_slots_lock = threading.Lock()
+IDLE_SECONDS = 10.0  # a download thread idle this long closes its database connection
 
 
 def per_exam() -> int:
@@ -56,13 +58,82 @@ def per_worker() -> int:
     return max(1, int(getattr(settings, "PORTAL_CAPTURE_DOWNLOADS_PER_WORKER", DEFAULT_PER_WORKER)))
 
 
-def worker_slots() -> threading.BoundedSemaphore:
-    """This process's download slots (a forked worker gets its own, never its parent's)."""
+class Downloaders:
+    """A process's download threads: ``size`` of them, started at the first job and kept
+    until ``stop``. Jobs run in the order given, one per thread at a time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.pid = os.getpid()
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self.lock:
+            if not self.threads:
+                self.threads = [
+                    threading.Thread(target=self._serve, name=f"capture-download-{n}", daemon=True)
+                    for n in range(self.size)
+                ]
+                for thread in self.threads:
+                    thread.start()
+            self.jobs.put(job)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Let each thread finish its job and end, its connections closed."""
+        with self.lock:
+            threads, self.threads = self.threads, []
+            for _ in threads:
+                self.jobs.put(None)
+        for thread in threads:
+            thread.join(timeout)
+
+    def _serve(self) -> None:
+        try:
+            while True:
+                try:
+                    job = self.jobs.get(timeout=IDLE_SECONDS)
+                except queue.Empty:
+                    connections.close_all()  # idle: the connection goes back to the server
+                    continue
+                if job is None:
+                    return
+                close_old_connections()  # past CONN_MAX_AGE, or broken: a fresh one
+                try:
+                    job()
+                except Exception:  # noqa: BLE001 - a job reports its own outcome; the thread stays
+                    logger.exception("a capture download job failed")
+                finally:
+                    close_old_connections()
+        finally:
+            connections.close_all()
+
+
+_downloaders: dict = {"pool": None}
+_downloaders_lock = threading.Lock()
+
+
+def downloaders() -> Downloaders:
+    """This process's download threads (a forked worker starts its own, never its
+    parent's; a new ``per_worker()`` replaces them)."""
     size = per_worker()
-    with _slots_lock:
-        if _slots["pid"] != os.getpid() or _slots["size"] != size:
-            _slots.update(pid=os.getpid(), size=size, semaphore=threading.BoundedSemaphore(size))
-        return _slots["semaphore"]
+    with _downloaders_lock:
+        pool = _downloaders["pool"]
+        if pool is None or pool.pid != os.getpid() or pool.size != size:
+            if pool is not None and pool.pid == os.getpid():
+                pool.stop(timeout=0)
+            pool = _downloaders["pool"] = Downloaders(size)
+        return pool
+
+
+def stop_downloaders() -> None:
+    """End this process's download threads, closing their database connections (a test
+    session does, before its database is dropped)."""
+    with _downloaders_lock:
+        pool, _downloaders["pool"] = _downloaders["pool"], None
+    if pool is not None and pool.pid == os.getpid():
+        pool.stop()
 
 
 def budget_seconds() -> float:
@@ -98,6 +169,13 @@ def clips_first(capture_ids: list[int]) -> list[int]:
     return sorted(capture_ids, key=lambda capture_id: not is_clip(capture_id))
 
 
+class _Late:
+    """A job that started past the time budget: its capture goes to the queue."""
+
+    def __init__(self, capture_id: int) -> None:
+        self.capture_id = capture_id
+
+
 def download_captures(
     capture_ids: Iterable[int],
     prepare: Callable[[int], object],
@@ -122,44 +200,42 @@ def download_captures(
         return Counter(queued=len(ids))
     ids = deque(clips_first(ids))
     outcomes: Counter = Counter()
-    lock = threading.Lock()
-    slots = worker_slots()
+    pool = downloaders()
+    limit = min(per_exam(), pool.size)
     deadline = time.monotonic() + budget_seconds()
     results: queue.SimpleQueue = queue.SimpleQueue()
-    ended = object()  # a thread's last word
+    late: list[int] = []
+    in_flight = 0
 
-    def next_id() -> int | None:
-        with lock:
-            if ids and time.monotonic() < deadline:
-                return ids.popleft()
-            return None
+    def job(capture_id: int) -> Callable[[], None]:
+        def run() -> None:
+            if time.monotonic() >= deadline:  # waited past the budget behind other exams
+                results.put(_Late(capture_id))
+                return
+            try:
+                results.put(prepare(capture_id))
+            except Exception:  # noqa: BLE001 - the others go on; the row stays due
+                logger.exception("downloading capture %s failed", capture_id)
+                results.put("error")
 
-    def run() -> None:
-        try:
-            while (capture_id := next_id()) is not None:
-                with slots:
-                    try:
-                        results.put(prepare(capture_id))
-                    except Exception:  # noqa: BLE001 - the others go on; the row stays due
-                        logger.exception("downloading capture %s failed", capture_id)
-                        results.put("error")
-        finally:
-            connections.close_all()
-            results.put(ended)
+        return run
 
-    threads = [
-        threading.Thread(target=run, name=f"capture-download-{n}", daemon=True)
-        for n in range(min(per_exam(), per_worker(), len(ids)))
-    ]
-    for thread in threads:
-        thread.start()
-    running = len(threads)
-    while running:
+    def top_up() -> int:
+        started = 0
+        while ids and in_flight + started < limit and time.monotonic() < deadline:
+            pool.submit(job(ids.popleft()))
+            started += 1
+        return started
+
+    in_flight += top_up()
+    while in_flight:
         batch = [results.get()]
         while not results.empty():
             batch.append(results.get())
-        running -= sum(1 for item in batch if item is ended)
-        ready = [item for item in batch if item is not ended and not isinstance(item, str)]
+        in_flight -= len(batch)
+        in_flight += top_up()  # the next downloads start while these are recorded
+        late.extend(item.capture_id for item in batch if isinstance(item, _Late))
+        ready = [item for item in batch if not isinstance(item, (str, _Late))]
         outcomes.update(item for item in batch if isinstance(item, str))
         if ready:
             try:
@@ -167,10 +243,9 @@ def download_captures(
             except Exception:  # noqa: BLE001 - unrecorded captures stay due for the sweeper
                 logger.exception("recording %d downloaded capture(s) failed", len(ready))
                 outcomes["error"] += len(ready)
-    for thread in threads:
-        thread.join()
-    if ids:  # past the budget: each to the queue, for any worker
-        logger.info("%d capture download(s) left to the queue", len(ids))
-        outcomes["queued"] += len(ids)
-        queue_each(ids)
+    left = late + list(ids)
+    if left:  # past the budget: each to the queue, for any worker
+        logger.info("%d capture download(s) left to the queue", len(left))
+        outcomes["queued"] += len(left)
+        queue_each(left)
     return outcomes
