@@ -304,6 +304,9 @@ class Capture(TenantOwned, Work):
         null=True, blank=True, help_text="A clip's frames per second, for frame-by-frame review."
     )
     downloaded_at = models.DateTimeField(null=True, blank=True)
+    # Set when the institution's retention policy removed the capture's media (its
+    # thumbnail, the worksheet and the report are kept): the file fields then name nothing.
+    media_purged_at = models.DateTimeField(null=True, blank=True)
     duplicate_of = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,
@@ -405,10 +408,17 @@ class AuditEvent(TenantOwned):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     detail = models.JSONField(default=dict, blank=True)
+    # The tamper-evident chain: an institution's events numbered in the order written,
+    # each hash covering the event's fields and the hash of the event before it.
+    seq = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["institution", "-at"], name="exams_audit_inst_recent")]
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "seq"], name="exams_audit_chain_seq")
+        ]
 
     def __str__(self):
         return f"{self.user} {self.get_action_display()} {self.object_type} {self.object_id}"

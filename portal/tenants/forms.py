@@ -59,6 +59,9 @@ class InstitutionSettingsForm(forms.ModelForm):
             "attestation_statement",
             "hold_trainee_reports",
             "email_patient_identifiers",
+            "password_sign_in",
+            "require_second_factor",
+            "media_retention_days",
         ]
 
     def __init__(self, *args, **kwargs):

@@ -95,6 +95,29 @@ class Institution(models.Model):
         help_text="Notification emails name the patient (name and ID). Off: they say only "
         "what happened and link to the exam.",
     )
+    # Identity: sign-on through the installation's identity provider (portal/sso) and a
+    # second factor for password sign-ins (portal/mfa).
+    password_sign_in = models.BooleanField(
+        "members may sign in with a password",
+        default=True,
+        help_text="Off: members sign in through the identity provider (single sign-on) only.",
+    )
+    require_second_factor = models.BooleanField(
+        "require a second factor",
+        default=False,
+        help_text="Every member signing in with a password also confirms an authenticator "
+        "app code or a passkey (administrators always do).",
+    )
+    # The patient-data lifecycle (portal/retention): capture media removed this many days
+    # after the exam's report is signed, the thumbnail and report kept; empty: never.
+    media_retention_days = models.PositiveIntegerField(
+        "keep capture media for (days after signing)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(36500)],
+        help_text="Images and clips are removed this many days after the exam's report is "
+        "signed; thumbnails, worksheets and reports are kept. Empty: kept for ever.",
+    )
 
     objects = InstitutionQuerySet.as_manager()
 
