@@ -80,10 +80,13 @@ class ClariusConfig(AppConfig):
         metrics_registry.register_stored_files(DicomExport, "research_dicom")
         metrics_registry.register_stored_files(RawDataFile, "research_raw_data")
         # Full-size copies of an exam's media: removed with it by the retention policy.
-        from portal.retention import purge as retention
+        from django.apps import apps as installed
 
-        retention.register_exam_files(DicomExport, "research_dicom")
-        retention.register_exam_files(RawDataFile, "research_raw_data")
+        if installed.is_installed("portal.retention"):
+            from portal.retention import purge as retention
+
+            retention.register_exam_files(DicomExport, "research_dicom")
+            retention.register_exam_files(RawDataFile, "research_raw_data")
 
         # Each worker process takes due notification receipts straight from their table.
         from django_q.signals import post_spawn
