@@ -64,16 +64,31 @@ CAPTURE_ORDER = ("submission_id", "position", "id")
 
 class CaptureSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(
-        help_text="The bytes (GET, byte ranges supported); null until downloaded."
+        help_text="The bytes (GET, byte ranges supported); null until downloaded, and once "
+        "the media was removed by the institution's retention policy."
+    )
+    media_purged_at = serializers.DateTimeField(
+        read_only=True,
+        help_text="When the institution's retention policy removed the media (the "
+        "thumbnail and report are kept); null while it is kept.",
     )
 
     class Meta:
         model = Capture
-        fields = ["id", "position", "state", "content_type", "size", "sha256", "url"]
+        fields = [
+            "id",
+            "position",
+            "state",
+            "content_type",
+            "size",
+            "sha256",
+            "url",
+            "media_purged_at",
+        ]
 
     @extend_schema_field({"type": ["string", "null"], "format": "uri"})
     def get_url(self, capture):
-        if capture.state != Capture.State.DONE:
+        if capture.state != Capture.State.DONE or capture.media_purged_at is not None:
             return None
         path = reverse("api-capture-media", args=[capture.pk])
         request = self.context.get("request")

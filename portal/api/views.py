@@ -29,6 +29,7 @@ from portal.exams.access import audit, visible_captures, visible_exams
 from portal.exams.captures import shown
 from portal.exams.models import AuditEvent, Capture, Exam
 from portal.exams.serving import media_response
+from portal.retention.notice import removed_message
 from portal.tenants.models import Membership
 from portal.tenants.scoping import scoped_to_request
 
@@ -269,6 +270,9 @@ class ExamCaptures(InstitutionFromRequestMixin, generics.GenericAPIView):
     responses={
         (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The bytes."),
         (206, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The range asked for."),
+        410: OpenApiResponse(
+            description="The media was removed by the institution's retention policy."
+        ),
         416: OpenApiResponse(description="The range starts at or past the end."),
     },
 )
@@ -279,5 +283,8 @@ class CaptureMedia(InstitutionFromRequestMixin, APIView):
         capture = visible_captures(request).filter(pk=pk, state=Capture.State.DONE).first()
         if capture is None:
             raise Http404("No such capture")
+        if capture.media_purged_at is not None:
+            # Removed by the retention policy (portal.retention): gone for good.
+            return Response({"detail": removed_message(capture)}, status=410)
         audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="api")
         return media_response(capture, request)

@@ -14,9 +14,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from portal import work
+from portal import storage, work
 from portal.outbound import kinds
 from portal.outbound.models import ANSWER_LIMIT, Destination, Transmission
+from portal.retention.models import MediaPurge
+from portal.retention.notice import removed_message
 from portal.text import clean_text
 from portal.work import registry
 
@@ -48,6 +50,11 @@ def send(transmission: Transmission) -> str:
         return _failed(
             transmission, "the destination is switched off", permanent=True, receiver=False
         )
+    removed = media_removed(transmission)
+    if removed:
+        # Nothing left to send, for good: the row ends with the reason, and the receiver
+        # is not failing (no failing spell, no alert).
+        return _failed(transmission, removed, permanent=True, receiver=False)
     try:
         answer = kind.send(transmission)
     except kinds.DeliveryFailed as e:
@@ -73,6 +80,22 @@ def send(transmission: Transmission) -> str:
             failing_since=None, alerted_at=None, last_success_at=now
         )
     return "sent"
+
+
+def media_removed(transmission: Transmission) -> str:
+    """Why the media this row sends is gone (the retention policy removed it), or ""."""
+    capture = transmission.capture
+    if capture is not None and capture.media_purged_at is not None:
+        return removed_message(capture)
+    if (
+        transmission.what == Transmission.What.RESEARCH
+        and MediaPurge.objects.filter(exam_id=transmission.exam_id)
+        .exclude(state=MediaPurge.State.SKIPPED)
+        .exists()
+        and not storage.exists(transmission.source)
+    ):
+        return "The research file was removed by the institution's retention policy."
+    return ""
 
 
 def _failed(

@@ -21,6 +21,7 @@ from portal.exams.access import audit, audit_once, visible_captures
 from portal.exams.models import AuditEvent, Capture
 from portal.exams.serving import media_response
 from portal.reports.access import exam_or_404
+from portal.retention.notice import gone_response
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ def _capture(request, pk, capture_id):
 @require_GET
 def capture_media(request, pk, capture_id):
     capture = _capture(request, pk, capture_id)
+    if capture.media_purged_at is not None:
+        # Removed by the retention policy (portal.retention): gone, and no media opened.
+        return gone_response(capture)
     audit_once(request, AuditEvent.Action.OPEN_MEDIA, capture, via="exam_page")
     return media_response(capture, request)
 
