@@ -15,9 +15,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal import storage, work
+from portal.exams.models import Capture
 from portal.outbound import kinds
 from portal.outbound.models import ANSWER_LIMIT, Destination, Transmission
-from portal.retention.models import MediaPurge
 from portal.retention.notice import removed_message
 from portal.text import clean_text
 from portal.work import registry
@@ -89,9 +89,9 @@ def media_removed(transmission: Transmission) -> str:
         return removed_message(capture)
     if (
         transmission.what == Transmission.What.RESEARCH
-        and MediaPurge.objects.filter(exam_id=transmission.exam_id)
-        .exclude(state=MediaPurge.State.SKIPPED)
-        .exists()
+        and Capture.objects.filter(
+            exam_id=transmission.exam_id, media_purged_at__isnull=False
+        ).exists()
         and not storage.exists(transmission.source)
     ):
         return "The research file was removed by the institution's retention policy."
