@@ -3,6 +3,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from portal.accounts.addresses import NormalisedEmailField
 from portal.accounts.models import User
+from portal.sso import password as password_sign_in
 from portal.text import clean_text
 
 
@@ -18,6 +19,11 @@ class EmailAuthenticationForm(AuthenticationForm):
         max_length=254,
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        # An institution that signs its members in through the identity provider only.
+        password_sign_in.confirm_allowed(self.request, user, self.cleaned_data.get("username"))
 
 
 class PasswordResetRequestForm(forms.Form):

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 
 from portal.accounts.addresses import NormalisedEmailField, normalise_email
+from portal.sso import conf as sso_conf
 from portal.tenants.models import (
     Institution,
     Membership,
@@ -72,6 +73,9 @@ class InstitutionSettingsForm(forms.ModelForm):
             if extra not in names:
                 names.append(extra)
         self.fields["time_zone"].choices = [(name, name) for name in names]
+        if not sso_conf.enabled():
+            # Without single sign-on, members turned away from passwords could not sign in.
+            del self.fields["password_sign_in"]
         self.fields["hold_trainee_reports"].help_text = (
             "A report of an exam signed by a trainee goes out only once an attending "
             "attests it; otherwise it goes out marked preliminary."

@@ -16,7 +16,9 @@ def session_started(sender, request, user, **kwargs):
     services.start(request, user)
     # Sessions closed without signing out are tidied up here, once per sign-in.
     services.prune(user, idle_seconds_for(memberships_of(user)))
-    audit.record(request, user, audit.LOGIN)
+    # A sign-in through the identity provider says so (portal.sso); a password one does not.
+    method = getattr(request, "portal_sign_in_method", None)
+    audit.record(request, user, audit.LOGIN, **({"method": method} if method else {}))
 
 
 @receiver(user_logged_out, dispatch_uid="usersessions-logout")
