@@ -16,3 +16,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
 # The Clarius sandbox the tests run against speaks plain http on loopback.
 CLARIUS_ALLOW_HTTP = True
+# Institution admins sign in through the login form in many tests: the rule that they
+# must have a second factor is tested by tests/mfa, which turns it on.
+PORTAL_MFA_REQUIRED_FOR_ADMINS = False

@@ -9,6 +9,8 @@ from portal.accounts import login_hints
 from portal.accounts.forms import EmailAuthenticationForm, PasswordResetRequestForm, ProfileForm
 from portal.accounts.password_reset import request_reset
 from portal.accounts.throttle import client_ip
+from portal.mfa import services as mfa_services
+from portal.mfa import views as mfa_views
 
 
 class PortalLoginView(LoginView):
@@ -25,7 +27,13 @@ class PortalLoginView(LoginView):
 
     def form_valid(self, form):
         login_hints.forget(self.request.session)
-        return super().form_valid(form)
+        # An account with a second factor is signed in only after it (portal.mfa).
+        second_step = mfa_views.second_step(self.request, form.get_user(), self.get_success_url())
+        if second_step is not None:
+            return second_step
+        response = super().form_valid(form)
+        self.request.session[mfa_services.PASSWORD_LOGIN] = True
+        return response
 
 
 class PortalPasswordResetView(PasswordResetView):
