@@ -6,6 +6,7 @@ session for one ceremony and is removed when a response is checked, right or wro
 """
 
 import json
+import re
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
@@ -33,6 +34,7 @@ SIGN_IN_CHALLENGE = "portal_mfa_webauthn_sign_in"
 # A response larger than this is not a passkey's (attestations are a few kilobytes).
 MAX_RESPONSE_BYTES = 64 * 1024
 _TRANSPORTS = {t.value for t in AuthenticatorTransport}
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]{1,1400}")
 
 
 class PasskeyRefused(ValueError):
@@ -130,7 +132,7 @@ def register(request, user, body):
         credential_id=credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
-        transports=[t for t in transports if t in _TRANSPORTS][:8],
+        transports=[t for t in transports if isinstance(t, str) and t in _TRANSPORTS][:8],
     )
 
 
@@ -150,7 +152,7 @@ def authenticate(request, user, body):
     expected = _challenge(request, SIGN_IN_CHALLENGE)
     credential = data["credential"]
     raw_id = credential.get("rawId") or credential.get("id")
-    if not isinstance(raw_id, str) or len(raw_id) > 1400:
+    if not isinstance(raw_id, str) or not _BASE64URL.fullmatch(raw_id):
         raise PasskeyRefused("The passkey's answer names no credential.")
     passkey = Passkey.objects.filter(user=user, confirmed=True, credential_id=raw_id).first()
     if passkey is None:
