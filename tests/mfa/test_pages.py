@@ -91,3 +91,26 @@ def test_recovery_codes_need_a_factor_first(client, bob):
     client.force_login(bob)
     response = client.post(reverse("mfa-recovery-codes"))
     assert response.status_code == 302 and response["Location"] == reverse("mfa-security")
+
+
+def test_a_superuser_sees_and_removes_a_lost_factor_in_admin_never_its_key(client, bob):
+    from django.contrib.auth import get_user_model
+
+    from portal.exams.models import AuditEvent
+
+    client.force_login(bob)
+    secret = enrol_app(client)
+    app = AuthenticatorApp.objects.get(user=bob, confirmed=True)
+    root = get_user_model().objects.create_superuser(
+        email="root@example.org", password="correct-horse-battery"
+    )
+    client.force_login(root)
+    listing = client.get("/admin/mfa/authenticatorapp/")
+    assert listing.status_code == 200 and "bob@example.org" in listing.content.decode()
+    page = client.get(f"/admin/mfa/authenticatorapp/{app.pk}/change/").content.decode()
+    assert secret not in page and app.bin_key.hex() not in page
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+    response = client.post(f"/admin/mfa/authenticatorapp/{app.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not AuthenticatorApp.objects.filter(pk=app.pk).exists()
+    assert AuditEvent.objects.filter(user=bob, action="mfa_removed").exists()
