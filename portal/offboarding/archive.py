@@ -426,6 +426,8 @@ class _Chain:
             from portal.exams import audit_chain
         except ImportError:  # a portal without the chain: nothing to recompute
             audit_chain = None
+        if not (hasattr(audit_chain, "chain_hash") and hasattr(audit_chain, "GENESIS")):
+            audit_chain = None
         self.module = audit_chain
         self.previous = audit_chain.GENESIS if audit_chain else None
         self.last_seq = 0
