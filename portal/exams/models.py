@@ -3,9 +3,11 @@
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router
+from django.utils import timezone
 
-from portal.tenants.scoping import TenantOwned
+from portal.exams import audit_chain
+from portal.tenants.scoping import TenantOwned, TenantQuerySet
 from portal.text import clean_text
 from portal.work.models import Work
 
@@ -341,8 +343,20 @@ class Capture(TenantOwned, Work):
         return self.content_type.startswith("image/")
 
 
+class AuditEventQuerySet(TenantQuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        # Each event is chained to the one before it (portal.exams.audit_chain), which a
+        # bulk insert would skip: events are written one by one, through save().
+        raise audit_chain.AuditLogIsAppendOnly("audit events are written one at a time")
+
+
 class AuditEvent(TenantOwned):
-    """Who looked at or changed patient data, when, from where."""
+    """Who looked at or changed patient data, when, from where.
+
+    Append-only and tamper-evident: each event is written once, numbered and hashed into
+    its institution's chain (``portal.exams.audit_chain``), and never changed or deleted
+    through the portal.
+    """
 
     class Action(models.TextChoices):
         VIEW_EXAM = "view_exam", "Viewed an exam"
@@ -399,14 +413,18 @@ class AuditEvent(TenantOwned):
         RESEND_DELIVERIES = "resend_deliveries", "Resent deliveries to a destination"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # PROTECT: the hash covers the user, so a user with events in the log is deactivated,
+    # never deleted (SET_NULL would change the rows and break their institution's chain).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
     action = models.CharField(max_length=40, choices=Action.choices)
     object_type = models.CharField(max_length=40)
     object_id = models.CharField(max_length=64)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Always the time of writing: save() stamps it under the chain's lock, before hashing
+    # (auto_now_add would stamp it again, after the hash, at the INSERT).
+    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     detail = models.JSONField(default=dict, blank=True)
     # The tamper-evident chain: an institution's events numbered in the order written,
     # each hash covering the event's fields and the hash of the event before it.
@@ -420,8 +438,42 @@ class AuditEvent(TenantOwned):
             models.UniqueConstraint(fields=["institution", "seq"], name="exams_audit_chain_seq")
         ]
 
+    objects = AuditEventQuerySet.as_manager()
+
     def __str__(self):
         return f"{self.user} {self.get_action_display()} {self.object_type} {self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise audit_chain.AuditLogIsAppendOnly("an audit event cannot be changed")
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        audit_chain.insert_chained(
+            self, lambda: super(AuditEvent, self).save(*args, **kwargs), using
+        )
+
+    save.alters_data = True
+
+    def delete(self, *args, **kwargs):
+        raise audit_chain.AuditLogIsAppendOnly("an audit event cannot be deleted")
+
+    delete.alters_data = True
+
+
+class AuditChainHead(models.Model):
+    """The last number and hash of an institution's audit chain: the row each new event
+    locks, and what ``verify_audit_chain`` checks the chain's end against."""
+
+    institution = models.OneToOneField(
+        "tenants.Institution",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+    )
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default=audit_chain.GENESIS)
+
+    def __str__(self):
+        return f"audit chain of institution {self.institution_id} at {self.seq}"
 
 
 # The triggers' post_migrate check (connected on import, as the models load).
