@@ -22,10 +22,10 @@ password sign-in carry the mark the middleware looks for: single sign-on session
 provider, and sessions made another way (``Client.force_login`` in tests) are left alone.
 
 Secrets at rest: an authenticator's key is encrypted with the portal's key
-(``portal.encryption``, rotated by ``reencrypt_secrets``) in ``TOTPKey``; django-otp's own
-``key`` column holds a random decoy that is never shown nor used. Recovery codes are kept
-as keyed digests (HMAC of ``SECRET_KEY``), never as typed: rotating ``SECRET_KEY``
-invalidates them. A passkey's public key is not a secret.
+(``portal.encryption``, rotated by ``reencrypt_secrets``) in ``TOTPKey.key_encrypted``;
+django-otp's own ``key`` column holds a random decoy that is never shown nor used.
+Recovery codes are kept as keyed digests (HMAC of ``SECRET_KEY``), never as typed:
+rotating ``SECRET_KEY`` invalidates them. A passkey's public key is not a secret.
 
 Audit actions (``portal.usersessions.audit.record``): ``mfa_added``, ``mfa_removed``,
 ``mfa_recovery_codes``, ``mfa_recovery_used``, ``mfa_failed``, ``mfa_verified``.

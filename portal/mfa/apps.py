@@ -12,4 +12,4 @@ class MfaConfig(AppConfig):
         from portal.mfa.models import TOTPKey
 
         # Key rotation (manage.py reencrypt_secrets) re-encrypts the authenticator keys.
-        encryption.register_column(TOTPKey, "ciphertext")
+        encryption.register_column(TOTPKey, "key_encrypted")

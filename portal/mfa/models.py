@@ -33,13 +33,14 @@ class AuthenticatorApp(TOTPDevice):
     def create_for(cls, user, name):
         """An unconfirmed app with a new random key (confirmed by its first code)."""
         device = cls.objects.create(user=user, name=name, confirmed=False)
-        TOTPKey.objects.create(device=device, ciphertext=encryption.encrypt(os.urandom(20).hex()))
+        key = encryption.encrypt(os.urandom(20).hex())
+        TOTPKey.objects.create(device=device, key_encrypted=key)
         return device
 
     @property
     def bin_key(self):
         try:
-            ciphertext = self.portal_key.ciphertext
+            ciphertext = self.portal_key.key_encrypted
         except TOTPKey.DoesNotExist:
             # A row made outside the portal has no key of ours: no code can match.
             return os.urandom(20)
@@ -50,7 +51,7 @@ class TOTPKey(models.Model):
     """An authenticator app's key, encrypted with ``PORTAL_ENCRYPTION_KEY``."""
 
     device = models.OneToOneField(TOTPDevice, on_delete=models.CASCADE, related_name="portal_key")
-    ciphertext = models.TextField()
+    key_encrypted = models.TextField()
 
     class Meta:
         verbose_name = "authenticator key"

@@ -38,7 +38,7 @@ def test_the_key_is_encrypted_at_rest_and_django_otps_column_is_a_decoy(client, 
     client.force_login(bob)
     secret = enrol_app(client)
     app = AuthenticatorApp.objects.get(user=bob)
-    stored = TOTPKey.objects.get(device=app).ciphertext
+    stored = TOTPKey.objects.get(device=app).key_encrypted
     assert pyotp.utils.strings_equal(secret, secret)
     hex_key = app.bin_key.hex()
     assert hex_key not in stored and secret.lower() not in stored.lower()
@@ -219,3 +219,22 @@ def test_removing_a_factor_needs_the_password_and_is_audited(client, bob):
     # The last factor gone, its recovery codes go with it.
     assert not RecoveryCodes.objects.filter(user=bob).exists()
     assert AuditEvent.objects.filter(user=bob, action="mfa_removed").exists()
+
+
+def test_an_app_key_is_rotated_with_reencrypt_secrets(client, bob, settings):
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.PORTAL_ENCRYPTION_KEYS = [old]
+    client.force_login(bob)
+    secret = enrol_app(client)
+    settings.PORTAL_ENCRYPTION_KEYS = [new, old]
+    call_command("reencrypt_secrets", stdout=StringIO())
+    settings.PORTAL_ENCRYPTION_KEYS = [new]
+    client.post(reverse("logout"))
+    password_step(client, "bob@example.org")
+    response = client.post(reverse("mfa-verify"), {"method": "app", "code": next_code(secret)})
+    assert response.status_code == 302 and signed_in(client)

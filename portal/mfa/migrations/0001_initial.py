@@ -104,7 +104,7 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("ciphertext", models.TextField()),
+                ("key_encrypted", models.TextField()),
                 (
                     "device",
                     models.OneToOneField(
