@@ -193,11 +193,21 @@ def _purge(purge: MediaPurge) -> str:
         # The policy changed since the row was made (a longer period, "never").
         return _end(purge, MediaPurge.State.SKIPPED)
     pause = float(os.environ.get("PORTAL_PURGE_PAUSE_SECONDS") or 0)
-    while True:
-        capture = purgeable_captures(exam.pk).order_by("pk").first()
-        if capture is None:
-            break
-        _purge_file(purge, exam, capture)
+    # Each stored file once, with the captures naming it (a resubmission's duplicate
+    # shares its original's) and its size counted once.
+    files: dict[str, tuple[list[int], int]] = {}
+    for pk, name, size in (
+        purgeable_captures(exam.pk).order_by("pk").values_list("pk", "file", "size")
+    ):
+        ids, largest = files.get(name, ([], 0))
+        files[name] = ([*ids, pk], max(largest, size or 0))
+    needed_elsewhere = set(
+        Capture.objects.filter(file__in=list(files), media_purged_at__isnull=True)
+        .exclude(exam_id=exam.pk)
+        .values_list("file", flat=True)
+    )
+    for name, (ids, size) in files.items():
+        _purge_file(purge, name, ids, size, keep=name in needed_elsewhere)
         if pause:
             time.sleep(pause)
     for kind in _exam_files.all():
@@ -206,17 +216,10 @@ def _purge(purge: MediaPurge) -> str:
     return _end(purge, MediaPurge.State.DONE)
 
 
-def _purge_file(purge: MediaPurge, exam: Exam, capture: Capture) -> None:
-    """Delete one stored file, then mark every capture of the exam naming it."""
-    name = capture.file
-    sharing = purgeable_captures(exam.pk).filter(file=name)
-    ids = list(sharing.values_list("pk", flat=True))
-    # The one byte count of the file: a resubmission's duplicate shares the original's.
-    size = max((s or 0 for s in sharing.values_list("size", flat=True)), default=0)
-    needed_elsewhere = (
-        Capture.objects.filter(file=name, media_purged_at__isnull=True).exclude(exam=exam).exists()
-    )
-    if not needed_elsewhere:
+def _purge_file(purge: MediaPurge, name: str, ids: list[int], size: int, *, keep: bool) -> None:
+    """Delete one stored file, then mark the captures naming it (``keep``: another
+    exam's capture still needs the file, so only the captures are marked)."""
+    if not keep:
         storage.delete(name)  # a file already gone is not an error: it is removed
     with transaction.atomic():
         marked = Capture.objects.filter(pk__in=ids, media_purged_at__isnull=True).update(
@@ -226,8 +229,8 @@ def _purge_file(purge: MediaPurge, exam: Exam, capture: Capture) -> None:
             _count(
                 purge,
                 captures_purged=marked,
-                files_deleted=0 if needed_elsewhere else 1,
-                bytes_deleted=0 if needed_elsewhere else size,
+                files_deleted=0 if keep else 1,
+                bytes_deleted=0 if keep else size,
             )
 
 
@@ -238,28 +241,32 @@ def _purge_exam_file(purge: MediaPurge, row) -> None:
             _count(purge, research_files_deleted=1, bytes_deleted=row.size or 0)
 
 
+COUNTERS = ("captures_purged", "files_deleted", "bytes_deleted", "research_files_deleted")
+
+
 def _count(purge: MediaPurge, **amounts) -> None:
-    """Add to the row's counters, only while this worker's claim holds the row."""
+    """Add to the row's counters, only while this worker's claim holds the row.
+
+    The row in hand keeps the same sums: it was read by the claim (with what an
+    interrupted run counted), and nobody else adds while the claim holds.
+    """
     token = purge.last_attempt_at
     updated = MediaPurge.objects.filter(pk=purge.pk, last_attempt_at=token).update(
         **{field: F(field) + amount for field, amount in amounts.items()}
     )
     if not updated:
         raise work.ClaimLost(f"media purge {purge.pk}: the claim of {token} was taken over")
+    for field, amount in amounts.items():
+        setattr(purge, field, getattr(purge, field) + amount)
 
 
 def _end(purge: MediaPurge, state: str) -> str:
     now = timezone.now()
     with transaction.atomic():
-        counts = MediaPurge.objects.values(
-            "captures_purged", "files_deleted", "bytes_deleted", "research_files_deleted"
-        ).get(pk=purge.pk)
-        for field, value in counts.items():
-            setattr(purge, field, value)
         purge.state = state
         purge.finished_at = now
         purge.save(update_fields=["state", "finished_at", *work.finish(purge)])
-        if any(counts.values()):
+        if any(getattr(purge, field) for field in COUNTERS):
             audit(purge, now)
     return state
 
