@@ -6,6 +6,8 @@ Every variable is documented in README.md ("Configuration"). Nothing here import
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_int, env_str, parse_http_url
@@ -45,6 +47,11 @@ def _claim_name(name: str) -> str:
     return value
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def settings_from_environment(debug: bool) -> dict:
     """The ``OIDC_*`` settings mozilla-django-oidc reads and the portal's ``PORTAL_OIDC_*``."""
     allow_http = env_bool("PORTAL_OIDC_ALLOW_HTTP", debug)
@@ -66,11 +73,16 @@ def settings_from_environment(debug: bool) -> dict:
                 "PORTAL_OIDC_ISSUER: set it (the provider's endpoints are then discovered), "
                 "or set every endpoint: " + ", ".join(missing) + " missing"
             )
+    # Signing out ends at the provider: the sign-out form's redirect goes to its origin.
+    origins = sorted(
+        {_origin(url) for url in [issuer, *endpoints.values()] if url} if configured else set()
+    )
     label = " ".join((env_str("PORTAL_OIDC_LABEL") or "your organisation's account").split())
     return {
         "PORTAL_SSO_ENABLED": configured,
         "PORTAL_OIDC_ISSUER": issuer,
         "PORTAL_OIDC_ENDPOINTS": endpoints,
+        "PORTAL_OIDC_ORIGINS": origins,
         "PORTAL_OIDC_INSTITUTION_CLAIM": _claim_name("PORTAL_OIDC_INSTITUTION_CLAIM"),
         "PORTAL_OIDC_ROLE_CLAIM": _claim_name("PORTAL_OIDC_ROLE_CLAIM"),
         "PORTAL_OIDC_LABEL": label[:80],
