@@ -24,10 +24,11 @@ from contextlib import contextmanager
 
 from django.apps import apps
 from django.core.management.color import no_style
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from portal import storage
 from portal.offboarding import archive, codec, plan
+from portal.storage import StorageError
 
 BATCH = 500
 WORK_CLAIM = "claimed_until"
@@ -323,7 +324,11 @@ def restore(path, *, log=lambda message: None) -> _Restore:
                 job.restore_audit_head()
                 job._reset_sequences(job.reset)
                 job.restore_files()
-        except BaseException:
+        except BaseException as e:
             job.remove_files()
+            if isinstance(e, ValueError | KeyError | TypeError | DatabaseError | StorageError):
+                # An archive changed since its check, or rows this database refuses (a
+                # number or unique value already taken): the transaction was undone.
+                raise ImportRefused(f"{type(e).__name__}: {e}; nothing was imported") from e
             raise
     return job

@@ -91,6 +91,14 @@ def test_nothing_of_the_other_institution_and_no_secrets(local_storage, world, t
         assert key.secret_hash.encode() not in blob
     manifest = json.loads(members(path)["manifest.json"])
     assert "api.ApiKey" in manifest["left_out"] and manifest["notes"]
+    # alice is a member of both: only her Northside membership (admin) goes.
+    emails = {u["id"]: u["email"] for u in records(path, "accounts.User")}
+    assert sorted(
+        (emails[m["user_id"]], m["role"]) for m in records(path, "tenants.Membership")
+    ) == [
+        ("alice@example.org", "admin"),
+        ("bob@example.org", "reviewer"),
+    ]
     rows = [r for label in manifest["records"] for r in records(path, label)]
     assert {r["institution_id"] for r in rows if "institution_id" in r} == {
         Institution.objects.get(slug="northside").pk
@@ -132,3 +140,55 @@ def test_the_plan_covers_every_tenant_owned_model():
 
     assert plan.unclassified() == []
     assert plan.check() == []
+
+
+@pytest.mark.django_db
+def test_media_is_streamed_in_bounded_memory(local_storage, world, tmp_path):
+    """A 24 MiB clip goes through export, verify and import a chunk at a time."""
+    import os
+    import tracemalloc
+    import uuid
+
+    from portal.exams.models import Submission
+    from portal.tenants.models import Institution
+    from tests.factories import add_stored_capture
+
+    big = os.urandom(24 * 1024 * 1024)
+    add_stored_capture(world["north"], "video/mp4", big, size=len(big))
+    path = tmp_path / "northside.tar"
+    steps = {
+        "export": lambda: call_command(
+            "export_institution", "northside", str(path), stdout=io.StringIO()
+        ),
+        "verify": lambda: call_command("verify_export", str(path), stdout=io.StringIO()),
+    }
+    del big
+    peaks = {}
+    for name, step in steps.items():
+        tracemalloc.start()
+        step()
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    old = Institution.objects.get(slug="northside")
+    Institution.objects.filter(pk=old.pk).update(slug="old", name="Old Northside")
+    for submission in Submission.objects.filter(institution=old):
+        Submission.objects.filter(pk=submission.pk).update(request_uuid=uuid.uuid4())
+    tracemalloc.start()
+    call_command("import_institution", str(path), stdout=io.StringIO())
+    peaks["import"] = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert all(peak < 8 * 1024 * 1024 for peak in peaks.values()), peaks
+
+
+@pytest.mark.django_db
+def test_an_interrupted_export_leaves_no_archive(local_storage, world, tmp_path, monkeypatch):
+    from portal.offboarding import exporting
+
+    def broken(self, n=-1):
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(exporting._Hashing, "read", broken)
+    with pytest.raises(OSError, match="disk went away"):
+        call_command("export_institution", "northside", str(tmp_path / "x.tar"))
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("media", "scratch")]
+    assert not list((tmp_path / "scratch").iterdir())

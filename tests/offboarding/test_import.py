@@ -244,3 +244,18 @@ def test_a_failed_import_leaves_neither_rows_nor_files(local_storage, world, tmp
     assert (Institution.objects.count(), Exam.objects.count(), AuditEvent.objects.count()) == counts
     assert stored.read_bytes(taken) == b"someone else's"
     assert stored_names() == names_before
+
+
+@pytest.mark.django_db
+def test_rows_this_database_refuses_undo_the_whole_import(local_storage, world, tmp_path):
+    """The same submissions (Clarius request ids are unique across the portal) already
+    here: the insert fails, the transaction is undone, the files written are removed."""
+    archive = tmp_path / "northside.tar"
+    call_command("export_institution", "northside", str(archive), stdout=io.StringIO())
+    Institution.objects.filter(slug="northside").update(slug="old", name="Old Northside")
+    names_before = stored_names()
+    counts = Institution.objects.count(), Exam.objects.count(), AuditEvent.objects.count()
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_institution", str(archive), stdout=io.StringIO())
+    assert (Institution.objects.count(), Exam.objects.count(), AuditEvent.objects.count()) == counts
+    assert stored_names() == names_before
