@@ -73,10 +73,18 @@ class SsoBackend(OIDCAuthenticationBackend):
         return payload
 
     def get_or_create_user(self, access_token, id_token, payload):
-        request = self.request
         try:
             user_info = self.get_userinfo(access_token, id_token, payload)
-            if not isinstance(user_info, dict):
+        except (requests.RequestException, ValueError):
+            return refuse(self.request, UNCHECKED)
+        return self.sign_in(self.request, payload, user_info)
+
+    def sign_in(self, request, payload, user_info):
+        """The account for the checked ID token (``payload``) and the userinfo answer,
+        its memberships made what the claims say; ``None`` (the reason on the request)
+        when the sign-in is refused, with nothing written."""
+        try:
+            if not isinstance(user_info, dict) or not isinstance(payload, dict):
                 raise ClaimError(UNCHECKED)
             subject = claim_rules.subject(payload)
             # OpenID Connect: the userinfo answer is about the ID token's subject.

@@ -52,6 +52,9 @@ def verified_email(claims) -> str | None:
     value = claims.get("email")
     if not isinstance(value, str) or len(value) > EMAIL_LIMIT or has_unstorable(value):
         return None
+    # No controls or direction overrides: an address that shows as another is no address.
+    if clean_text(value) != value:
+        return None
     email = normalise_email(value)
     try:
         validate_email(email)
