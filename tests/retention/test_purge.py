@@ -202,3 +202,21 @@ def test_the_schedule_plans_and_the_worker_purges(
         assert purge.plan_purges() == 4
     assert set(MediaPurge.objects.values_list("state", flat=True)) == {MediaPurge.State.DONE}
     assert not any(storage.exists(c.file) for c in built.captures)
+
+
+def test_superusers_see_the_purges_in_the_admin(client, local_storage, southside):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    southside.media_retention_days = 1
+    southside.save()
+    build.exams(southside, 2, signed_days_ago=2, patient_name="Pat Secret")
+    run()
+    root = get_user_model().objects.create_superuser(email="root@example.org", password="x")
+    client.force_login(root)
+    page = client.get(reverse("admin:retention_mediapurge_changelist"))
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 2
+    one = MediaPurge.objects.first()
+    detail = client.get(reverse("admin:retention_mediapurge_change", args=[one.pk]))
+    assert detail.status_code == 200
