@@ -9,6 +9,7 @@ class MfaConfig(AppConfig):
 
     def ready(self):
         from portal import encryption
+        from portal.mfa import signals  # noqa: F401 - connects the receiver
         from portal.mfa.models import TOTPKey
 
         # Key rotation (manage.py reencrypt_secrets) re-encrypts the authenticator keys.

@@ -2,12 +2,13 @@
 
 - A single sign-on session (``portal.sso``'s backend, or ``session["portal_sso"]``) is
   verified: the identity provider asked for its own factors.
-- A session started by the password sign-in (``services.PASSWORD_LOGIN``) whose user
-  must have a second factor (``services.policy_requires``) and is not verified reaches
-  only the Security pages, the second step, sign-out and the session endpoints: without
-  a factor it is sent to Security to add one, with one (added in another session) to the
-  second step. Sessions without the mark (``Client.force_login`` in tests, a session
-  from before this rule) are left alone.
+- A session started by a sign-in page (``services.PASSWORD_LOGIN``: the password form,
+  Django admin's login, joining by invitation; see ``signals``) that is not verified
+  reaches only the Security pages, the second step, sign-out and the session endpoints
+  when its user has a factor (sent to the second step) or must have one
+  (``services.policy_requires``; sent to Security to add one). Sessions without the
+  mark (``Client.force_login`` in tests, a session from before this rule) are left
+  alone.
 """
 
 from django.contrib import messages
@@ -62,6 +63,12 @@ class MFAMiddleware(OTPMiddleware):
         match = request.resolver_match
         if match is not None and match.url_name in ALLOWED:
             return None
+        # A factor the account has is always asked for (a sign-in through Django admin's
+        # login, or a factor added in another session since); none, only if required.
+        if services.has_factor(user):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": "Confirm your second factor first."}, status=403)
+            return redirect("mfa-verify")
         if not services.policy_requires(user, getattr(request, "memberships", None)):
             return None
         if request.path.startswith("/api/"):
@@ -69,8 +76,6 @@ class MFAMiddleware(OTPMiddleware):
                 {"detail": "Add a second factor on Security (/account/security/) first."},
                 status=403,
             )
-        if services.has_factor(user):
-            return redirect("mfa-verify")
         if request.method == "GET":
             messages.warning(
                 request,

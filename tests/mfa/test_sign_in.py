@@ -238,3 +238,32 @@ def test_an_app_key_is_rotated_with_reencrypt_secrets(client, bob, settings):
     password_step(client, "bob@example.org")
     response = client.post(reverse("mfa-verify"), {"method": "app", "code": next_code(secret)})
     assert response.status_code == 302 and signed_in(client)
+
+
+def test_django_admins_login_asks_for_the_factor_too(client, db):
+    from django.contrib.auth import get_user_model
+
+    from tests.conftest import PASSWORD
+
+    root = get_user_model().objects.create_superuser(email="root@example.org", password=PASSWORD)
+    client.force_login(root)
+    secret = enrol_app(client)
+    client.post(reverse("logout"))
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "root@example.org", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.get("/admin/")["Location"] == reverse("mfa-verify")
+    response = client.post(reverse("mfa-verify"), {"method": "app", "code": next_code(secret)})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_an_admin_signed_in_through_django_admin_must_enrol(client, db, admins_must_enrol):
+    from django.contrib.auth import get_user_model
+
+    from tests.conftest import PASSWORD
+
+    get_user_model().objects.create_superuser(email="root@example.org", password=PASSWORD)
+    client.post("/admin/login/", {"username": "root@example.org", "password": PASSWORD})
+    assert client.get("/admin/")["Location"] == reverse("mfa-security")
