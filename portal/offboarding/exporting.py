@@ -104,14 +104,14 @@ def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
-def export(institution, destination, *, log=lambda message: None) -> dict:
+def export(institution, destination, *, user=None, log=lambda message: None) -> dict:
     """Write ``institution``'s archive to ``destination``; returns the manifest."""
     destination = Path(destination)
     folder = destination.parent
     temporary = folder / f".{destination.name}.{secrets.token_hex(6)}.part"
     with tempfile.TemporaryDirectory(prefix="portal-export-", dir=storage.scratch_dir()) as s:
         scratch = Path(s)
-        _audit_export(institution, destination)
+        _audit_export(institution, destination, user)
         records, stored, head = _write_records(institution, scratch)
         try:
             manifest = _write_tar(institution, temporary, records, stored, head, log)
@@ -176,14 +176,14 @@ def _write_records(institution, scratch: Path):
     return files, stored, head
 
 
-def _audit_export(institution, destination):
+def _audit_export(institution, destination, user):
     """The export reads every patient's data: it is in the institution's log (and so in
     the archive itself)."""
     from portal.exams.models import AuditEvent
 
     AuditEvent.objects.create(
         institution=institution,
-        user=None,
+        user=user,
         action=AuditEvent.Action.EXPORT_AUDIT_LOG,
         object_type="institution",
         object_id=str(institution.pk),

@@ -105,6 +105,7 @@ LEFT_OUT = {
     "retention.MediaPurge": "planned media removals: the new portal plans its own from "
     "the institution's retention period",
     "exams.AuditChainHead": "not a record: rebuilt from the last audit event on import",
+    "offboarding.InstitutionExport": "the portal's own requests for this archive",
 }
 
 NOTES = [
