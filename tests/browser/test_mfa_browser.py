@@ -64,6 +64,17 @@ def test_an_authenticator_app_is_added_and_then_asked_for(page, live_server, bob
     assert page.locator("h1").inner_text() == "Northside Clinic"
     assert "recovery code" in page.locator(".messages").inner_text()
 
+    # Removing the app asks for the password again; a wrong one is refused in the form.
+    page.goto(f"{live_server.url}/account/security/")
+    page.get_by_role("link", name="Remove My phone").click()
+    page.fill("input[name=password]", "not-the-password")
+    page.get_by_role("button", name="Remove it").click()
+    assert "not right" in page.locator(".form-errors").inner_text()
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.get_by_role("button", name="Remove it").click()
+    page.wait_for_url("**/account/security/")
+    assert "No second factor yet" in page.locator(".mfa-factors").inner_text()
+
 
 @pytest.fixture
 def virtual_authenticator(page):
