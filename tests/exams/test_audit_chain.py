@@ -352,3 +352,53 @@ def test_concurrent_writers_never_share_a_number_or_fork_the_chain(trio, northsi
     assert AuditEvent.objects.aggregate(n=models.Count("seq", distinct=True))["n"] <= total
     out, status, _ = verify()
     assert status == 0, out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0016_chains_the_events_written_before_it():
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = ("exams", "0015_audit_chain_media_purged"), ("exams", "0016_audit_chain_heads")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = MigrationExecutor(connection).loader.project_state([before]).apps
+    Institution = old.get_model("tenants", "Institution")
+    Event = old.get_model("exams", "AuditEvent")
+    first = Institution.objects.create(name="Westside", slug="westside")
+    second = Institution.objects.create(name="Eastside", slug="eastside")
+    Institution.objects.create(name="Quiet", slug="quiet")
+    start = timezone.now() - timedelta(days=30)
+    made = {}
+    for i in range(7):
+        for place in (first, second):
+            event = Event.objects.create(
+                institution=place,
+                action="view_exam",
+                object_type="exam",
+                object_id=str(i),
+                ip_address="2001:db8::1" if i % 2 else None,
+                detail={"i": i, "name": "Zoë"},
+            )
+            # Written out of order: the chain follows the time, then the id.
+            Event.objects.filter(pk=event.pk).update(at=start + timedelta(hours=(i * 5) % 7))
+            made.setdefault(place.slug, []).append(event.pk)
+    assert set(Event.objects.values_list("seq", flat=True)) == {None}
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([after])
+    try:
+        for slug in ("westside", "eastside"):
+            rows = list(AuditEvent.objects.filter(institution__slug=slug).order_by("at", "id"))
+            assert {r.pk for r in rows} == set(made[slug])
+            assert [r.seq for r in rows] == list(range(1, 8))
+        heads = {
+            h.institution.slug: h.seq for h in AuditChainHead.objects.select_related("institution")
+        }
+        assert heads == {"westside": 7, "eastside": 7, "quiet": 0}
+        out, status, _ = verify()
+        assert status == 0, out
+        assert "westside: 7 events, the audit chain is intact" in out
+        assert "quiet: 0 events, the audit chain is intact" in out
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
