@@ -7,6 +7,7 @@ import copy
 import time
 
 import pytest
+import requests
 from django.contrib.sessions.backends.db import SessionStore
 
 from portal.exams.models import AuditEvent
@@ -43,6 +44,9 @@ def sso(provider, live_server, settings):
     policy["DIRECTIVES"]["form-action"] = [*policy["DIRECTIVES"]["form-action"], provider.origin]
     settings.CONTENT_SECURITY_POLICY = policy
     sso_provider.forget()
+    # The live server's first page (templates, middleware) can take seconds on a busy
+    # machine: loaded here, outside the browser's timeouts.
+    requests.get(f"{live_server.url}/accounts/login/", timeout=60)
     yield provider
     sso_provider.forget()
 
