@@ -132,7 +132,11 @@ class PatientAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["at", "user", "institution", "action", "object_type", "object_id", "ip_address"]
+    list_display = [
+        "at", "user", "institution", "action", "object_type", "object_id", "ip_address", "seq",
+    ]  # fmt: skip
+    # The chain's number and hash (portal.exams.audit_chain), shown but never editable.
+    readonly_fields = ["seq", "hash"]
     list_filter = ["action", "institution", "at"]
     search_fields = ["user__email", "object_id"]
     list_select_related = ["user", "institution"]

@@ -402,3 +402,23 @@ def test_migration_0016_chains_the_events_written_before_it():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_the_admin_shows_the_chain_and_changes_nothing(client, northside, bob):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    root = get_user_model().objects.create_superuser(email="root@example.org", password="x")
+    event = write(northside, bob)
+    client.force_login(root)
+    listing = client.get(reverse("admin:exams_auditevent_changelist"))
+    assert listing.status_code == 200
+    page = client.get(reverse("admin:exams_auditevent_change", args=[event.pk]))
+    assert page.status_code == 200 and event.hash in page.content.decode()
+    refused = client.post(
+        reverse("admin:exams_auditevent_change", args=[event.pk]), {"action": "open_media"}
+    )
+    assert refused.status_code == 403
+    assert client.post(reverse("admin:exams_auditevent_delete", args=[event.pk])).status_code == 403
+    assert AuditEvent.objects.get(pk=event.pk).action == "view_exam"
+    assert verify()[1] == 0
