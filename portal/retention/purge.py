@@ -201,19 +201,48 @@ def _purge(purge: MediaPurge) -> str:
     ):
         ids, largest = files.get(name, ([], 0))
         files[name] = ([*ids, pk], max(largest, size or 0))
-    needed_elsewhere = set(
-        Capture.objects.filter(file__in=list(files), media_purged_at__isnull=True)
-        .exclude(exam_id=exam.pk)
-        .values_list("file", flat=True)
-    )
+    needed_elsewhere = _needed_elsewhere(exam, files)
     for name, (ids, size) in files.items():
         _purge_file(purge, name, ids, size, keep=name in needed_elsewhere)
         if pause:
             time.sleep(pause)
-    for kind in _exam_files.all():
+    for kind in _kinds_with_rows(exam):
         for row in kind.rows(exam.pk).order_by("pk"):
             _purge_exam_file(purge, row)
     return _end(purge, MediaPurge.State.DONE)
+
+
+def _needed_elsewhere(exam: Exam, files) -> set[str]:
+    """The files another exam's kept capture still names.
+
+    A file in the exam's own folder (``media.capture_dir``) is the exam's alone: only a
+    duplicate of the same exam shares it, and those are purged together. Any other name
+    (media stored by an older release, moved by hand) is looked up (the file column has
+    no index, so only then).
+    """
+    own = f"{exam.institution_id}/{exam.exam_uuid}/"
+    others = [name for name in files if not name.startswith(own)]
+    if not others:
+        return set()
+    return set(
+        Capture.objects.filter(file__in=others, media_purged_at__isnull=True)
+        .exclude(exam_id=exam.pk)
+        .values_list("file", flat=True)
+    )
+
+
+def _kinds_with_rows(exam: Exam) -> list[ExamFiles]:
+    """The registered kinds of research files the exam has (one query for all)."""
+    kinds = _exam_files.all()
+    if not kinds:
+        return []
+    flags = (
+        Exam.objects.filter(pk=exam.pk)
+        .annotate(**{f"has_{i}": Exists(kind.rows(exam.pk)) for i, kind in enumerate(kinds)})
+        .values_list(*[f"has_{i}" for i in range(len(kinds))])
+        .get()
+    )
+    return [kind for kind, present in zip(kinds, flags, strict=True) if present]
 
 
 def _purge_file(purge: MediaPurge, name: str, ids: list[int], size: int, *, keep: bool) -> None:
