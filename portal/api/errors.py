@@ -52,6 +52,7 @@ BY_STATUS = {
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "No acceptable representation"),
     409: ("conflict", "Conflict with the current state"),
+    410: ("gone", "Removed for good"),
     412: ("precondition-failed", "Precondition failed"),
     413: ("too-large", "The request is too large"),
     415: ("unsupported-media-type", "Unsupported media type"),

@@ -40,6 +40,8 @@ PROBLEM_DESCRIPTIONS = {
     "not-acceptable": "The portal cannot answer in a media type the Accept header allows.",
     "conflict": "The change conflicts with the object's current state (already signed, "
     "already assigned, ...).",
+    "gone": "The object existed but was removed for good (a capture's media, by the "
+    "institution's retention policy); the rest of the exam is kept.",
     "precondition-failed": "The object changed since you read it (If-Match): read it "
     "again and retry.",
     "precondition-required": "The change needs an If-Match header with the ETag you read.",

@@ -14,7 +14,9 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.errors import problem_response
 from portal.api.pagination import CursorPagination, integer_key
+from portal.api.review import problem
 from portal.api.serializers import (
     CAPTURE_ORDER,
     EMBEDDED_CAPTURES,
@@ -270,9 +272,7 @@ class ExamCaptures(InstitutionFromRequestMixin, generics.GenericAPIView):
     responses={
         (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The bytes."),
         (206, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The range asked for."),
-        410: OpenApiResponse(
-            description="The media was removed by the institution's retention policy."
-        ),
+        **problem(410, "The media was removed by the institution's retention policy."),
         416: OpenApiResponse(description="The range starts at or past the end."),
     },
 )
@@ -285,6 +285,6 @@ class CaptureMedia(InstitutionFromRequestMixin, APIView):
             raise Http404("No such capture")
         if capture.media_purged_at is not None:
             # Removed by the retention policy (portal.retention): gone for good.
-            return Response({"detail": removed_message(capture)}, status=410)
+            return problem_response(410, removed_message(capture), request=request)
         audit(request, AuditEvent.Action.OPEN_MEDIA, capture, via="api")
         return media_response(capture, request)

@@ -72,7 +72,10 @@ def test_the_api_answers_410_and_lists_no_url(client, trio, purged):
     client.force_login(trio[2])
     response = client.get(reverse("api-capture-media", args=[capture.pk]))
     assert response.status_code == 410
-    assert response.json()["detail"].endswith(f"retention policy on {today()}.")
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 410 and body["type"].endswith("/api/problems/gone")
+    assert body["detail"].endswith(f"retention policy on {today()}.")
     listed = client.get(reverse("api-exam-captures", args=[exam.pk])).json()["results"]
     assert {c["url"] for c in listed} == {None}
     assert all(c["media_purged_at"] for c in listed)
