@@ -25,6 +25,7 @@ import math
 from datetime import UTC
 
 from django.db import connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.text import storable
@@ -165,10 +166,12 @@ def insert_chained(event, insert, using):
             )
 
 
-def backfill(event_model, head_model, *, institution_ids=None, using="default", batch=BATCH):
+def backfill(event_model, head_model, *, institution_ids=None, using="default", batch=None):
     """Chain the events that have no number yet (those written before the chain
     existed), per institution in the order (at, id), after the institution's head.
-    Reads and writes ``batch`` rows at a time. Returns the number of events chained."""
+    Reads and writes ``batch`` rows (default ``BATCH``) at a time. Returns the number of
+    events chained."""
+    batch = batch or BATCH
     events = event_model._default_manager.db_manager(using)
     if institution_ids is None:
         institution_ids = (
@@ -179,11 +182,12 @@ def backfill(event_model, head_model, *, institution_ids=None, using="default", 
         )
     done = 0
     for institution_id in list(institution_ids):
+        after = Q()  # keyset: each batch starts past the last one, not at the table's start
         while True:
             with transaction.atomic(using=using):
                 head = locked_head(head_model, institution_id, using)
                 rows = list(
-                    events.filter(institution_id=institution_id, seq__isnull=True)
+                    events.filter(after, institution_id=institution_id, seq__isnull=True)
                     .order_by("at", "id")
                     .only(
                         "id", "institution_id", "user_id", "action", "object_type",
@@ -202,6 +206,8 @@ def backfill(event_model, head_model, *, institution_ids=None, using="default", 
                     seq=seq, hash=previous
                 )
                 done += len(rows)
+                last = rows[-1]
+                after = Q(at__gt=last.at) | Q(at=last.at, id__gt=last.id)
     return done
 
 

@@ -13,6 +13,7 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, models
 from django.db.models.deletion import ProtectedError
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.exams import audit_chain
@@ -274,9 +275,12 @@ def test_the_backfill_chains_unnumbered_events_in_time_order_in_batches(trio, no
     migration = importlib.import_module("portal.exams.migrations.0016_audit_chain_heads")
     schema_editor = SimpleNamespace(connection=connection)
     original = audit_chain.BATCH
-    audit_chain.BATCH = 3
+    audit_chain.BATCH = 3  # several batches, with equal times across their edges
     try:
-        migration.chain_existing_events(apps, schema_editor)
+        with CaptureQueriesContext(connection) as queries:
+            migration.chain_existing_events(apps, schema_editor)
+        updates = [q for q in queries if q["sql"].startswith('UPDATE "exams_auditevent"')]
+        assert len(updates) == 6  # 8 events an institution: 3 + 3 + 2
     finally:
         audit_chain.BATCH = original
     for institution in (northside, southside):
