@@ -64,10 +64,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "axes",
+    # Second factors (portal.mfa): authenticator apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "portal.work",
     "portal.accounts",
     "portal.tenants",
+    "portal.sso",
     "portal.usersessions",
+    "portal.mfa",
     "portal.exams",
     "portal.worksheets",
     "portal.reports",
@@ -76,7 +82,9 @@ INSTALLED_APPS = [
     "portal.notifications",
     "portal.qa",
     "portal.outbound",
+    "portal.retention",
     "portal.metrics",
+    "portal.offboarding",
     "portal.demo",
     "integrations.clarius",
     "integrations.webhooks",
@@ -110,6 +118,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the user, institutions and messages are known: idle and absolute timeouts.
     "portal.usersessions.middleware.SessionPolicyMiddleware",
+    # Sessions begun at the identity provider are confirmed there again once their
+    # sign-in is PORTAL_OIDC_RENEW_SECONDS old (portal/sso); nothing without single sign-on.
+    "portal.sso.middleware.SsoSessionRefresh",
+    # django-otp's verified mark, and the second-factor policy (after the timeouts).
+    "portal.mfa.middleware.MFAMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.metrics.middleware.AfterMiddleware",
     # Last, as django-axes requires: it turns a lockout into the lockout page.
@@ -161,7 +174,15 @@ AUTHENTICATION_BACKENDS = [
     # First, as django-axes requires: it refuses logins while a lockout is in force.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Single sign-on (portal/sso): answers only the provider's callback, when configured.
+    "portal.sso.backends.SsoBackend",
 ]
+# Single sign-on through the installation's OpenID Connect provider (portal/sso): off
+# unless PORTAL_OIDC_ISSUER (or its endpoints) and PORTAL_OIDC_CLIENT_ID are set.
+from portal.sso.conf import settings_from_environment as _sso_settings  # noqa: E402
+
+_sso = _sso_settings(DEBUG)
+globals().update(_sso)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -184,6 +205,12 @@ AXES_CLIENT_IP_CALLABLE = "portal.accounts.throttle.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Second factors (portal.mfa). Institution admins and superusers who sign in with a
+# password must have one; the label authenticator apps show; the WebAuthn relying
+# party id (unset: the host of the request, which must then be the portal's name).
+PORTAL_MFA_REQUIRED_FOR_ADMINS = env_bool("PORTAL_MFA_REQUIRED_FOR_ADMINS", True)
+PORTAL_WEBAUTHN_RP_ID = env_str("PORTAL_WEBAUTHN_RP_ID") or ""
+OTP_TOTP_ISSUER = env_str("PORTAL_MFA_ISSUER") or "Clarius portal"
 # Password reset links per hour: at most this many to one address, and from one client
 # address (counted in the database, so the limits hold across web processes). Over a
 # limit the answer is the same and nothing is sent; admin lists the refused requests.
@@ -217,6 +244,9 @@ PORTAL_MEDIA_SENDFILE = env_bool("PORTAL_MEDIA_SENDFILE", False)
 PORTAL_STORAGE_URL = env_str("PORTAL_STORAGE_URL") or ""
 PORTAL_STORAGE_URL_SECONDS = env_int("PORTAL_STORAGE_URL_SECONDS", 60, minimum=1)
 PORTAL_SCRATCH_DIR = env_str("PORTAL_SCRATCH_DIR") or ""
+# Where a worker writes the institution archives superusers request in the admin
+# (portal.offboarding); empty: var/exports.
+PORTAL_EXPORT_DIR = env_str("PORTAL_EXPORT_DIR") or ""
 # PORTAL_STORAGE_REDIRECT=1: media is served by the store itself (a 302 to a presigned
 # URL once the portal has authorised and audited the request), not streamed by Django.
 PORTAL_STORAGE_REDIRECT = env_bool("PORTAL_STORAGE_REDIRECT", False)
@@ -320,6 +350,8 @@ if PORTAL_STORAGE_URL and PORTAL_STORAGE_REDIRECT:
     # Redirected media loads from the store's origin: images and clips may come from it.
     for _directive in ("img-src", "media-src"):
         CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive] += storage_origins(_storage_options)
+# Signing out goes on to the identity provider's end-session endpoint (portal/sso).
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += _sso["PORTAL_OIDC_ORIGINS"]
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # How many reverse proxies append to X-Forwarded-For in front of the portal; the client

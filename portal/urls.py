@@ -7,6 +7,8 @@ from portal import csp, health
 from portal.accounts.views import PortalLoginView, PortalPasswordResetView, profile
 from portal.api import schema
 from portal.metrics import endpoint as metrics_endpoint
+from portal.mfa import urls as mfa_urls
+from portal.sso import views as sso_views
 
 admin.site.site_header = "Clarius portal administration"
 admin.site.site_title = "Clarius portal admin"
@@ -30,10 +32,15 @@ urlpatterns = [
     path("", include("portal.dashboard.urls")),
     path("", include("portal.reports.urls")),
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
+    path("accounts/login/verify/", include(mfa_urls.verify_urlpatterns)),
     path("accounts/password_reset/", PortalPasswordResetView.as_view(), name="password_reset"),
+    # Before Django's own: signing out also ends a session begun at the identity provider.
+    path("accounts/logout/", sso_views.LogoutView.as_view(), name="logout"),
+    path("accounts/sso/", include("portal.sso.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("account/sessions/", include("portal.usersessions.urls")),
     path("account/profile/", profile, name="profile"),
+    path("account/security/", include("portal.mfa.urls")),
     path("", include("portal.notifications.urls")),
     path("", include("portal.tenants.urls")),
     path("clarius/", include("integrations.clarius.urls")),
