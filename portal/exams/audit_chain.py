@@ -125,20 +125,18 @@ def locked_head(head_model, institution_id, using):
     return head
 
 
-def insert_chained(event, insert, using):
+def insert_chained(event, head_model, insert, using):
     """Number, time and hash ``event`` and ``insert()`` it, in one transaction with the
-    move of its institution's head.
+    move of its institution's head (a ``head_model`` row).
 
     The head is read and moved in plain SQL: this runs for every page of the worklist,
     and the ORM's query building would cost more than the two statements themselves.
     """
-    from portal.exams.models import AuditChainHead
-
     field = event._meta.get_field("ip_address")
     event.ip_address = field.get_prep_value(event.ip_address) or None
     event.detail = storable_detail(event.detail)
     connection = connections[using]
-    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    table = connection.ops.quote_name(head_model._meta.db_table)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     # No savepoint inside a caller's transaction, as Model.save() itself: an error here
     # spoils the caller's transaction, and the page costs two statements, not four.
@@ -151,7 +149,7 @@ def insert_chained(event, insert, using):
             )
             row = cursor.fetchone()
         if row is None:
-            head = locked_head(AuditChainHead, event.institution_id, using)
+            head = locked_head(head_model, event.institution_id, using)
             row = head.seq, head.hash
         event.seq = row[0] + 1
         # Stamped here, under the lock, so that time follows the numbering; the stored

@@ -411,6 +411,17 @@ class AuditEvent(TenantOwned):
         CHANGE_DESTINATION = "change_destination", "Changed a PACS or EHR destination"
         REMOVE_DESTINATION = "remove_destination", "Removed a PACS or EHR destination"
         RESEND_DELIVERIES = "resend_deliveries", "Resent deliveries to a destination"
+        # Second factors (portal.mfa), one event per institution of the member.
+        MFA_ADDED = "mfa_added", "Added a second factor"
+        MFA_REMOVED = "mfa_removed", "Removed a second factor"
+        MFA_RECOVERY_CODES = "mfa_recovery_codes", "Made new recovery codes"
+        MFA_RECOVERY_USED = "mfa_recovery_used", "Signed in with a recovery code"
+        MFA_FAILED = "mfa_failed", "Gave a wrong second factor"
+        MFA_VERIFIED = "mfa_verified", "Confirmed a second factor"
+        # The patient-data lifecycle: retention (portal.retention), offboarding
+        # (portal.offboarding).
+        PURGE_MEDIA = "purge_media", "Removed media under the retention policy"
+        EXPORT_INSTITUTION = "export_institution", "Exported the institution's whole record"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # PROTECT: the hash covers the user, so a user with events in the log is deactivated,
@@ -448,7 +459,7 @@ class AuditEvent(TenantOwned):
             raise audit_chain.AuditLogIsAppendOnly("an audit event cannot be changed")
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         audit_chain.insert_chained(
-            self, lambda: super(AuditEvent, self).save(*args, **kwargs), using
+            self, AuditChainHead, lambda: super(AuditEvent, self).save(*args, **kwargs), using
         )
 
     save.alters_data = True

@@ -9,6 +9,7 @@ from django.contrib.admin.exceptions import NotRegistered
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from portal.exams.models import AuditEvent
 from portal.mfa.models import AuthenticatorApp, Passkey, RecoveryCodes
 from portal.usersessions import audit
 
@@ -33,7 +34,12 @@ class FactorAdmin(admin.ModelAdmin):
 
     def _audit(self, request, obj):
         audit.record(
-            request, obj.user, "mfa_removed", factor=self.factor, name=obj.name, by=request.user.pk
+            request,
+            obj.user,
+            AuditEvent.Action.MFA_REMOVED,
+            factor=self.factor,
+            name=obj.name,
+            by=request.user.pk,
         )
 
     def delete_model(self, request, obj):

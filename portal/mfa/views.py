@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.exams.models import AuditEvent
 from portal.mfa import passkeys, services
 from portal.mfa.forms import AppCodeForm, ConfirmRemovalForm, NewAppForm, RecoveryCodeForm
 from portal.mfa.models import AuthenticatorApp, Passkey, RecoveryCodes
@@ -25,12 +26,12 @@ from portal.usersessions import audit
 
 NEW_APP = "portal_mfa_new_app"
 
-ADDED = "mfa_added"
-REMOVED = "mfa_removed"
-RECOVERY_CODES = "mfa_recovery_codes"
-RECOVERY_USED = "mfa_recovery_used"
-FAILED = "mfa_failed"
-VERIFIED = "mfa_verified"
+ADDED = AuditEvent.Action.MFA_ADDED
+REMOVED = AuditEvent.Action.MFA_REMOVED
+RECOVERY_CODES = AuditEvent.Action.MFA_RECOVERY_CODES
+RECOVERY_USED = AuditEvent.Action.MFA_RECOVERY_USED
+FAILED = AuditEvent.Action.MFA_FAILED
+VERIFIED = AuditEvent.Action.MFA_VERIFIED
 
 
 def second_step(request, user, next_url):

@@ -10,8 +10,7 @@ time (plus the set of names and, for the reference check, the numbers of the row
 ``check`` answers every problem as ``(path, reason)``: a member whose size or SHA-256
 is not the manifest's, a listed member that is missing, an unlisted one, a record that
 does not parse or names a row, user or stored file the archive does not hold, another
-institution's row, and, when the portal has the audit chain, an audit event that does
-not match its hash.
+institution's row, and an audit event that does not match its hash.
 """
 
 from __future__ import annotations
@@ -416,20 +415,16 @@ def _check_part(tar, member, part, inst_id, refs, absent, referenced, result, ch
 
 
 class _Chain:
-    """The audit events' hash chain recomputed from the archive's own rows, when this
-    portal has the chain (``portal.exams.audit_chain``)."""
+    """The audit events' hash chain (``portal.exams.audit_chain``) recomputed from the
+    archive's own rows."""
 
     def __init__(self, manifest, result):
         self.result = result
         self.head = manifest.get("audit_chain_head")
-        try:
-            from portal.exams import audit_chain
-        except ImportError:  # a portal without the chain: nothing to recompute
-            audit_chain = None
-        if not (hasattr(audit_chain, "chain_hash") and hasattr(audit_chain, "GENESIS")):
-            audit_chain = None
+        from portal.exams import audit_chain
+
         self.module = audit_chain
-        self.previous = audit_chain.GENESIS if audit_chain else None
+        self.previous = audit_chain.GENESIS
         self.last_seq = 0
         self.broken = False
 

@@ -184,7 +184,7 @@ def _audit_export(institution, destination, user):
     AuditEvent.objects.create(
         institution=institution,
         user=user,
-        action=AuditEvent.Action.EXPORT_AUDIT_LOG,
+        action=AuditEvent.Action.EXPORT_INSTITUTION,
         object_type="institution",
         object_id=str(institution.pk),
         detail={"export": "whole institution (offboarding)", "archive": destination.name[:200]},
@@ -192,13 +192,9 @@ def _audit_export(institution, destination, user):
 
 
 def _audit_head(institution):
-    from django.apps import apps
+    from portal.exams.models import AuditChainHead
 
-    try:
-        head_model = apps.get_model("exams", "AuditChainHead")
-    except LookupError:
-        return None
-    head = head_model._base_manager.filter(institution_id=institution.pk).first()
+    head = AuditChainHead._base_manager.filter(institution_id=institution.pk).first()
     return {"seq": head.seq, "hash": head.hash} if head else {"seq": 0, "hash": None}
 
 

@@ -242,10 +242,7 @@ class _Restore:
                 mapping[source] = obj.pk
 
     def restore_audit_head(self):
-        try:
-            head_model = apps.get_model("exams", "AuditChainHead")
-        except LookupError:
-            return
+        head_model = apps.get_model("exams", "AuditChainHead")
         events = apps.get_model("exams", "AuditEvent")._base_manager
         last = (
             events.filter(institution=self.institution, seq__isnull=False).order_by("-seq").first()

@@ -40,9 +40,7 @@ from portal.work import registry
 logger = logging.getLogger(__name__)
 
 PLAN_MINUTES = 24 * 60
-# The audit action of a purge. Written as its string: the choice joins
-# AuditEvent.Action with the exams app's next migration.
-PURGE_ACTION = "purge_media"
+PURGE_ACTION = AuditEvent.Action.PURGE_MEDIA
 # Only a final signature starts the clock: a trainee's awaits the attending, who needs
 # the media to attest it.
 FINAL_STATES = (Exam.ReviewState.SIGNED, Exam.ReviewState.REPORTED)
