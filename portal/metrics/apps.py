@@ -13,6 +13,9 @@ class MetricsConfig(AppConfig):
 
         # Stored files the core keeps; integrations register theirs in their own ready().
         # A duplicate capture shares its original's file, so it is not counted again.
-        registry.register_stored_files(Capture, "captures", duplicate_of__isnull=True)
+        # A capture whose media the retention policy removed holds no file any more.
+        registry.register_stored_files(
+            Capture, "captures", duplicate_of__isnull=True, media_purged_at__isnull=True
+        )
         registry.register_stored_files(Report, "reports")
         logs.connect_task_signals()
