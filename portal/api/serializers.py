@@ -69,6 +69,7 @@ class CaptureSerializer(serializers.ModelSerializer):
     )
     media_purged_at = serializers.DateTimeField(
         read_only=True,
+        allow_null=True,
         help_text="When the institution's retention policy removed the media (the "
         "thumbnail and report are kept); null while it is kept.",
     )
