@@ -53,7 +53,12 @@ KINDS: dict[str, tuple[str, list[str]]] = {
             Action.DICOM_DOWNLOAD,
             Action.EXPORT_AUDIT_LOG,
             Action.EXPORT_CREDENTIALS,
+            Action.EXPORT_INSTITUTION,
         ],
+    ),
+    "retention": (
+        "Retention",
+        [Action.PURGE_MEDIA],
     ),
     "qa": (
         "Quality review and credentialing",
@@ -77,6 +82,12 @@ KINDS: dict[str, tuple[str, list[str]]] = {
             Action.SESSION_MAX_AGE,
             Action.END_SESSION,
             Action.SIGN_OUT_EVERYWHERE,
+            Action.MFA_VERIFIED,
+            Action.MFA_FAILED,
+            Action.MFA_RECOVERY_USED,
+            Action.MFA_ADDED,
+            Action.MFA_REMOVED,
+            Action.MFA_RECOVERY_CODES,
         ],
     ),
     "administration": (

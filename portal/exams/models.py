@@ -470,10 +470,11 @@ class AuditEvent(TenantOwned):
     delete.alters_data = True
 
 
-class AuditChainHead(models.Model):
+class AuditChainHead(TenantOwned):
     """The last number and hash of an institution's audit chain: the row each new event
     locks, and what ``verify_audit_chain`` checks the chain's end against."""
 
+    # One head per institution, keyed by it (the tenant rule's field, made the key).
     institution = models.OneToOneField(
         "tenants.Institution",
         on_delete=models.CASCADE,
