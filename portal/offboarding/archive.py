@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from portal.exams import audit_chain
 from portal.offboarding import plan
 
 CHUNK = 1024 * 1024
@@ -421,15 +422,12 @@ class _Chain:
     def __init__(self, manifest, result):
         self.result = result
         self.head = manifest.get("audit_chain_head")
-        from portal.exams import audit_chain
-
-        self.module = audit_chain
         self.previous = audit_chain.GENESIS
         self.last_seq = 0
         self.broken = False
 
     def add(self, number, row):
-        if self.module is None or self.broken or row.get("seq") is None:
+        if self.broken or row.get("seq") is None:
             return
         from types import SimpleNamespace
 
@@ -446,7 +444,7 @@ class _Chain:
                                     f"follows {self.last_seq}: the chain has a gap")  # fmt: skip
                 self.broken = True
                 return
-            expected = self.module.chain_hash(self.previous, event)
+            expected = audit_chain.chain_hash(self.previous, event)
         except (TypeError, ValueError, AttributeError, KeyError) as e:
             self.result.problem(path, f"line {number}: an audit event that cannot be hashed ({e})")
             self.broken = True
@@ -462,7 +460,7 @@ class _Chain:
         self.result.chained += 1
 
     def finish(self):
-        if self.module is None or self.broken or not isinstance(self.head, dict):
+        if self.broken or not isinstance(self.head, dict):
             return
         if self.head.get("seq") != self.last_seq or (
             self.last_seq and self.head.get("hash") != self.previous
